@@ -1,0 +1,129 @@
+"""Grants and revocations, in this one module (DESIGN §5): the only writer of guardian rows and of
+department/district group membership. Driven by events; each event reconciles the rows of the
+objects it touches against what the data says they should be, so it is idempotent.
+
+Who holds what on a case (group = a department's group):
+- lead department, intake department, any department that requested a referral: full + work;
+- a department whose referral is requested: limited view; on the referral: view + respond;
+- accepted: full + work; on the referral: view + work;
+- completed: full view (no work) ; on the referral: view;
+- declined / cancelled / returned: nothing on the case; on its own referral: view;
+- the lead worker and a referral's assigned worker: the same per user.
+Auditors and the desk supervisor get their reach from their role (policy), not from rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.contrib.auth.models import Permission
+from django.db import transaction
+
+from referral_engine.access.models import (
+    CaseGroupObjectPermission,
+    CaseUserObjectPermission,
+    ReferralGroupObjectPermission,
+    ReferralUserObjectPermission,
+)
+from referral_engine.cases.choices import ReferralState
+
+CASE_FULL = ("view_case_full", "work_case")
+CASE_FULL_READONLY = ("view_case_full",)
+CASE_LIMITED = ("view_case_limited",)
+
+_perm_ids: dict[tuple[str, str], int] = {}
+
+
+def _perm_id(model: str, codename: str) -> int:
+    key = (model, codename)
+    if key not in _perm_ids:
+        _perm_ids[key] = Permission.objects.get(content_type__app_label="cases", content_type__model=model, codename=codename).pk
+    return _perm_ids[key]
+
+
+def _desired_case_rows(case: Any) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
+    """(group_id -> codenames, user_id -> codenames) the case should carry."""
+    groups: dict[int, set[str]] = defaultdict(set)
+    users: dict[int, set[str]] = defaultdict(set)
+    groups[case.lead_department.group_id].update(CASE_FULL)
+    groups[case.intake_department.group_id].update(CASE_FULL)
+    if case.lead_worker_id:
+        users[case.lead_worker_id].update(CASE_FULL)
+    for referral in case.referrals.select_related("from_department", "to_department"):
+        groups[referral.from_department.group_id].update(CASE_FULL)
+        target = groups[referral.to_department.group_id]
+        if referral.state == ReferralState.REQUESTED:
+            target.update(CASE_LIMITED)
+        elif referral.state == ReferralState.ACCEPTED:
+            target.update(CASE_FULL)
+            if referral.assigned_worker_id:
+                users[referral.assigned_worker_id].update(CASE_FULL)
+        elif referral.state == ReferralState.COMPLETED:
+            target.update(CASE_FULL_READONLY)
+    for codes in groups.values():
+        if "view_case_full" in codes:
+            codes.discard("view_case_limited")
+    return groups, users
+
+
+def _desired_referral_rows(referral: Any) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
+    groups: dict[int, set[str]] = defaultdict(set)
+    users: dict[int, set[str]] = defaultdict(set)
+    groups[referral.from_department.group_id].add("view_referral")
+    to = groups[referral.to_department.group_id]
+    to.add("view_referral")
+    if referral.state == ReferralState.REQUESTED:
+        to.add("respond_referral")
+    elif referral.state == ReferralState.ACCEPTED:
+        to.add("work_referral")
+        if referral.assigned_worker_id:
+            users[referral.assigned_worker_id].update({"view_referral", "work_referral"})
+    return groups, users
+
+
+def _reconcile(model: Any, owner_field: str, obj: Any, desired: dict[int, set[str]], kind: str) -> None:
+    wanted = {(owner, _perm_id(kind, code)) for owner, codes in desired.items() for code in codes}
+    existing = {
+        (row[owner_field], row["permission_id"]): row["pk"]
+        for row in model.objects.filter(content_object=obj).values("pk", owner_field, "permission_id")
+    }
+    stale = [pk for key, pk in existing.items() if key not in wanted]
+    if stale:
+        model.objects.filter(pk__in=stale).delete()
+    missing = [key for key in wanted if key not in existing]
+    if missing:
+        model.objects.bulk_create(
+            [model(**{owner_field: owner, "permission_id": perm, "content_object": obj}) for owner, perm in missing]
+        )
+
+
+@transaction.atomic
+def case_grants_sync(*, case: Any) -> None:
+    """Reconcile every grant on the case and its referrals. Called on: case opened, lead changed,
+    referral requested / accepted / declined / returned / cancelled / completed / assigned."""
+    groups, users = _desired_case_rows(case)
+    _reconcile(CaseGroupObjectPermission, "group_id", case, groups, "case")
+    _reconcile(CaseUserObjectPermission, "user_id", case, users, "case")
+    for referral in case.referrals.select_related("from_department", "to_department"):
+        r_groups, r_users = _desired_referral_rows(referral)
+        _reconcile(ReferralGroupObjectPermission, "group_id", referral, r_groups, "referral")
+        _reconcile(ReferralUserObjectPermission, "user_id", referral, r_users, "referral")
+
+
+@transaction.atomic
+def user_groups_sync(*, user: Any) -> None:
+    """Keep a user's groups equal to their active memberships: role groups plus their departments'
+    and districts' groups. Leaving a department removes its cases from view at once."""
+    from django.contrib.auth.models import Group
+
+    active = list(user.memberships.filter(ended_at__isnull=True).select_related("department", "district"))
+    wanted = {m.role for m in active}
+    wanted_ids = set(Group.objects.filter(name__in=wanted).values_list("pk", flat=True))
+    wanted_ids |= {m.department.group_id for m in active if m.department_id}
+    wanted_ids |= {m.district.group_id for m in active if m.district_id}
+    current = set(user.groups.values_list("pk", flat=True))
+    if current - wanted_ids:
+        user.groups.remove(*(current - wanted_ids))
+    if wanted_ids - current:
+        user.groups.add(*(wanted_ids - current))

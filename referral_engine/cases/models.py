@@ -1,0 +1,478 @@
+"""Persons, cases, referrals and their records. Models stay data: transitions only change memory;
+every save goes through the services in `referral_engine.cases.services`."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import GET_STATE, ConcurrentTransitionMixin, FSMField, transition
+from simple_history.models import HistoricalRecords
+
+from referral_engine.access import policy
+from referral_engine.accounts.models import Department, District
+from referral_engine.cases.choices import (
+    ActivityKind,
+    Basis,
+    CaseState,
+    Channel,
+    ClosureReason,
+    ConsentMethod,
+    EventKind,
+    ReferralState,
+    Risk,
+    Sex,
+    SlipUrgency,
+)
+
+HOLDABLE_STATES = [CaseState.ASSESSING, CaseState.IN_SUPPORT, CaseState.MONITORING]
+OPEN_CASE_STATES = [s for s in CaseState.values if s != CaseState.CLOSED]
+
+
+class TimestampedModel(models.Model):
+    created_at = models.DateTimeField(_("作成日時"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Person(TimestampedModel):
+    family_name = models.CharField(_("氏"), max_length=50)
+    given_name = models.CharField(_("名"), max_length=50, blank=True)
+    family_name_kana = models.CharField(_("氏（フリガナ）"), max_length=100, blank=True)
+    given_name_kana = models.CharField(_("名（フリガナ）"), max_length=100, blank=True)
+    birth_date = models.DateField(_("生年月日"), null=True, blank=True)
+    sex = models.CharField(_("性別"), max_length=10, choices=Sex.choices, blank=True)
+    address = models.CharField(_("住所"), max_length=200, blank=True)
+    district = models.ForeignKey(
+        District, verbose_name=_("地区"), on_delete=models.PROTECT, null=True, blank=True, related_name="persons"
+    )
+    phone = models.CharField(_("電話番号"), max_length=30, blank=True)
+    flags = models.JSONField(_("特記事項"), default=list, blank=True)
+    # Normalised keys for duplicate detection (referral_engine.cases.normalize), kept in step by services.
+    kana_key = models.CharField(max_length=200, blank=True, db_index=True, editable=False)
+    name_key = models.CharField(max_length=200, blank=True, db_index=True, editable=False)
+    phone_key = models.CharField(max_length=30, blank=True, db_index=True, editable=False)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("本人")
+        verbose_name_plural = _("本人")
+        ordering = ["family_name_kana", "given_name_kana", "id"]
+        indexes = [models.Index(fields=["kana_key", "birth_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.family_name} {self.given_name}".strip()
+
+    @property
+    def full_name(self) -> str:
+        return str(self)
+
+    @property
+    def full_name_kana(self) -> str:
+        return f"{self.family_name_kana} {self.given_name_kana}".strip()
+
+
+class CaseNumberSequence(models.Model):
+    """One row per fiscal year, locked while a number is taken, so numbers never repeat."""
+
+    fiscal_year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("ケース番号の採番")
+        verbose_name_plural = _("ケース番号の採番")
+
+
+class Case(ConcurrentTransitionMixin, TimestampedModel):
+    number = models.CharField(_("ケース番号"), max_length=20, unique=True)
+    fiscal_year = models.PositiveIntegerField(_("年度"))
+    person = models.ForeignKey(Person, verbose_name=_("本人"), on_delete=models.PROTECT, related_name="cases")
+    intake_department = models.ForeignKey(
+        Department, verbose_name=_("受付窓口"), on_delete=models.PROTECT, related_name="intake_cases"
+    )
+    channel = models.CharField(_("経路"), max_length=20, choices=Channel.choices, default=Channel.COUNTER)
+    referrer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("紹介者"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="referred_cases",
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("受付者"), on_delete=models.PROTECT, related_name="opened_cases"
+    )
+    summary = models.TextField(_("主訴"))
+    needs = models.JSONField(_("相談分野"), default=list, blank=True)
+    risk = models.CharField(_("リスク"), max_length=10, choices=Risk.choices, default=Risk.NORMAL)
+    lead_department = models.ForeignKey(
+        Department, verbose_name=_("主担当部署"), on_delete=models.PROTECT, related_name="lead_cases"
+    )
+    lead_worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("主担当者"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="lead_cases",
+    )
+    state = FSMField(_("状態"), default=CaseState.RECEIVED, choices=CaseState.choices, protected=True)
+    closure_reason = models.CharField(_("終結理由"), max_length=30, choices=ClosureReason.choices, blank=True)
+    closed_at = models.DateTimeField(_("終結日時"), null=True, blank=True)
+    hold_started_at = models.DateTimeField(_("保留開始"), null=True, blank=True)
+    held_from_state = models.CharField(max_length=20, blank=True, editable=False)
+    on_hold_seconds = models.PositiveBigIntegerField(_("保留時間（秒）"), default=0)
+    is_gap = models.BooleanField(_("はざま"), default=False)
+    last_touched_at = models.DateTimeField(_("最終対応日時"), db_index=True)
+    stall_due_at = models.DateTimeField(_("停滞期限"), null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("ケース")
+        verbose_name_plural = _("ケース")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["fiscal_year", "number"], name="case_number_per_year"),
+            models.CheckConstraint(
+                condition=~Q(state=CaseState.CLOSED) | ~Q(closure_reason=""), name="closed_case_has_reason"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "risk"]),
+            models.Index(fields=["lead_department", "state"]),
+            models.Index(
+                fields=["stall_due_at"], name="case_stall_open_idx", condition=~Q(state__in=["closed", "on_hold"])
+            ),
+        ]
+        permissions = [
+            ("view_case_full", "View the whole case, sensitive records included"),
+            ("view_case_limited", "View the case summary and the referral reason"),
+            ("work_case", "Work the case: notes, transitions, referrals"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != CaseState.CLOSED
+
+    @property
+    def on_hold_duration(self) -> timedelta:
+        return timedelta(seconds=self.on_hold_seconds)
+
+    # --- Case FSM (DESIGN §3.1). In memory only; services save. ---------------------------------
+    @transition(field=state, source=CaseState.RECEIVED, target=CaseState.ASSESSING, permission=policy.can_work_case)
+    def start_assessment(self, *, at=None, **kwargs) -> None:
+        pass
+
+    @transition(
+        field=state, source=CaseState.ASSESSING, target=CaseState.IN_SUPPORT, permission=policy.can_work_case
+    )
+    def start_support(self, *, at=None, **kwargs) -> None:
+        pass
+
+    @transition(
+        field=state, source=CaseState.IN_SUPPORT, target=CaseState.MONITORING, permission=policy.can_work_case
+    )
+    def start_monitoring(self, *, at=None, **kwargs) -> None:
+        pass
+
+    @transition(field=state, source=HOLDABLE_STATES, target=CaseState.ON_HOLD, permission=policy.can_work_case)
+    def hold(self, *, at, **kwargs) -> None:
+        self.held_from_state = self.state
+        self.hold_started_at = at
+
+    @transition(
+        field=state,
+        source=CaseState.ON_HOLD,
+        target=GET_STATE(lambda case, *a, **k: case.held_from_state or CaseState.ASSESSING, states=HOLDABLE_STATES),
+        permission=policy.can_work_case,
+    )
+    def resume(self, *, at, **kwargs) -> None:
+        if self.hold_started_at:
+            self.on_hold_seconds += max(0, int((at - self.hold_started_at).total_seconds()))
+        self.hold_started_at = None
+        self.held_from_state = ""
+
+    @transition(
+        field=state,
+        source=OPEN_CASE_STATES,
+        target=CaseState.CLOSED,
+        permission=policy.can_close_case,
+    )
+    def close(self, *, at, closure_reason: str, **kwargs) -> None:
+        if self.hold_started_at:
+            self.on_hold_seconds += max(0, int((at - self.hold_started_at).total_seconds()))
+            self.hold_started_at = None
+        self.closure_reason = closure_reason
+        self.closed_at = at
+
+    @transition(field=state, source=CaseState.CLOSED, target=CaseState.ASSESSING, permission=policy.can_close_case)
+    def reopen(self, *, at=None, **kwargs) -> None:
+        self.closure_reason = ""
+        self.closed_at = None
+        self.held_from_state = ""
+
+
+class Consent(TimestampedModel):
+    """本人同意: which recipients (department codes) and purposes; withdrawal stops new disclosures."""
+
+    person = models.ForeignKey(Person, verbose_name=_("本人"), on_delete=models.PROTECT, related_name="consents")
+    case = models.ForeignKey(
+        Case, verbose_name=_("ケース"), on_delete=models.PROTECT, null=True, blank=True, related_name="consents"
+    )
+    recipients = models.JSONField(_("提供先（部署コード）"), default=list)
+    purposes = models.TextField(_("利用目的"))
+    method = models.CharField(_("方法"), max_length=10, choices=ConsentMethod.choices)
+    obtained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("取得者"), on_delete=models.PROTECT, related_name="+"
+    )
+    obtained_at = models.DateTimeField(_("取得日時"))
+    withdrawn_at = models.DateTimeField(_("撤回日時"), null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("撤回の記録者"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    note = models.TextField(_("備考"), blank=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("同意")
+        verbose_name_plural = _("同意")
+        ordering = ["-obtained_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.person} / {', '.join(self.recipients)}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.withdrawn_at is None
+
+    def covers(self, department_code: str) -> bool:
+        return self.is_active and department_code in self.recipients
+
+
+class Referral(ConcurrentTransitionMixin, TimestampedModel):
+    """One department's handling of a case: the handoff FSM (`state`) and the department's own
+    workflow (`stage`, declared by a module in `workflows/` and found through the registry)."""
+
+    case = models.ForeignKey(Case, verbose_name=_("ケース"), on_delete=models.PROTECT, related_name="referrals")
+    from_department = models.ForeignKey(
+        Department, verbose_name=_("依頼元"), on_delete=models.PROTECT, related_name="referrals_sent"
+    )
+    to_department = models.ForeignKey(
+        Department, verbose_name=_("依頼先"), on_delete=models.PROTECT, related_name="referrals_received"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("依頼者"), on_delete=models.PROTECT, related_name="referrals_made"
+    )
+    reason = models.TextField(_("依頼理由"))
+    basis = models.CharField(_("提供の根拠"), max_length=20, choices=Basis.choices)
+    justification = models.TextField(_("根拠の説明"), blank=True)
+    consent = models.ForeignKey(
+        Consent, verbose_name=_("同意"), on_delete=models.PROTECT, null=True, blank=True, related_name="referrals"
+    )
+    urgent = models.BooleanField(_("緊急"), default=False)
+    previous = models.ForeignKey(
+        "self", verbose_name=_("前回のつなぎ"), on_delete=models.PROTECT, null=True, blank=True, related_name="next"
+    )
+    state = FSMField(_("状態"), default=ReferralState.REQUESTED, choices=ReferralState.choices, protected=True)
+    stage = FSMField(_("段階"), default="", blank=True, max_length=50)
+    due_at = models.DateTimeField(_("受理期限"), null=True, blank=True)
+    stage_due_at = models.DateTimeField(_("段階の期限"), null=True, blank=True)
+    responded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("回答者"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    responded_at = models.DateTimeField(_("回答日時"), null=True, blank=True)
+    response_reason = models.TextField(_("辞退・差し戻しの理由"), blank=True)
+    completed_at = models.DateTimeField(_("完了日時"), null=True, blank=True)
+    assigned_worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("担当者"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_referrals",
+    )
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("つなぎ")
+        verbose_name_plural = _("つなぎ")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["to_department", "state"]),
+            models.Index(fields=["case", "state"]),
+            models.Index(fields=["due_at"], name="referral_due_open_idx", condition=Q(state="requested")),
+        ]
+        permissions = [
+            ("respond_referral", "Accept or decline the referral"),
+            ("work_referral", "Work the referral: stages, return, complete"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} → {self.to_department}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in (ReferralState.REQUESTED, ReferralState.ACCEPTED)
+
+    # --- Handoff FSM (DESIGN §3.2). In memory only; services save. ------------------------------
+    @transition(
+        field=state, source=ReferralState.REQUESTED, target=ReferralState.ACCEPTED, permission=policy.can_respond
+    )
+    def accept(self, *, at, actor, initial_stage: str = "", **kwargs) -> None:
+        self.responded_by = actor
+        self.responded_at = at
+        self.stage = initial_stage
+
+    @transition(
+        field=state, source=ReferralState.REQUESTED, target=ReferralState.DECLINED, permission=policy.can_respond
+    )
+    def decline(self, *, at, actor, reason: str, **kwargs) -> None:
+        self.responded_by = actor
+        self.responded_at = at
+        self.response_reason = reason
+
+    @transition(
+        field=state, source=ReferralState.REQUESTED, target=ReferralState.CANCELLED, permission=policy.can_cancel
+    )
+    def cancel(self, *, at, actor, reason: str = "", **kwargs) -> None:
+        self.response_reason = reason
+
+    @transition(
+        field=state, source=ReferralState.ACCEPTED, target=ReferralState.RETURNED, permission=policy.can_work_referral
+    )
+    def return_(self, *, at, actor, reason: str, **kwargs) -> None:
+        self.response_reason = reason
+
+    @transition(
+        field=state,
+        source=ReferralState.ACCEPTED,
+        target=ReferralState.COMPLETED,
+        permission=policy.can_work_referral,
+        conditions=[policy.stage_is_final],
+    )
+    def complete(self, *, at, actor, **kwargs) -> None:
+        self.completed_at = at
+
+
+class StageRecord(TimestampedModel):
+    """Structured data a department's workflow keeps (a visit record, an evacuation plan…): the
+    fields are declared by the workflow module; the values are historied here."""
+
+    referral = models.OneToOneField(Referral, on_delete=models.CASCADE, related_name="stage_record")
+    data = models.JSONField(_("記録"), default=dict)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("部署記録")
+        verbose_name_plural = _("部署記録")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.referral}"
+
+
+class Activity(TimestampedModel):
+    case = models.ForeignKey(Case, verbose_name=_("ケース"), on_delete=models.PROTECT, related_name="activities")
+    kind = models.CharField(_("種別"), max_length=10, choices=ActivityKind.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("記録者"), on_delete=models.PROTECT, related_name="+"
+    )
+    department = models.ForeignKey(Department, verbose_name=_("部署"), on_delete=models.PROTECT, related_name="+")
+    occurred_at = models.DateTimeField(_("日時"))
+    body = models.TextField(_("内容"))
+    sensitive = models.BooleanField(_("要配慮"), default=False)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("支援記録")
+        verbose_name_plural = _("支援記録")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["case", "-occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.get_kind_display()} {self.occurred_at:%Y-%m-%d}"
+
+
+class CaseEvent(models.Model):
+    """The append-only timeline of a case (transitions, referrals, escalations, disclosures)."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    kind = models.CharField(_("種別"), max_length=30, choices=EventKind.choices)
+    name = models.CharField(_("操作"), max_length=50, blank=True)
+    from_state = models.CharField(_("変更前"), max_length=50, blank=True)
+    to_state = models.CharField(_("変更後"), max_length=50, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("実行者"), on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reason = models.TextField(_("理由"), blank=True)
+    # Only non-sensitive facts go here: limited viewers see the timeline.
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(_("日時"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("経過")
+        verbose_name_plural = _("経過")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["case", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.kind} {self.name}"
+
+
+class CommunitySlip(TimestampedModel):
+    """つなぎ票: what a connector noticed on a watching-over round."""
+
+    connector = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("つなぎ役"), on_delete=models.PROTECT, related_name="slips"
+    )
+    district = models.ForeignKey(District, verbose_name=_("地区"), on_delete=models.PROTECT, related_name="slips")
+    name = models.CharField(_("お名前"), max_length=100, blank=True)
+    name_kana = models.CharField(_("フリガナ"), max_length=100, blank=True)
+    address_note = models.CharField(_("住所・目印"), max_length=200, blank=True)
+    concern = models.TextField(_("気づいたこと"))
+    urgency = models.CharField(_("緊急度"), max_length=10, choices=SlipUrgency.choices, default=SlipUrgency.NORMAL)
+    person_agreed_to_contact = models.BooleanField(_("本人が連絡を了承"), default=False)
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="slip")
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("つなぎ票")
+        verbose_name_plural = _("つなぎ票")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.district} {self.created_at:%Y-%m-%d}"
+
+
+class IntakeToken(models.Model):
+    """Makes intake idempotent: the same (user, key) returns the first case, never a second one."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="intake_token_unique")]
+
+
+__all__ = ["Basis", "EventKind"]

@@ -1,0 +1,45 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Notification(models.Model):
+    """Outbox and in-app inbox in one row: written in the same transaction as the change that
+    caused it; a Celery task delivers it by email. Texts never carry sensitive contents."""
+
+    class Delivery(models.TextChoices):
+        PENDING = "pending", _("未送信")
+        SENT = "sent", _("送信済み")
+        FAILED = "failed", _("失敗")
+        SKIPPED = "skipped", _("送信不要")
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("宛先"), on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(_("種別"), max_length=40)
+    title = models.CharField(_("件名"), max_length=200)
+    body = models.TextField(_("本文"), blank=True)
+    case_id = models.BigIntegerField(null=True, blank=True)
+    referral_id = models.BigIntegerField(null=True, blank=True)
+    escalation_id = models.BigIntegerField(null=True, blank=True)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(_("作成日時"), auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(_("既読日時"), null=True, blank=True)
+    delivery = models.CharField(_("配信状態"), max_length=10, choices=Delivery.choices, default=Delivery.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("試行回数"), default=0)
+    next_attempt_at = models.DateTimeField(_("次回試行"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("送信日時"), null=True, blank=True)
+    last_error = models.TextField(_("最後のエラー"), blank=True)
+
+    class Meta:
+        verbose_name = _("通知")
+        verbose_name_plural = _("通知")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"]),
+            models.Index(fields=["next_attempt_at"], name="notification_outbox_idx", condition=Q(delivery="pending")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} {self.title}"
