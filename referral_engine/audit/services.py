@@ -26,16 +26,11 @@ def access_log_record(
     via: str = "ui",
 ) -> AccessLog:
     p = policy.principal(user)
-    departments = []
-    if p.department_ids:
-        from referral_engine.accounts.models import Department
-
-        departments = list(Department.objects.filter(pk__in=p.department_ids).values_list("code", flat=True))
     return AccessLog.objects.create(
         user=user,
         username=user.get_username(),
         role=",".join(sorted(p.roles)),
-        department=",".join(sorted(departments)),
+        department=",".join(sorted(p.department_codes)),
         action=action,
         object_type=object_type,
         object_id=object_id,
