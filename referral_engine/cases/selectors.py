@@ -1,0 +1,253 @@
+"""Permission-scoped reads (CONVENTIONS 5). Lists are one query each, filtered with `Exists(...)` over
+the direct-FK guardian tables (never `get_objects_for_user`, which loads rows into Python); a case you
+may not see is a NotFound, the same as one that does not exist. Every view of a case or person and
+every search is written to the access log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Permission
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from referral_engine.access import policy
+from referral_engine.access.models import (
+    CaseGroupObjectPermission,
+    CaseUserObjectPermission,
+    ReferralGroupObjectPermission,
+    ReferralUserObjectPermission,
+)
+from referral_engine.audit.models import AccessLog
+from referral_engine.audit.services import access_log_record
+from referral_engine.cases import normalize
+from referral_engine.cases.choices import SENSITIVE_FLAGS, CaseState, ReferralState, SlipStatus
+from referral_engine.cases.models import Activity, Case, CaseEvent, CommunitySlip, Consent, Person, Referral
+from referral_engine.errors import NotFound
+
+_perm_cache: dict[tuple[str, str], int] = {}
+
+
+def _perm_ids(model: str, *codenames: str) -> list[int]:
+    missing = [c for c in codenames if (model, c) not in _perm_cache]
+    if missing:
+        for pk, codename in Permission.objects.filter(
+            content_type__app_label="cases", content_type__model=model, codename__in=missing
+        ).values_list("pk", "codename"):
+            _perm_cache[(model, codename)] = pk
+    return [_perm_cache[(model, c)] for c in codenames if (model, c) in _perm_cache]
+
+
+def _case_base() -> QuerySet[Case]:
+    return Case.objects.select_related("person", "person__district", "intake_department", "lead_department", "lead_worker")
+
+
+def cases_visible_to(user: Any) -> QuerySet[Case]:
+    """Every case the user may open (full or limited), as one query."""
+    p = policy.principal(user)
+    if p.is_auditor or p.is_desk_supervisor:
+        return _case_base()
+    if not p.is_staff_member:
+        return Case.objects.none()
+    perms = _perm_ids("case", "view_case_full", "view_case_limited")
+    by_group = CaseGroupObjectPermission.objects.filter(
+        content_object_id=OuterRef("pk"), group_id__in=p.group_ids, permission_id__in=perms
+    )
+    by_user = CaseUserObjectPermission.objects.filter(
+        content_object_id=OuterRef("pk"), user_id=p.user_id, permission_id__in=perms
+    )
+    return _case_base().filter(Q(Exists(by_group)) | Q(Exists(by_user)))
+
+
+def cases_filter(
+    qs: QuerySet[Case],
+    *,
+    state: str | None = None,
+    department: str | None = None,
+    risk: str | None = None,
+    stalled: bool | None = None,
+    q: str | None = None,
+) -> QuerySet[Case]:
+    if state:
+        qs = qs.filter(state=state)
+    if department:
+        qs = qs.filter(Q(lead_department__code=department) | Q(referrals__to_department__code=department)).distinct()
+    if risk:
+        qs = qs.filter(risk=risk)
+    if stalled is True:
+        qs = qs.filter(stall_due_at__lte=timezone.now()).exclude(state__in=[CaseState.CLOSED, CaseState.ON_HOLD])
+    elif stalled is False:
+        qs = qs.exclude(stall_due_at__lte=timezone.now())
+    if q:
+        kana = normalize.kana_key(q)
+        name = normalize.name_key(q)
+        qs = qs.filter(
+            Q(number__iexact=q.strip()) | Q(person__kana_key__startswith=kana) | Q(person__name_key__startswith=name)
+        )
+    return qs
+
+
+def case_get_for_user(
+    user: Any, case_id: Any, *, request: Any = None, via: str = "ui", log: bool = True
+) -> Case:
+    """The case if the user may see it (logged as a view), else NotFound."""
+    try:
+        case = _case_base().get(pk=int(case_id))
+    except (Case.DoesNotExist, TypeError, ValueError):
+        raise NotFound(_("ケースが見つかりません。")) from None
+    if not policy.can_view_case(user, case):
+        raise NotFound(_("ケースが見つかりません。"))
+    if log:
+        access_log_record(
+            user=user,
+            action=AccessLog.Action.VIEW,
+            object_type="case",
+            object_id=case.pk,
+            case_id=case.pk,
+            request=request,
+            via=via,
+        )
+    return case
+
+
+def _referral_base() -> QuerySet[Referral]:
+    return Referral.objects.select_related(
+        "case", "case__person", "from_department", "to_department", "requested_by", "responded_by", "assigned_worker"
+    )
+
+
+def referrals_visible_to(user: Any) -> QuerySet[Referral]:
+    p = policy.principal(user)
+    if p.is_auditor or p.is_desk_supervisor:
+        return _referral_base()
+    if not p.is_staff_member:
+        return Referral.objects.none()
+    view = _perm_ids("referral", "view_referral")
+    case_perms = _perm_ids("case", "view_case_full", "view_case_limited")
+    by_group = ReferralGroupObjectPermission.objects.filter(
+        content_object_id=OuterRef("pk"), group_id__in=p.group_ids, permission_id__in=view
+    )
+    by_user = ReferralUserObjectPermission.objects.filter(
+        content_object_id=OuterRef("pk"), user_id=p.user_id, permission_id__in=view
+    )
+    case_by_group = CaseGroupObjectPermission.objects.filter(
+        content_object_id=OuterRef("case_id"), group_id__in=p.group_ids, permission_id__in=case_perms
+    )
+    return _referral_base().filter(Q(Exists(by_group)) | Q(Exists(by_user)) | Q(Exists(case_by_group)))
+
+
+def referrals_inbox(user: Any) -> QuerySet[Referral]:
+    """Handoffs waiting for one of the user's departments, most pressing first."""
+    p = policy.principal(user)
+    if not p.is_staff_member:
+        return Referral.objects.none()
+    return (
+        _referral_base()
+        .filter(to_department_id__in=p.department_ids, state=ReferralState.REQUESTED)
+        .order_by("-urgent", "due_at", "id")
+    )
+
+
+def referrals_in_progress(user: Any) -> QuerySet[Referral]:
+    """Referrals the user's departments have taken on and are working."""
+    p = policy.principal(user)
+    if not p.is_staff_member:
+        return Referral.objects.none()
+    return (
+        _referral_base()
+        .filter(to_department_id__in=p.department_ids, state=ReferralState.ACCEPTED)
+        .order_by("stage_due_at", "-updated_at")
+    )
+
+
+def referral_get_for_user(user: Any, referral_id: Any) -> Referral:
+    try:
+        referral = _referral_base().get(pk=int(referral_id))
+    except (Referral.DoesNotExist, TypeError, ValueError):
+        raise NotFound(_("つなぎが見つかりません。")) from None
+    if not policy.can_view_referral(user, referral):
+        raise NotFound(_("つなぎが見つかりません。"))
+    return referral
+
+
+def case_referrals(case: Case) -> QuerySet[Referral]:
+    return (
+        Referral.objects.filter(case=case)
+        .select_related("from_department", "to_department", "requested_by", "responded_by", "assigned_worker")
+        .select_related("stage_record")
+        .order_by("created_at", "id")
+    )
+
+
+def case_activities_for(user: Any, case: Case) -> list[Activity]:
+    """Activities the user may read. Sensitive ones only for full viewers; for a limited viewer
+    (a department that has not taken the work on) they come back masked: body blanked."""
+    activities = list(
+        Activity.objects.filter(case=case).select_related("author", "department").order_by("-occurred_at", "-id")
+    )
+    if policy.can_see_sensitive(user, case):
+        return activities
+    for activity in activities:
+        if activity.sensitive:
+            activity.body = ""
+            activity.masked = True
+    return activities
+
+
+def case_timeline(case: Case) -> QuerySet[CaseEvent]:
+    return CaseEvent.objects.filter(case=case).select_related("actor", "department", "referral__to_department")
+
+
+def case_consents(case: Case) -> QuerySet[Consent]:
+    return Consent.objects.filter(person_id=case.person_id).select_related("obtained_by", "withdrawn_by")
+
+
+def person_flags_for(user: Any, case: Case) -> list[str]:
+    """要配慮 flags only for full viewers."""
+    if policy.can_see_sensitive(user, case):
+        return list(case.person.flags)
+    return [f for f in case.person.flags if f not in SENSITIVE_FLAGS]
+
+
+def persons_search(user: Any, query: str, *, request: Any = None, via: str = "ui", limit: int = 20) -> list[Person]:
+    """Intake search by kana or kanji (normalised), logged with its terms. Staff only."""
+    if not policy.can_search_persons(user):
+        return []
+    query = (query or "").strip()[:100]
+    if not query:
+        return []
+    access_log_record(user=user, action=AccessLog.Action.SEARCH, object_type="person", query=query, request=request, via=via)
+    kana = normalize.kana_key(query)
+    name = normalize.name_key(query)
+    condition = Q(name_key__startswith=name)
+    if kana:
+        condition |= Q(kana_key__startswith=kana)
+    digits = normalize.phone_key(query)
+    if len(digits) >= 6:
+        condition |= Q(phone_key=digits)
+    return list(Person.objects.filter(condition).select_related("district").order_by("kana_key", "id")[:limit])
+
+
+def slip_status(slip: CommunitySlip) -> str:
+    """What a connector may know: received / connected (a referral was accepted) / closed."""
+    if slip.case.state == CaseState.CLOSED:
+        return SlipStatus.CLOSED
+    if getattr(slip, "has_accepted_referral", None) or slip.case.referrals.filter(
+        state__in=[ReferralState.ACCEPTED, ReferralState.COMPLETED]
+    ).exists():
+        return SlipStatus.CONNECTED
+    return SlipStatus.RECEIVED
+
+
+def slips_of(user: Any) -> QuerySet[CommunitySlip]:
+    """A connector's own slips, with what their status needs and nothing of the case's contents."""
+    accepted = Referral.objects.filter(
+        case_id=OuterRef("case_id"), state__in=[ReferralState.ACCEPTED, ReferralState.COMPLETED]
+    )
+    return (
+        CommunitySlip.objects.filter(connector=user)
+        .select_related("district", "case")
+        .annotate(has_accepted_referral=Exists(accepted))
+        .order_by("-created_at", "-id")
+    )
