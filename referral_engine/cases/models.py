@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from django_fsm import GET_STATE, ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
 from referral_engine.access import policy
@@ -189,14 +189,17 @@ class Case(ConcurrentTransitionMixin, TimestampedModel):
     @transition(
         field=state,
         source=CaseState.ON_HOLD,
-        target=GET_STATE(lambda case, *a, **k: case.held_from_state or CaseState.ASSESSING, states=HOLDABLE_STATES),
+        target=RETURN_VALUE(*HOLDABLE_STATES),
         permission=policy.can_work_case,
     )
-    def resume(self, *, at, **kwargs) -> None:
+    def resume(self, *, at, **kwargs) -> str:
+        """Back to the state the case was held from; the time on hold is added up."""
+        back_to = self.held_from_state or CaseState.ASSESSING
         if self.hold_started_at:
             self.on_hold_seconds += max(0, int((at - self.hold_started_at).total_seconds()))
         self.hold_started_at = None
         self.held_from_state = ""
+        return back_to
 
     @transition(
         field=state,
