@@ -127,3 +127,11 @@ def user_groups_sync(*, user: Any) -> None:
         user.groups.remove(*(current - wanted_ids))
     if wanted_ids - current:
         user.groups.add(*(wanted_ids - current))
+
+
+def forget_permission_ids(**kwargs: Any) -> None:
+    """Permission ids are cached per process; a flush (tests) re-creates them with new ids."""
+    _perm_ids.clear()
+    from referral_engine.cases import selectors
+
+    selectors._perm_cache.clear()

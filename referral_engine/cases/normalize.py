@@ -87,6 +87,9 @@ _KANJI_VARIANTS = {
 }
 _KANJI_FOLD = str.maketrans(_KANJI_VARIANTS)
 
+# ヴ with a small vowel is written with バ行 too (ヴィラ = ビラ), so fold the pair first.
+_VU_PAIRS = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ", "ヴュ": "ビュ"}
+
 _SPACES = re.compile(r"[\s\u3000・･.\-ー－‐]+")
 _DIGITS = re.compile(r"\D+")
 
@@ -95,6 +98,8 @@ def kana_key(*parts: str) -> str:
     text = unicodedata.normalize("NFKC", "".join(p or "" for p in parts))
     text = text.translate(_HIRA_TO_KATA)
     text = _SPACES.sub("", text)
+    for pair, plain in _VU_PAIRS.items():
+        text = text.replace(pair, plain)
     return text.translate(_KANA_FOLD)
 
 

@@ -270,21 +270,19 @@ def person_input(data: dict[str, Any]) -> PersonInput:
 
 
 def person_duplicate_candidates(person: PersonInput, *, limit: int = 10) -> list[Person]:
-    """Same normalised kana (or kanji name) and birth date, or the same phone with a matching name.
+    """Same normalised kana, kanji name or phone, and a birth date that does not contradict.
     A different birth date is not a match. Staff decide; nothing is merged."""
     kana = normalize.kana_key(person.family_name_kana, person.given_name_kana)
     name = normalize.name_key(person.family_name, person.given_name)
     phone = normalize.phone_key(person.phone)
-    name_match = Q(name_key=name)
+    match = Q(name_key=name)
     if kana:
-        name_match |= Q(kana_key=kana)
-    query = Q()
-    if person.birth_date:
-        query |= name_match & (Q(birth_date=person.birth_date) | Q(birth_date__isnull=True))
-    else:
-        query |= name_match
+        match |= Q(kana_key=kana)
     if len(phone) >= 6:
-        query |= Q(phone_key=phone) & name_match
+        match |= Q(phone_key=phone)
+    query = match
+    if person.birth_date:
+        query &= Q(birth_date=person.birth_date) | Q(birth_date__isnull=True)
     return list(Person.objects.filter(query).select_related("district").order_by("id")[:limit])
 
 

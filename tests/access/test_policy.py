@@ -1,0 +1,128 @@
+"""Need-to-know (DESIGN §4–5): who sees what, at which level, and what survives a staff move."""
+
+from pathlib import Path
+
+import pytest
+
+from referral_engine.access import policy
+from referral_engine.access.policy import ViewLevel
+from referral_engine.accounts.services import membership_move
+from referral_engine.cases.selectors import case_activities_for, cases_visible_to, person_flags_for
+from referral_engine.cases.services import activity_add, referral_transition
+
+REFER_HEALTH = [{"to_department": "health_promotion", "basis": "internal_use", "reason": "訪問依頼"}]
+
+
+@pytest.fixture
+def case(open_case):
+    return open_case(
+        "worker_welfare",
+        referrals=REFER_HEALTH,
+        person={"family_name": "秘密", "given_name": "太郎", "flags": ["hikikomori", "lives_alone"]},
+    )
+
+
+@pytest.mark.parametrize(
+    ("username", "level"),
+    [
+        ("worker_welfare", ViewLevel.FULL),  # lead
+        ("desk_welfare", ViewLevel.FULL),  # intake window's department
+        ("chief_welfare", ViewLevel.FULL),  # desk supervisor
+        ("worker_health", ViewLevel.LIMITED),  # referral only requested
+        ("chief_health", ViewLevel.LIMITED),
+        ("worker_longevity", ViewLevel.NONE),  # uninvolved
+        ("chief_shakyo", ViewLevel.NONE),
+        ("auditor", ViewLevel.AUDIT),
+        ("minsei_kawakami", ViewLevel.NONE),
+        ("admin", ViewLevel.NONE),
+    ],
+)
+def test_view_levels(case, users, fresh, username, level):
+    assert policy.case_view_level(fresh(users[username]), case) == level
+    assert cases_visible_to(fresh(users[username])).filter(pk=case.pk).exists() == (level > ViewLevel.NONE)
+
+
+def test_accept_gives_full_view_and_decline_takes_the_case_away(case, users, fresh):
+    referral = case.referrals.get()
+    referral_transition(referral_id=referral.pk, name="accept", actor=fresh(users["worker_health"]))
+    assert policy.case_view_level(fresh(users["worker_health"]), case) == ViewLevel.FULL
+    referral_transition(referral_id=referral.pk, name="return", actor=fresh(users["worker_health"]), reason="対象外")
+    health = fresh(users["worker_health"])
+    assert policy.case_view_level(health, case) == ViewLevel.NONE
+    assert policy.can_view_referral(health, referral)  # keeps its own referral record
+    assert not cases_visible_to(health).filter(pk=case.pk).exists()
+
+
+def test_sensitive_records_only_for_full_viewers(case, users, fresh):
+    activity_add(case_id=case.pk, actor=fresh(users["worker_welfare"]), kind="note", body="通院歴あり", sensitive=True)
+    activity_add(case_id=case.pk, actor=fresh(users["worker_welfare"]), kind="call", body="電話で様子確認")
+    limited = fresh(users["worker_health"])
+    bodies = {a.body for a in case_activities_for(limited, case)}
+    assert "通院歴あり" not in bodies and "電話で様子確認" in bodies
+    assert person_flags_for(limited, case) == ["lives_alone"]
+    full = fresh(users["worker_welfare"])
+    assert "通院歴あり" in {a.body for a in case_activities_for(full, case)}
+    assert set(person_flags_for(full, case)) == {"hikikomori", "lives_alone"}
+
+
+def test_staff_move_loses_old_cases_and_gains_nothing_old(case, users, open_case, fresh):
+    from referral_engine.accounts.models import Department
+
+    referral = case.referrals.get()
+    referral_transition(referral_id=referral.pk, name="accept", actor=fresh(users["worker_health"]))
+    longevity_case = open_case("worker_longevity")
+    mover = fresh(users["worker_health"])
+    assert cases_visible_to(mover).filter(pk=case.pk).exists()
+
+    membership_move(user=mover, to_department=Department.objects.get(code="longevity_support"), actor=users["admin"])
+
+    moved = fresh(mover)
+    assert not cases_visible_to(moved).filter(pk=case.pk).exists()
+    # Decision (docs/permissions.md): a department's caseload is granted to the department's group by
+    # case events; joining the department's group is what gives a mover that caseload, nothing else.
+    assert cases_visible_to(moved).filter(pk=longevity_case.pk).exists() is True
+    assert mover.memberships.filter(ended_at__isnull=False, department__code="health_promotion").exists()
+    assert mover.memberships.get(ended_at__isnull=True).department.code == "longevity_support"
+
+
+def test_leaver_sees_nothing(case, users, fresh):
+    from referral_engine.accounts.services import membership_end
+
+    worker = fresh(users["worker_welfare"])
+    for membership in worker.memberships.filter(ended_at__isnull=True):
+        membership_end(membership=membership, actor=users["admin"], reason="退職")
+    assert not cases_visible_to(fresh(worker)).exists()
+
+
+def test_grants_are_written_only_by_the_grants_module():
+    root = Path(__file__).resolve().parents[2] / "referral_engine"
+    writers = []
+    for path in root.rglob("*.py"):
+        if path.name == "grants.py" or "migrations" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for needle in ("assign_perm", "remove_perm", "ObjectPermission.objects.create", "ObjectPermission.objects.bulk_create",
+                       "groups.add(", "groups.remove("):
+            if needle in text:
+                writers.append(f"{path.relative_to(root)}: {needle}")
+    assert writers == []
+
+
+def test_visible_cases_query_count_does_not_grow(open_case, users, fresh, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count_for_listing():
+        user = fresh(users["worker_health"])
+        with CaptureQueriesContext(connection) as ctx:
+            rows = list(cases_visible_to(user).order_by("-id")[:50])
+        return len(ctx.captured_queries), len(rows)
+
+    for _ in range(3):
+        open_case("worker_welfare", referrals=REFER_HEALTH)
+    small, n_small = count_for_listing()
+    for _ in range(30):
+        open_case("worker_welfare", referrals=REFER_HEALTH)
+    large, n_large = count_for_listing()
+    assert (n_small, n_large) == (3, 33)
+    assert small == large <= 2

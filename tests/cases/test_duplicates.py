@@ -1,0 +1,45 @@
+import pytest
+
+from referral_engine.cases import normalize
+from referral_engine.cases.services import case_open
+from referral_engine.errors import PossibleDuplicate
+
+BASE = {"family_name": "髙橋", "given_name": "一郎", "family_name_kana": "タカハシ", "given_name_kana": "イチロウ",
+        "birth_date": "1950-01-02", "phone": "0972-11-2233"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("ﾀｶﾊｼ ｲﾁﾛｳ", "タカハシ　イチロウ"), ("たかはし", "タカハシ"), ("ヴィラ", "ビラ"), ("ヂ", "ジ")],
+)
+def test_kana_keys_meet(a, b):
+    assert normalize.kana_key(a) == normalize.kana_key(b)
+
+
+@pytest.mark.parametrize(("a", "b"), [("髙橋", "高橋"), ("山﨑", "山崎"), ("渡邊", "渡辺"), ("渡邉", "渡辺"), ("濵田", "浜田")])
+def test_kanji_variants_meet(a, b):
+    assert normalize.name_key(a) == normalize.name_key(b)
+
+
+def _open(users, fresh, **person):
+    return case_open(actor=fresh(users["desk_welfare"]), summary="相談", person={**BASE, **person})
+
+
+def test_half_width_kana_and_variant_kanji_are_candidates(users, fresh):
+    first = _open(users, fresh)
+    with pytest.raises(PossibleDuplicate) as info:
+        _open(users, fresh, family_name="高橋", family_name_kana="ﾀｶﾊｼ", given_name_kana="ｲﾁﾛｳ")
+    assert [c["id"] for c in info.value.candidates] == [first.person_id]
+    assert set(info.value.candidates[0]) == {"id", "name", "kana", "birth_date", "district", "address"}
+
+
+def test_a_different_birth_date_is_not_a_match(users, fresh):
+    _open(users, fresh)
+    case = _open(users, fresh, birth_date="1950-01-03")
+    assert case.person.birth_date.isoformat() == "1950-01-03"
+
+
+def test_confirmed_new_person_is_never_merged(users, fresh):
+    first = _open(users, fresh)
+    second = case_open(actor=fresh(users["desk_welfare"]), summary="相談", person=BASE, confirm_new_person=True)
+    assert second.person_id != first.person_id
