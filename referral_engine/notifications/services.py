@@ -1,5 +1,6 @@
 """Queue notifications in the caller's transaction (the outbox); delivery is a Celery task."""
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -7,6 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from referral_engine.notifications.models import Notification
+
+logger = logging.getLogger(__name__)
 
 
 def notifications_queue(
@@ -43,17 +46,17 @@ def notifications_queue(
         )
     created = Notification.objects.bulk_create(rows)
     if any(n.delivery == Notification.Delivery.PENDING for n in created):
-        transaction.on_commit(_kick_delivery)
+        transaction.on_commit(kick_delivery)
     return created
 
 
-def _kick_delivery() -> None:
+def kick_delivery() -> None:
     from referral_engine.notifications.tasks import deliver_pending
 
     try:
         deliver_pending.delay()
-    except Exception:  # noqa: BLE001 - broker down: the beat schedule retries from the outbox
-        pass
+    except Exception:  # broker down: the beat schedule retries from the outbox
+        logger.warning("notifications: could not kick delivery; beat will deliver from the outbox", exc_info=True)
 
 
 def notifications_mark_read(*, user: Any, notification_ids: Iterable[int] | None = None) -> int:

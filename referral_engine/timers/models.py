@@ -98,9 +98,7 @@ class Escalation(models.Model):
         verbose_name_plural = _("エスカレーション")
         ordering = ["-fired_at", "-id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["object_key", "rule", "cycle", "level"], name="escalation_once_per_level"
-            )
+            models.UniqueConstraint(fields=["object_key", "rule", "cycle", "level"], name="escalation_once_per_level")
         ]
         indexes = [
             models.Index(fields=["state", "level"], name="escalation_open_idx", condition=~Q(state="resolved")),
@@ -144,6 +142,8 @@ class Timer(models.Model):
     closed_at = models.DateTimeField(_("終了日時"), null=True, blank=True)
     created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+    # Every start, recomputation (calendar or rule edited), firing and stop, with its reason.
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         verbose_name = _("期限タイマー")

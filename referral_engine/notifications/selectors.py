@@ -1,0 +1,25 @@
+"""The in-app inbox: a user's notifications and the unread count (for the header badge)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from referral_engine.notifications.models import Notification
+
+
+def notifications_for(user: Any, *, unread_only: bool = False) -> QuerySet[Notification]:
+    """The user's own notifications, newest first."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Notification.objects.none()
+    qs = Notification.objects.filter(recipient=user)
+    if unread_only:
+        qs = qs.filter(read_at__isnull=True)
+    return qs.order_by("-created_at", "-id")
+
+
+def notifications_unread_count(user: Any) -> int:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return 0
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()

@@ -1,0 +1,321 @@
+"""Reads of the timers app: escalations a user may see, and the supervisor dashboard's data.
+
+`dashboard_data` runs a fixed number of queries whatever the data (each list and count is one
+aggregate in SQL); the page and `GET /api/v1/dashboard/` render what it returns.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncWeek
+from django.utils import timezone
+
+from referral_engine.access import policy
+from referral_engine.accounts.models import Department
+from referral_engine.cases.choices import OPEN_REFERRAL_STATES, CaseState, ReferralState
+from referral_engine.cases.models import Case, Referral
+from referral_engine.errors import Forbidden
+from referral_engine.timers import calendar
+from referral_engine.timers.models import Escalation
+
+LIST_LIMIT = 50
+CHART_WEEKS = 12
+STALL_RUNNING = ~Q(state__in=[CaseState.CLOSED, CaseState.ON_HOLD])
+# Referrals that were accepted at some point: their responded_at is the acceptance time.
+ACCEPTED_AT_SOME_POINT = (ReferralState.ACCEPTED, ReferralState.COMPLETED, ReferralState.RETURNED)
+
+
+def escalations_visible_to(user: Any) -> QuerySet[Escalation]:
+    """The desk supervisor and auditors see every escalation; staff see their departments'."""
+    p = policy.principal(user)
+    qs = Escalation.objects.select_related("case", "referral", "department", "acknowledged_by")
+    if p.is_auditor or p.is_desk_supervisor:
+        return qs
+    if p.is_staff_member:
+        return qs.filter(department_id__in=p.department_ids)
+    return qs.none()
+
+
+@dataclass(frozen=True)
+class DashboardScope:
+    all: bool
+    department_ids: frozenset[int]
+
+    def cases(self, qs: QuerySet[Case]) -> QuerySet[Case]:
+        if self.all:
+            return qs
+        involved = Referral.objects.filter(
+            case=OuterRef("pk"), to_department_id__in=self.department_ids, state__in=OPEN_REFERRAL_STATES
+        )
+        return qs.filter(Q(lead_department_id__in=self.department_ids) | Exists(involved))
+
+    def referrals(self, qs: QuerySet[Referral]) -> QuerySet[Referral]:
+        if self.all:
+            return qs
+        return qs.filter(Q(to_department_id__in=self.department_ids) | Q(from_department_id__in=self.department_ids))
+
+    def escalations(self, qs: QuerySet[Escalation]) -> QuerySet[Escalation]:
+        return qs if self.all else qs.filter(department_id__in=self.department_ids)
+
+    def departments(self, qs: QuerySet[Department]) -> QuerySet[Department]:
+        return qs if self.all else qs.filter(pk__in=self.department_ids)
+
+
+def dashboard_scope(user: Any) -> DashboardScope:
+    """Desk supervisor and auditors: the whole desk; a department supervisor: their department."""
+    if not policy.can_view_dashboard(user):
+        raise Forbidden()
+    p = policy.principal(user)
+    return DashboardScope(all=p.is_auditor or p.is_desk_supervisor, department_ids=p.department_ids)
+
+
+class Median(Aggregate):
+    """PostgreSQL's percentile_cont(0.5); works on intervals too."""
+
+    function = "PERCENTILE_CONT"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+
+def _hours(delta: timedelta | None) -> float | None:
+    return None if delta is None else round(delta.total_seconds() / 3600, 1)
+
+
+def _department(code: str | None, name: str | None) -> dict:
+    return {"code": code, "name": name}
+
+
+def dashboard_data(*, user: Any, now: datetime | None = None) -> dict:
+    """Everything the supervisor dashboard shows, scoped to the user (Forbidden for others)."""
+    scope = dashboard_scope(user)
+    now = now or timezone.now()
+    soon = calendar.office_days_later(now, 1)  # the close of the next office day
+
+    open_cases = scope.cases(Case.objects.exclude(state=CaseState.CLOSED))
+    stalled = open_cases.filter(STALL_RUNNING, stall_due_at__lte=now)
+    stalled_rows = list(
+        stalled.order_by("stall_due_at", "id").values(
+            "id",
+            "number",
+            "risk",
+            "state",
+            "last_touched_at",
+            "stall_due_at",
+            "lead_department__code",
+            "lead_department__name_ja",
+            "is_gap",
+        )[:LIST_LIMIT]
+    )
+    pending = scope.referrals(Referral.objects.filter(state=ReferralState.REQUESTED, due_at__isnull=False))
+    handoff_fields = (
+        "id",
+        "case_id",
+        "case__number",
+        "urgent",
+        "created_at",
+        "due_at",
+        "to_department__code",
+        "to_department__name_ja",
+        "from_department__code",
+        "from_department__name_ja",
+    )
+    overdue_rows = list(pending.filter(due_at__lte=now).order_by("due_at", "id").values(*handoff_fields)[:LIST_LIMIT])
+    soon_rows = list(
+        pending.filter(due_at__gt=now, due_at__lte=soon).order_by("due_at", "id").values(*handoff_fields)[:LIST_LIMIT]
+    )
+    gap_rows = list(
+        open_cases.filter(is_gap=True)
+        .order_by("-last_touched_at", "-id")
+        .values(
+            "id", "number", "risk", "state", "last_touched_at", "lead_department__code", "lead_department__name_ja"
+        )[:LIST_LIMIT]
+    )
+    escalations = scope.escalations(Escalation.objects.all())
+    by_level = {1: 0, 2: 0, 3: 0}
+    acknowledged = {1: 0, 2: 0, 3: 0}
+    for row in escalations.exclude(state=Escalation.State.RESOLVED).values("level", "state").annotate(n=Count("id")):
+        (by_level if row["state"] == Escalation.State.OPEN else acknowledged)[row["level"]] += row["n"]
+
+    departments = _department_counts(scope, now)
+    return {
+        "generated_at": now,
+        "scope": {"all": scope.all, "departments": [d["code"] for d in departments]},
+        "totals": {
+            "stalled_cases": stalled.count(),
+            "overdue_handoffs": pending.filter(due_at__lte=now).count(),
+            "gap_cases": open_cases.filter(is_gap=True).count(),
+            "open_escalations": sum(by_level.values()),
+        },
+        "stalled_cases": [
+            {
+                "id": r["id"],
+                "number": r["number"],
+                "risk": r["risk"],
+                "state": r["state"],
+                "lead_department": _department(r["lead_department__code"], r["lead_department__name_ja"]),
+                "last_touched_at": r["last_touched_at"],
+                "stall_due_at": r["stall_due_at"],
+                "untouched_days": round((now - r["last_touched_at"]).total_seconds() / 86400, 1),
+                "overdue_hours": _hours(now - r["stall_due_at"]),
+                "is_gap": r["is_gap"],
+            }
+            for r in stalled_rows
+        ],
+        "overdue_handoffs": [_handoff(r, now) for r in overdue_rows],
+        "soon_due_handoffs": [_handoff(r, now) for r in soon_rows],
+        "gap_cases": [
+            {
+                "id": r["id"],
+                "number": r["number"],
+                "risk": r["risk"],
+                "state": r["state"],
+                "lead_department": _department(r["lead_department__code"], r["lead_department__name_ja"]),
+                "last_touched_at": r["last_touched_at"],
+            }
+            for r in gap_rows
+        ],
+        "open_escalations_by_level": {f"L{k}": v for k, v in by_level.items()},
+        "acknowledged_escalations_by_level": {f"L{k}": v for k, v in acknowledged.items()},
+        "departments": departments,
+        "acceptance_hours_by_department": _acceptance_hours(scope, now),
+        "escalations_per_week": _escalations_per_week(escalations, now),
+    }
+
+
+def _handoff(r: dict, now: datetime) -> dict:
+    return {
+        "id": r["id"],
+        "case": {"id": r["case_id"], "number": r["case__number"]},
+        "urgent": r["urgent"],
+        "created_at": r["created_at"],
+        "due_at": r["due_at"],
+        "to_department": _department(r["to_department__code"], r["to_department__name_ja"]),
+        "from_department": _department(r["from_department__code"], r["from_department__name_ja"]),
+        "overdue_hours": _hours(now - r["due_at"]) if r["due_at"] <= now else None,
+        "hours_left": _hours(r["due_at"] - now) if r["due_at"] > now else None,
+    }
+
+
+def _department_counts(scope: DashboardScope, now: datetime) -> list[dict]:
+    """Per department (one query): open cases it leads, stalled cases it leads, handoffs waiting on
+    it and how many are overdue, open escalations addressed to it, はざま cases it leads."""
+
+    def per_department(model, field: str, *conditions: Q, **filters) -> Coalesce:
+        qs = model.objects.filter(*conditions, **{field: OuterRef("pk")}, **filters).order_by().values(field)
+        return Coalesce(Subquery(qs.annotate(n=Count("pk")).values("n")[:1]), Value(0), output_field=IntegerField())
+
+    rows = (
+        scope.departments(Department.objects.filter(is_active=True))
+        .annotate(
+            open_cases=per_department(Case, "lead_department", state__in=_open_states()),
+            stalled_cases=per_department(Case, "lead_department", STALL_RUNNING, stall_due_at__lte=now),
+            gap_cases=per_department(Case, "lead_department", state__in=_open_states(), is_gap=True),
+            pending_handoffs=per_department(Referral, "to_department", state=ReferralState.REQUESTED),
+            overdue_handoffs=per_department(Referral, "to_department", state=ReferralState.REQUESTED, due_at__lte=now),
+            open_escalations=per_department(Escalation, "department", state=Escalation.State.OPEN),
+        )
+        .order_by("id")
+        .values(
+            "code",
+            "name_ja",
+            "open_cases",
+            "stalled_cases",
+            "gap_cases",
+            "pending_handoffs",
+            "overdue_handoffs",
+            "open_escalations",
+        )
+    )
+    return [
+        {
+            "code": r["code"],
+            "name": r["name_ja"],
+            "open_cases": r["open_cases"],
+            "stalled_cases": r["stalled_cases"],
+            "gap_cases": r["gap_cases"],
+            "pending_handoffs": r["pending_handoffs"],
+            "overdue_handoffs": r["overdue_handoffs"],
+            "open_escalations": r["open_escalations"],
+        }
+        for r in rows
+    ]
+
+
+def _open_states() -> list[str]:
+    return [s for s in CaseState.values if s != CaseState.CLOSED]
+
+
+def _acceptance_hours(scope: DashboardScope, now: datetime) -> list[dict]:
+    """Median hours from the request to the acceptance, per receiving department, last 12 weeks."""
+    waited = ExpressionWrapper(F("responded_at") - F("created_at"), output_field=DurationField())
+    accepted = scope.referrals(
+        Referral.objects.filter(
+            state__in=ACCEPTED_AT_SOME_POINT,
+            responded_at__isnull=False,
+            created_at__gte=now - timedelta(weeks=CHART_WEEKS),
+        )
+    )
+    if not scope.all:
+        accepted = accepted.filter(to_department_id__in=scope.department_ids)
+    if connection.vendor == "postgresql":
+        rows = (
+            accepted.order_by()
+            .values("to_department__code", "to_department__name_ja")
+            .annotate(n=Count("id"), median=Median(waited, output_field=DurationField()))
+            .order_by("to_department__code")
+        )
+        return [
+            {
+                "department": _department(r["to_department__code"], r["to_department__name_ja"]),
+                "accepted": r["n"],
+                "median_hours": _hours(r["median"]),
+            }
+            for r in rows
+        ]
+    # SQLite has no percentile: one query for the durations, the median in Python.
+    waits: dict[tuple[str, str], list[float]] = {}
+    for code, name, created, responded in accepted.order_by().values_list(
+        "to_department__code", "to_department__name_ja", "created_at", "responded_at"
+    ):
+        waits.setdefault((code, name), []).append((responded - created).total_seconds() / 3600)
+    return [
+        {"department": _department(code, name), "accepted": len(v), "median_hours": round(statistics.median(v), 1)}
+        for (code, name), v in sorted(waits.items())
+    ]
+
+
+def _escalations_per_week(escalations: QuerySet[Escalation], now: datetime) -> list[dict]:
+    """Escalations fired per week (Monday to Sunday, office time zone), the last 12 weeks, oldest first."""
+    tz = calendar.office_tz()
+    this_monday = timezone.localtime(now, tz).date() - timedelta(days=timezone.localtime(now, tz).weekday())
+    first_monday = this_monday - timedelta(weeks=CHART_WEEKS - 1)
+    since = datetime.combine(first_monday, datetime.min.time(), tzinfo=tz)
+    counts = {
+        timezone.localtime(r["week"], tz).date() if isinstance(r["week"], datetime) else r["week"]: r["n"]
+        for r in escalations.filter(fired_at__gte=since)
+        .annotate(week=TruncWeek("fired_at", tzinfo=tz))
+        .order_by()
+        .values("week")
+        .annotate(n=Count("id"))
+    }
+    weeks = [first_monday + timedelta(weeks=i) for i in range(CHART_WEEKS)]
+    return [{"week": w, "count": counts.get(w, 0)} for w in weeks]

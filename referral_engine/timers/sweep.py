@@ -1,0 +1,213 @@
+"""The sweep (DESIGN §7): beat runs it every minute (`timers.sweep`), `manage.py sweep_timers` by hand.
+
+Each batch is one transaction: it claims at most `batch` due timers with
+`SELECT … FOR UPDATE SKIP LOCKED`, then their cases and referrals the same way (never waiting, so it
+cannot deadlock with a case service that holds a case and waits for its timer: such a timer is left
+for the next sweep), fires the highest level that is due, and moves the timer on. A worker killed
+mid-batch rolls the whole batch back; the next sweep does it again. Two sweeps at once claim disjoint
+rows, and the unique constraint on (object, rule, cycle, level) is the last word on "at most once".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from referral_engine.audit.history import save_with_history
+from referral_engine.cases.choices import CaseState, ReferralState
+from referral_engine.cases.models import Case, Referral
+from referral_engine.timers.models import SweepStatus, Timer
+from referral_engine.timers.policies import Target, rules_for
+from referral_engine.timers.services import (
+    Recipients,
+    desk_department,
+    escalation_fire,
+    recipients_for_level,
+    timer_next_fire_at,
+    timers_case_changed,
+    timers_referral_changed,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 500
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass
+class SweepResult:
+    now: datetime
+    batches: int = 0
+    claimed: int = 0
+    fired: int = 0
+    by_level: Counter = field(default_factory=Counter)
+    already_fired: int = 0
+    resynced: int = 0
+    left_locked: int = 0
+    duration_ms: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "now": self.now.isoformat(),
+            "batches": self.batches,
+            "claimed": self.claimed,
+            "fired": self.fired,
+            "by_level": {f"L{k}": v for k, v in sorted(self.by_level.items())},
+            "already_fired": self.already_fired,
+            "resynced": self.resynced,
+            "left_locked": self.left_locked,
+            "duration_ms": round(self.duration_ms, 1),
+        }
+
+    def __str__(self) -> str:
+        levels = ", ".join(f"L{k}={v}" for k, v in sorted(self.by_level.items())) or "none"
+        return (
+            f"claimed {self.claimed} in {self.batches} batch(es), fired {self.fired} ({levels}), "
+            f"already fired {self.already_fired}, resynced {self.resynced}, left locked {self.left_locked}, "
+            f"{self.duration_ms:.1f} ms"
+        )
+
+
+def timers_sweep_due(*, now: datetime | None = None, batch: int | None = None, max_batches: int = 40) -> SweepResult:
+    """Fire every level that is due at `now`, in batches of at most 500 timers."""
+    from referral_engine.accounts.services import system_user
+
+    started = time.monotonic()
+    now = now or timezone.now()
+    batch = max(1, min(batch or settings.TIMER_SWEEP_BATCH, MAX_BATCH))
+    result = SweepResult(now=now)
+    system = system_user()
+    desk_id = desk_department().pk
+    passed_over: set[int] = set()
+    while result.batches < max_batches:
+        with transaction.atomic():
+            claimed = _sweep_batch(
+                now=now, batch=batch, system=system, desk_id=desk_id, passed_over=passed_over, result=result
+            )
+        result.batches += 1
+        if claimed < batch:
+            break
+    result.duration_ms = (time.monotonic() - started) * 1000
+    SweepStatus.objects.update_or_create(
+        name="timers",
+        defaults={
+            "last_success_at": timezone.now(),
+            "last_duration_ms": int(result.duration_ms),
+            "last_fired": result.fired,
+        },
+    )
+    if result.fired or result.left_locked:
+        logger.info("timers sweep: %s", result)
+    return result
+
+
+def _condition_holds(timer: Timer, case: Case, referral: Referral | None) -> bool:
+    """The clock's condition, re-read under the row lock (a safety net: the case services stop the
+    clock in the same transaction as the change that clears it)."""
+    if case.state == CaseState.CLOSED:
+        return False
+    if timer.target == Target.REFERRAL:
+        return referral is not None and referral.state == ReferralState.REQUESTED
+    if timer.target == Target.STAGE:
+        return referral is not None and referral.state == ReferralState.ACCEPTED and referral.stage == timer.stage
+    return case.state != CaseState.ON_HOLD and case.last_touched_at == timer.started_at
+
+
+def _sweep_batch(*, now: datetime, batch: int, system, desk_id: int, passed_over: set[int], result: SweepResult) -> int:
+    timers = list(
+        Timer.objects.select_for_update(skip_locked=True)
+        .filter(is_open=True, next_fire_at__lte=now)
+        .exclude(pk__in=passed_over)
+        .order_by("next_fire_at", "id")[:batch]
+    )
+    if not timers:
+        return 0
+    result.claimed += len(timers)
+    cases = {
+        c.pk: c
+        for c in Case.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("lead_worker")
+        .filter(pk__in={t.case_id for t in timers})
+    }
+    referral_ids = {t.referral_id for t in timers if t.referral_id}
+    referrals = (
+        {
+            r.pk: r
+            for r in Referral.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("to_department")
+            .filter(pk__in=referral_ids)
+        }
+        if referral_ids
+        else {}
+    )
+    rules = rules_for(sorted({t.rule for t in timers}))
+    people = Recipients({t.department_id for t in timers} | {c.lead_department_id for c in cases.values()} | {desk_id})
+    for timer in timers:
+        case = cases.get(timer.case_id)
+        referral = referrals.get(timer.referral_id) if timer.referral_id else None
+        if case is None or (timer.referral_id and referral is None):
+            # A case service holds the row: it will move this clock itself, or the next sweep fires it.
+            passed_over.add(timer.pk)
+            result.left_locked += 1
+            continue
+        if referral is not None:
+            referral.case = case
+        rule = rules.get(timer.rule)
+        if rule is None or not _condition_holds(timer, case, referral):
+            _resync(timer=timer, case=case, referral=referral, system=system, now=now)
+            result.resynced += 1
+            continue
+        level = max(
+            (lvl for lvl in (1, 2, 3) if lvl > timer.fired_level and (timer.level_time(lvl) or _NEVER) <= now),
+            default=0,
+        )
+        if level:
+            escalation = escalation_fire(
+                case=case,
+                referral=referral,
+                object_key=timer.object_key,
+                rule=timer.rule,
+                rule_name=rule.name,
+                target=timer.target,
+                cycle=timer.cycle,
+                level=level,
+                department_id=timer.department_id,
+                due_at=timer.due_at,
+                now=now,
+                system=system,
+                recipients=recipients_for_level(
+                    level=level, timer_department_id=timer.department_id, case=case, desk_id=desk_id, people=people
+                ),
+            )
+            if escalation is None:
+                result.already_fired += 1
+            else:
+                result.fired += 1
+                result.by_level[level] += 1
+            timer.fired_level = level
+        timer.next_fire_at = timer_next_fire_at(timer)
+        save_with_history(
+            timer,
+            actor=system,
+            reason=f"L{level} fired" if level else "reschedule",
+            update_fields=["fired_level", "next_fire_at"],
+        )
+    return len(timers)
+
+
+def _resync(*, timer: Timer, case: Case, referral: Referral | None, system, now: datetime) -> None:
+    """The object changed without its clocks being told (or the rule was switched off): bring the
+    clocks in step as the case services would, saving the deadline fields with history."""
+    if referral is not None:
+        fields = timers_referral_changed(referral=referral, actor=system, now=now)
+        save_with_history(referral, actor=system, reason="timers: resync", update_fields=fields)
+    else:
+        fields = timers_case_changed(case=case, actor=system, now=now)
+        save_with_history(case, actor=system, reason="timers: resync", update_fields=fields)
