@@ -1,0 +1,191 @@
+"""docker-compose.yml and the Dockerfile, checked without Docker: every service is health-checked, starts
+only after what it needs is healthy, and every command names a module or management command that exists.
+
+`.ci/run` goes further: it starts the web, worker and beat commands against PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from celery import Celery
+from django.core.management import get_commands
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_SERVICES = {"web", "worker", "beat"}
+SEPARATORS = {"&&", "||", ";", "|", "&"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return compose["services"]
+
+
+def shell_commands(script: str) -> list[list[str]]:
+    """Split `a && exec b; c` into [[a], [b], [c]] (compose's `$$` is a literal `$`)."""
+    lexer = shlex.shlex(script.replace("$$", "$"), posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    commands, current = [], []
+    for token in lexer:
+        if token in SEPARATORS:
+            commands.append(current)
+            current = []
+        else:
+            current.append(token)
+    commands.append(current)
+    return [c[1:] if c[:1] == ["exec"] else c for c in commands if c]
+
+
+def argvs(spec) -> list[list[str]]:
+    """The commands a compose `command:` or healthcheck `test:` runs."""
+    if isinstance(spec, str):
+        return shell_commands(spec)
+    if spec[:1] == ["CMD-SHELL"]:
+        return shell_commands(spec[1])
+    if spec[:1] == ["CMD"]:
+        spec = spec[1:]
+    if spec[:2] == ["sh", "-c"]:
+        return shell_commands(spec[2])
+    return [list(spec)]
+
+
+def app_commands(services: dict) -> list[tuple[str, list[str]]]:
+    found = []
+    for name in sorted(APP_SERVICES):
+        service = services[name]
+        for argv in argvs(service["command"]) + argvs(service["healthcheck"]["test"]):
+            found.append((name, argv))
+    return found
+
+
+def check_argv_refers_to_real_code(argv: list[str]) -> str:
+    """Import what the command names; return what was checked (for the assertion message)."""
+    program = Path(argv[0]).name
+    if program == "gunicorn":
+        target = next(arg for arg in argv[1:] if not arg.startswith("-") and (":" in arg or "." in arg))
+        module_name, _, attribute = target.partition(":")
+        application = getattr(importlib.import_module(module_name), attribute or "application")
+        assert callable(application), f"{target} is not a WSGI callable"
+        return f"gunicorn {target}"
+    if program == "celery":
+        app_name = argv[argv.index("-A") + 1]
+        module = importlib.import_module(app_name)
+        apps = [getattr(module, attr, None) for attr in ("celery_app", "app", "celery")]
+        assert any(isinstance(app, Celery) for app in apps), f"{app_name} exposes no Celery app"
+        subcommand = next(arg for arg in argv[argv.index("-A") + 2 :] if not arg.startswith("-"))
+        assert subcommand in {"worker", "beat", "inspect"}, subcommand
+        return f"celery -A {app_name} {subcommand}"
+    if program.startswith("python"):
+        if argv[1:2] == ["manage.py"]:
+            command = argv[2]
+            assert command in get_commands(), f"manage.py has no command {command!r}"
+            assert (ROOT / "manage.py").exists()
+            return f"manage.py {command}"
+        if argv[1:2] == ["-c"]:
+            compile(argv[2], "<healthcheck>", "exec")
+            return "python -c <code>"
+    raise AssertionError(f"unrecognised command in docker-compose.yml: {shlex.join(argv)}")
+
+
+def test_the_five_services(services):
+    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
+
+
+def test_every_service_has_a_healthcheck(services):
+    for name, service in services.items():
+        test = service.get("healthcheck", {}).get("test")
+        assert test, f"{name} has no healthcheck"
+        assert test[0] in {"CMD", "CMD-SHELL"}, f"{name}: healthcheck test must be CMD or CMD-SHELL"
+
+
+def test_depends_on_waits_for_healthy_services(services):
+    for name in APP_SERVICES:
+        depends_on = services[name]["depends_on"]
+        assert isinstance(depends_on, dict), f"{name}: depends_on must name a condition"
+        assert {"postgres", "redis"} <= set(depends_on)
+        for dependency, spec in depends_on.items():
+            assert dependency in services
+            assert spec == {"condition": "service_healthy"}, f"{name} -> {dependency}: {spec}"
+    # The worker and beat start after web, which runs the migrations.
+    assert "web" in services["worker"]["depends_on"]
+    assert "web" in services["beat"]["depends_on"]
+
+
+def test_app_services_share_one_image_and_the_production_settings(services):
+    builds = {repr(services[name]["build"]) for name in APP_SERVICES}
+    images = {services[name]["image"] for name in APP_SERVICES}
+    assert len(builds) == 1
+    assert len(images) == 1
+    for name in APP_SERVICES:
+        service = services[name]
+        assert service["env_file"] == ".env"
+        assert service["environment"]["DJANGO_SETTINGS_MODULE"] == "referral_engine.settings.production"
+        assert service["environment"]["DATABASE_URL"].startswith("postgres://")
+        assert service["environment"]["REDIS_URL"].startswith("redis://redis:")
+
+
+def test_postgres_and_redis_keep_their_data_in_volumes(compose, services):
+    for name in ("postgres", "redis"):
+        volume = services[name]["volumes"][0].split(":")[0]
+        assert volume in compose["volumes"]
+
+
+def test_web_migrates_before_gunicorn_starts(services):
+    commands = argvs(services["web"]["command"])
+    programs = [Path(argv[0]).name for argv in commands]
+    assert commands[0][:3] == ["python", "manage.py", "migrate"]
+    assert programs[-1] == "gunicorn"
+
+
+def test_every_command_refers_to_code_that_exists(services):
+    checked = [(name, check_argv_refers_to_real_code(argv)) for name, argv in app_commands(services)]
+
+    kinds = {what for _, what in checked}
+    assert {"manage.py migrate", "celery -A referral_engine worker", "celery -A referral_engine beat"} <= kinds
+    assert any(what.startswith("gunicorn referral_engine.wsgi") for what in kinds)
+
+
+def test_beat_healthcheck_needs_a_fresh_schedule_file(services, tmp_path):
+    code = services["beat"]["healthcheck"]["test"][-1]
+
+    def healthy() -> bool:
+        return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, timeout=30).returncode == 0
+
+    assert not healthy()  # no schedule file yet
+    schedule = tmp_path / "var" / "celerybeat-schedule.db"
+    schedule.parent.mkdir()
+    schedule.write_bytes(b"")
+    assert healthy()
+    stale = time.time() - 3600
+    os.utime(schedule, (stale, stale))
+    assert not healthy()
+
+
+def test_dockerfile_builds_one_slim_image_that_runs_as_a_normal_user():
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    instructions = [line.strip() for line in dockerfile.splitlines() if line.strip() and not line.startswith("#")]
+
+    assert instructions[0] == "FROM python:3.11-slim"
+    assert "pip install -r requirements.txt" in dockerfile
+    assert "collectstatic" in dockerfile
+    users = [line.split()[1] for line in instructions if line.startswith("USER ")]
+    assert users and users[-1] not in {"root", "0"}
+    cmd = next(line for line in instructions if line.startswith("CMD "))
+    assert "referral_engine.wsgi:application" in cmd
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image():
+    ignored = set((ROOT / ".dockerignore").read_text(encoding="utf-8").split())
+    assert {".env", ".venv", "var", ".git"} <= ignored
