@@ -1,4 +1,7 @@
+"""What every page's header needs: who the user is, which pages they may open, unread count."""
+
 from referral_engine.access import policy
+from referral_engine.notifications.selectors import notifications_unread_count
 
 
 def navigation(request):
@@ -8,5 +11,14 @@ def navigation(request):
     p = policy.principal(user)
     return {
         "principal": p,
-        "unread_count": user.notifications.filter(read_at__isnull=True).count(),
+        "nav": {
+            "open_case": policy.can_open_case(user),
+            "cases": p.is_staff_member or p.is_auditor,
+            "inbox": p.is_staff_member,
+            "dashboard": policy.can_view_dashboard(user),
+            "audit": policy.can_audit(user),
+            "slips": policy.can_submit_slip(user),
+            "admin": user.is_staff and policy.can_manage_master_data(user),
+        },
+        "unread_count": notifications_unread_count(user),
     }

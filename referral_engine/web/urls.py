@@ -1,7 +1,30 @@
+"""The web pages (DESIGN §8.2: `/`, `/cases/new/`, `/cases/<id>/`, `/inbox/`, `/dashboard/`, `/slips/`
+are contracts) and the POST endpoints their forms send to."""
+
 from django.urls import path
 
-from referral_engine.web import views
+from referral_engine.web.views import cases, dashboard, home, inbox, intake, notifications, slips
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home.home, name="home"),
+    path("cases/", cases.case_list, name="case_list"),
+    path("cases/new/", intake.case_new, name="case_new"),
+    path("cases/<int:case_id>/", cases.case_detail, name="case_detail"),
+    path("cases/<int:case_id>/print/", cases.case_print, name="case_print"),
+    path("cases/<int:case_id>/transition/", cases.case_transition, name="case_transition"),
+    path("cases/<int:case_id>/activities/", cases.case_activity_add, name="case_activity_add"),
+    path("cases/<int:case_id>/referrals/", cases.case_referral_add, name="case_referral_add"),
+    path("cases/<int:case_id>/consents/", cases.case_consent_add, name="case_consent_add"),
+    path("cases/<int:case_id>/lead/", cases.case_lead_change, name="case_lead_change"),
+    path("consents/<int:consent_id>/withdraw/", cases.consent_withdraw, name="consent_withdraw"),
+    path("referrals/<int:referral_id>/transition/", cases.referral_transition, name="referral_transition"),
+    path("referrals/<int:referral_id>/record/", cases.referral_record, name="referral_record"),
+    path("referrals/<int:referral_id>/assign/", cases.referral_assign, name="referral_assign"),
+    path("persons/search/", intake.person_search, name="person_search"),
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("escalations/<int:escalation_id>/acknowledge/", dashboard.escalation_ack, name="escalation_ack"),
+    path("slips/", slips.slips, name="slips"),
+    path("notifications/", notifications.notification_list, name="notifications"),
+    path("notifications/read/", notifications.notification_read, name="notification_read"),
 ]

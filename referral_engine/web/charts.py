@@ -1,0 +1,84 @@
+"""Small bar charts drawn as SVG on the server: no script, no CDN, nothing for the CSP to block.
+Colours and fonts come from app.css through class names (no style attributes). Every chart has a
+<title> and a text table next to it for screen readers and for print."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from django.utils.safestring import SafeString, mark_safe
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float | None
+    note: str = ""
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:.1f}" if isinstance(value, float) and not value.is_integer() else f"{int(value)}"
+    return f"{text}{unit}"
+
+
+def hbar_chart(bars: list[Bar], *, title: str, unit: str = "", label_width: int = 220, width: int = 640) -> SafeString:
+    """Horizontal bars, one per row (a department per row): long Japanese labels fit on the left."""
+    row, gap, top = 30, 8, 8
+    height = top + len(bars) * (row + gap) + 8
+    plot = width - label_width - 90
+    peak = max([b.value or 0 for b in bars] + [1])
+    parts = [
+        f'<svg class="chart" role="img" aria-labelledby="chart-title-{id(bars)}" viewBox="0 0 {width} {height}" '
+        f'width="100%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="chart-title-{id(bars)}">{escape(title)}</title>',
+    ]
+    for i, bar in enumerate(bars):
+        y = top + i * (row + gap)
+        length = 0 if not bar.value else max(2, round(plot * bar.value / peak))
+        parts.append(
+            f'<text class="chart-label" x="{label_width - 8}" y="{y + row / 2 + 5}" text-anchor="end">{escape(bar.label)}</text>'
+        )
+        parts.append(
+            f'<rect class="chart-bar" x="{label_width}" y="{y}" width="{length}" height="{row}" rx="3"></rect>'
+        )
+        parts.append(
+            f'<text class="chart-value" x="{label_width + length + 6}" y="{y + row / 2 + 5}">{escape(_fmt(bar.value, unit))}</text>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
+
+
+def column_chart(bars: list[Bar], *, title: str, width: int = 640, height: int = 220) -> SafeString:
+    """Vertical columns over time (escalations per week), labels under each column."""
+    left, bottom, top = 36, 40, 14
+    plot_h = height - bottom - top
+    n = max(len(bars), 1)
+    slot = (width - left - 8) / n
+    peak = max([b.value or 0 for b in bars] + [1])
+    parts = [
+        f'<svg class="chart" role="img" aria-labelledby="chart-title-{id(bars)}" viewBox="0 0 {width} {height}" '
+        f'width="100%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="chart-title-{id(bars)}">{escape(title)}</title>',
+        f'<line class="chart-axis" x1="{left}" y1="{top + plot_h}" x2="{width - 8}" y2="{top + plot_h}"></line>',
+        f'<text class="chart-tick" x="{left - 6}" y="{top + 4}" text-anchor="end">{int(peak)}</text>',
+        f'<text class="chart-tick" x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>',
+    ]
+    for i, bar in enumerate(bars):
+        h = 0 if not bar.value else max(2, round(plot_h * bar.value / peak))
+        x = left + i * slot + slot * 0.15
+        w = slot * 0.7
+        parts.append(
+            f'<rect class="chart-bar" x="{x:.1f}" y="{top + plot_h - h}" width="{w:.1f}" height="{h}" rx="2"></rect>'
+        )
+        if bar.value:
+            parts.append(
+                f'<text class="chart-value" x="{x + w / 2:.1f}" y="{top + plot_h - h - 4}" text-anchor="middle">{escape(_fmt(bar.value, ""))}</text>'
+            )
+        parts.append(
+            f'<text class="chart-tick" x="{x + w / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{escape(bar.label)}</text>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped

@@ -1,0 +1,146 @@
+"""Button and timeline labels for transition names. The case and handoff machines are the core's
+(their names are contracts, DESIGN §3.1–3.2); stage transitions are labelled by their workflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+from referral_engine import workflow_registry
+from referral_engine.cases.choices import ActivityKind, Basis, CaseState, EventKind, ReferralState
+
+CASE_TRANSITION_LABELS = {
+    "start_assessment": _("アセスメントを始める"),
+    "start_support": _("支援を始める"),
+    "start_monitoring": _("モニタリングへ移る"),
+    "hold": _("中断・保留にする"),
+    "resume": _("再開する"),
+    "close": _("終結する"),
+    "reopen": _("終結を取り消して再開する"),
+}
+
+HANDOFF_LABELS = {
+    "accept": _("受理する"),
+    "decline": _("辞退する"),
+    "return": _("差し戻す"),
+    "cancel": _("依頼を取り消す"),
+    "complete": _("対応完了にする"),
+}
+
+# Event names that are not transitions.
+EVENT_NAME_LABELS = {
+    "open": _("ケースを受け付けた"),
+    "request": _("つなぎを依頼した"),
+    "record": _("記録した"),
+    "withdraw": _("同意を撤回した"),
+    "lead": _("主担当を変更した"),
+}
+
+ESCALATION_NAME_LABELS = {
+    "L1": _("L1 注意（期限の半分が経過）"),
+    "L2": _("L2 期限超過"),
+    "L3": _("L3 はざま（社会福祉課の係長へ）"),
+    "acknowledged": _("係長・班長が確認した"),
+    "resolved": _("解消した"),
+    "gap": _("はざまと判定した"),
+}
+
+REASON_REQUIRED = frozenset({"decline", "return", "hold"})
+REASON_OFFERED = frozenset({"decline", "return", "hold", "cancel", "close", "reopen", "resume"})
+# Buttons that deserve the danger colour: they end or refuse something.
+DANGER = frozenset({"decline", "return", "cancel", "close"})
+
+
+@dataclass(frozen=True)
+class Action:
+    """One button: the transition name, its label, and whether it asks for a reason."""
+
+    name: str
+    label: str
+    reason_required: bool
+    reason_offered: bool
+    danger: bool
+    closure: bool = False
+
+
+def case_action(name: str) -> Action:
+    return Action(
+        name=name,
+        label=str(CASE_TRANSITION_LABELS.get(name, name)),
+        reason_required=name in REASON_REQUIRED,
+        reason_offered=name in REASON_OFFERED,
+        danger=name in DANGER,
+        closure=name == "close",
+    )
+
+
+def referral_action(name: str, workflow: workflow_registry.Workflow | None) -> Action:
+    if name in HANDOFF_LABELS:
+        label = str(HANDOFF_LABELS[name])
+    else:
+        label = workflow.transition_label(name) if workflow else name
+    return Action(
+        name=name,
+        label=label,
+        reason_required=name in REASON_REQUIRED,
+        reason_offered=name in REASON_OFFERED,
+        danger=name in DANGER,
+    )
+
+
+def referral_actions(names: list[str], workflow) -> tuple[list[Action], list[Action]]:
+    """(handoff buttons, stage buttons); stage buttons in the order the workflow declares its
+    transitions, so the usual next step comes first."""
+    order = {info.name: i for i, info in enumerate(workflow.transition_infos())} if workflow else {}
+    actions = [referral_action(n, workflow) for n in names]
+    handoff = [a for a in actions if is_handoff(a.name)]
+    stage = sorted((a for a in actions if not is_handoff(a.name)), key=lambda a: order.get(a.name, len(order)))
+    return handoff, stage
+
+
+def is_handoff(name: str) -> bool:
+    return name in HANDOFF_LABELS
+
+
+def event_title(event) -> str:
+    """What happened, in words: 「受理する」 for a referral accept, the stage transition's label…"""
+    name = event.name
+    if event.kind == EventKind.CASE_TRANSITION:
+        return str(CASE_TRANSITION_LABELS.get(name, name))
+    if event.kind == EventKind.REFERRAL_TRANSITION:
+        return str(HANDOFF_LABELS.get(name, name))
+    if event.kind == EventKind.STAGE_TRANSITION:
+        workflow = _workflow_of(event)
+        return workflow.transition_label(name) if workflow else name
+    if event.kind == EventKind.ACTIVITY:
+        text = str(dict(ActivityKind.choices).get(name, name))
+        return f"{text}（{_('要配慮')}）" if (event.data or {}).get("sensitive") else text
+    if event.kind == EventKind.DISCLOSURE:
+        return str(dict(Basis.choices).get(name, name))
+    if event.kind in (EventKind.ESCALATION, EventKind.GAP_FLAGGED):
+        return str(ESCALATION_NAME_LABELS.get(name, name))
+    if name in EVENT_NAME_LABELS:
+        return str(EVENT_NAME_LABELS[name])
+    return ""
+
+
+def _workflow_of(event):
+    referral = event.referral
+    if referral is None:
+        return None
+    return workflow_registry.get(referral.to_department.code)
+
+
+def state_label(event, code: str) -> str:
+    """A from/to state of a timeline event, labelled by the machine it belongs to."""
+    if not code:
+        return ""
+    if event.kind in (EventKind.CASE_TRANSITION, EventKind.CASE_OPENED):
+        return str(dict(CaseState.choices).get(code, code))
+    if event.kind in (EventKind.REFERRAL_TRANSITION, EventKind.REFERRAL_REQUESTED):
+        return str(dict(ReferralState.choices).get(code, code))
+    if event.kind == EventKind.STAGE_TRANSITION:
+        workflow = _workflow_of(event)
+        return workflow.stage_label(code) if workflow else code
+    return code

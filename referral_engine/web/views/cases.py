@@ -1,0 +1,474 @@
+"""`/cases/` and `/cases/<id>/`: the list with filters, the case page, and the case page's forms.
+Each POST calls one service; field errors re-render the page with what was typed kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms as django_forms
+from django.contrib import messages
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from referral_engine import diagrams, workflow_registry
+from referral_engine.access import policy
+from referral_engine.accounts.models import Department
+from referral_engine.audit.models import AccessLog
+from referral_engine.audit.services import access_log_record
+from referral_engine.cases import selectors, services
+from referral_engine.cases.choices import (
+    CaseState,
+    ClosureReason,
+    Need,
+    PersonFlag,
+    ReferralState,
+    Risk,
+)
+from referral_engine.cases.models import Case, Referral
+from referral_engine.errors import Conflict, IllegalTransition, InvalidInput
+from referral_engine.web import labels
+from referral_engine.web.errors import domain_errors, error_page
+from referral_engine.web.forms import (
+    ActivityForm,
+    CaseTransitionForm,
+    ConsentForm,
+    ConsentWithdrawForm,
+    LeadChangeForm,
+    ReferralAssignForm,
+    ReferralCreateForm,
+)
+from referral_engine.web.perm_prefetch import referrals_perms_prefetch
+from referral_engine.web.views.common import redirect_next, require
+
+PAGE_SIZE = 50
+
+
+# --- List ---------------------------------------------------------------------------------------
+
+
+@domain_errors
+def case_list(request):
+    user = request.user
+    p = policy.principal(user)
+    require(p.is_staff_member or p.is_auditor)
+    params = request.GET
+    stalled = {"1": True, "0": False}.get(params.get("stalled", ""))
+    qs = selectors.cases_filter(
+        selectors.cases_visible_to(user),
+        state=params.get("state") or None,
+        department=params.get("department") or None,
+        risk=params.get("risk") or None,
+        stalled=stalled,
+        q=params.get("q") or None,
+    )
+    page = Paginator(qs, PAGE_SIZE).get_page(params.get("page"))
+    query = params.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "cases/case_list.html",
+        {
+            "page": page,
+            "cases": list(page.object_list),
+            "filters": {k: params.get(k, "") for k in ("state", "department", "risk", "stalled", "q")},
+            "query_string": query.urlencode(),
+            "states": CaseState.choices,
+            "risks": Risk.choices,
+            "departments": Department.objects.filter(is_active=True).order_by("id"),
+            "now": timezone.now(),
+        },
+    )
+
+
+# --- Detail -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReferralView:
+    """A referral as the case page shows it, with the buttons this user may press."""
+
+    referral: Referral
+    workflow: Any
+    handoff_actions: list[labels.Action]
+    stage_actions: list[labels.Action]
+    stage_label: str
+    diagram_svg: str | None
+    stage_list: list[dict[str, Any]]
+    record_summary: list[tuple[str, str]]
+    record_form: Any
+    assign_form: Any
+    show_record: bool
+    badges: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _record_data(referral: Referral) -> dict[str, Any]:
+    try:
+        return dict(referral.stage_record.data)
+    except ObjectDoesNotExist:
+        return {}
+
+
+def prepare_record_form(form):
+    """Use the browser's date pickers for the workflow's date fields (no script needed)."""
+    for bound_field in form.fields.values():
+        if isinstance(bound_field, django_forms.DateField):
+            bound_field.widget.input_type = "date"
+            bound_field.widget.format = "%Y-%m-%d"
+    return form
+
+
+def deadline_badges(referral: Referral, now) -> list[tuple[str, str]]:
+    """(css class, text): 緊急, 期限超過 (overdue) and 期限間近 (due within 24 hours)."""
+    badges = []
+    if referral.urgent:
+        badges.append(("badge-urgent", _("緊急")))
+    if referral.state == ReferralState.REQUESTED and referral.due_at:
+        if referral.due_at <= now:
+            badges.append(("badge-overdue", _("期限超過")))
+        elif (referral.due_at - now).total_seconds() <= 24 * 3600:
+            badges.append(("badge-soon", _("期限間近")))
+    return badges
+
+
+def can_assign(user, referral: Referral) -> bool:
+    """Mirrors services.referral_assign (the policy has no can_assign of its own yet)."""
+    p = policy.principal(user)
+    return referral.state in (ReferralState.REQUESTED, ReferralState.ACCEPTED) and (
+        referral.to_department_id in p.supervisor_department_ids or p.is_desk_supervisor
+    )
+
+
+def referral_view(user, referral: Referral, *, see_full: bool, now, bound: dict[str, Any]) -> ReferralView:
+    workflow = workflow_registry.get(referral.to_department.code)
+    handoff_actions, stage_actions = labels.referral_actions(
+        services.referral_available_transitions(referral, user), workflow
+    )
+    diagram_svg, stage_list = None, []
+    taken_on = referral.state in (ReferralState.ACCEPTED, ReferralState.COMPLETED)
+    if workflow is not None and taken_on:
+        diagram_svg = diagrams.workflow_diagram_svg(workflow, referral.stage)
+        if diagram_svg is None:
+            stage_list = diagrams.workflow_stage_list(workflow, referral.stage)
+    data = _record_data(referral) if see_full else {}
+    record_form = None
+    if (
+        workflow is not None
+        and referral.state == ReferralState.ACCEPTED
+        and workflow.record_editable(referral.stage)
+        and policy.can_edit_stage_record(referral, user)
+    ):
+        record_form = bound.get(("record", referral.pk)) or workflow.record_form(initial=data)
+        prepare_record_form(record_form)
+    assign_form = None
+    if can_assign(user, referral):
+        assign_form = ReferralAssignForm(
+            department_id=referral.to_department_id, initial={"worker_id": referral.assigned_worker_id}
+        )
+    return ReferralView(
+        referral=referral,
+        workflow=workflow,
+        handoff_actions=handoff_actions,
+        stage_actions=stage_actions,
+        stage_label=workflow.stage_label(referral.stage) if workflow and referral.stage else "",
+        diagram_svg=mark_safe(diagram_svg) if diagram_svg else None,  # noqa: S308 - our own Graphviz output
+        stage_list=stage_list,
+        record_summary=workflow.record_summary(data) if workflow else [],
+        record_form=record_form,
+        assign_form=assign_form,
+        show_record=see_full,
+        badges=deadline_badges(referral, now),
+    )
+
+
+def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, status: int = 200, printing: bool = False):
+    """Render the case page; `bound` holds forms that came back with errors, keyed by their name."""
+    user = request.user
+    bound = bound or {}
+    now = timezone.now()
+    level = policy.case_view_level(user, case)
+    see_full = policy.can_see_sensitive(user, case)
+    can_work = policy.can_work_case(case, user)
+    referrals = list(selectors.case_referrals(case))
+    referrals_perms_prefetch(user, referrals)
+    referral_views = [referral_view(user, r, see_full=see_full, now=now, bound=bound) for r in referrals]
+    timeline = [
+        {
+            "event": e,
+            "title": labels.event_title(e),
+            "from": labels.state_label(e, e.from_state),
+            "to": labels.state_label(e, e.to_state),
+        }
+        for e in selectors.case_timeline(case)
+    ]
+    flag_labels = dict(PersonFlag.choices)
+    need_labels = dict(Need.choices)
+    department_names = {d.code: d.name_ja for d in Department.objects.all()}
+    consents = [
+        (consent, [department_names.get(code, code) for code in consent.recipients])
+        for consent in selectors.case_consents(case)
+    ]
+    case_actions = [labels.case_action(n) for n in services.case_available_transitions(case, user)]
+    return render(
+        request,
+        "cases/case_detail.html",
+        {
+            "case": case,
+            "person": case.person,
+            "view_level": int(level),
+            "see_full": see_full,
+            "is_auditor": policy.principal(user).is_auditor,
+            "flags": [(f, flag_labels.get(f, f)) for f in selectors.person_flags_for(user, case)],
+            "needs": [(n, need_labels.get(n, n)) for n in case.needs],
+            "case_actions": case_actions,
+            "closure_reasons": ClosureReason.choices,
+            "referrals": referral_views,
+            "timeline": timeline,
+            "activities": selectors.case_activities_for(user, case),
+            "consents": consents,
+            "can_work": can_work,
+            "can_manage_consent": policy.can_manage_consent(user, case),
+            "can_refer": case.is_open and policy.can_refer(user, case),
+            "can_reassign": policy.can_reassign(user, case),
+            "transition_form": bound.get("transition") or CaseTransitionForm(),
+            "activity_form": bound.get("activity") or ActivityForm(),
+            "referral_form": bound.get("referral") or ReferralCreateForm(),
+            "consent_form": bound.get("consent") or ConsentForm(),
+            "withdraw_form": ConsentWithdrawForm(),
+            "lead_form": bound.get("lead")
+            or LeadChangeForm(
+                initial={"lead_department": case.lead_department.code, "lead_worker_id": case.lead_worker_id}
+            ),
+            "printing": printing,
+            "now": now,
+        },
+        status=status,
+    )
+
+
+@domain_errors
+def case_detail(request, case_id: int):
+    case = selectors.case_get_for_user(request.user, case_id, request=request)
+    return case_page(request, case)
+
+
+@domain_errors
+def case_print(request, case_id: int):
+    """The same page laid out for paper; printing is recorded in the access log as well."""
+    case = selectors.case_get_for_user(request.user, case_id, request=request)
+    access_log_record(
+        user=request.user,
+        action=AccessLog.Action.PRINT,
+        object_type="case",
+        object_id=case.pk,
+        case_id=case.pk,
+        request=request,
+    )
+    return case_page(request, case, printing=True)
+
+
+def _rerender(request, case_id: int, *, bound: dict[str, Any], status: int = 400):
+    case = selectors.case_get_for_user(request.user, case_id, request=request)
+    messages.error(request, _("入力内容を確認してください。"))
+    return case_page(request, case, bound=bound, status=status)
+
+
+def _case_url(case_id: int) -> str:
+    return reverse("case_detail", kwargs={"case_id": case_id})
+
+
+# --- Case page forms ----------------------------------------------------------------------------
+
+
+@require_POST
+@domain_errors
+def case_transition(request, case_id: int):
+    form = CaseTransitionForm(request.POST)
+    if not form.is_valid():
+        return _rerender(request, case_id, bound={"transition": form})
+    name = form.cleaned_data["name"]
+    try:
+        services.case_transition(
+            case_id=case_id,
+            name=name,
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+            closure_reason=form.cleaned_data["closure_reason"],
+        )
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+        for errors in exc.fields.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(_case_url(case_id) + "#state")
+    except (IllegalTransition, Conflict) as exc:
+        return error_page(request, exc, back_url=_case_url(case_id), labels=_case_labels())
+    messages.success(request, _("「%(a)s」を実行しました。") % {"a": labels.case_action(name).label})
+    return redirect(_case_url(case_id) + "#state")
+
+
+def _case_labels() -> dict[str, str]:
+    return {k: str(v) for k, v in labels.CASE_TRANSITION_LABELS.items()}
+
+
+@require_POST
+@domain_errors
+def case_activity_add(request, case_id: int):
+    form = ActivityForm(request.POST)
+    if form.is_valid():
+        try:
+            services.activity_add(
+                case_id=case_id,
+                actor=request.user,
+                kind=form.cleaned_data["kind"],
+                body=form.cleaned_data["body"],
+                sensitive=form.cleaned_data["sensitive"],
+                occurred_at=form.cleaned_data["occurred_at"],
+            )
+        except InvalidInput as exc:
+            form.add_domain_errors(exc)
+        else:
+            messages.success(request, _("支援記録を追加しました。"))
+            return redirect(_case_url(case_id) + "#activities")
+    return _rerender(request, case_id, bound={"activity": form})
+
+
+@require_POST
+@domain_errors
+def case_referral_add(request, case_id: int):
+    form = ReferralCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            services.referral_create(
+                case_id=case_id,
+                actor=request.user,
+                to_department=form.cleaned_data["to_department"],
+                basis=form.cleaned_data["basis"],
+                reason=form.cleaned_data["reason"],
+                justification=form.cleaned_data["justification"],
+                urgent=form.cleaned_data["urgent"],
+            )
+        except InvalidInput as exc:
+            form.add_domain_errors(exc)
+        else:
+            messages.success(request, _("つなぎを依頼しました。"))
+            return redirect(_case_url(case_id) + "#referrals")
+    return _rerender(request, case_id, bound={"referral": form})
+
+
+@require_POST
+@domain_errors
+def case_consent_add(request, case_id: int):
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.consent_record(
+                case_id=case_id,
+                actor=request.user,
+                recipients=list(form.cleaned_data["recipients"]),
+                purposes=form.cleaned_data["purposes"],
+                method=form.cleaned_data["method"],
+                note=form.cleaned_data["note"],
+            )
+        except InvalidInput as exc:
+            form.add_domain_errors(exc)
+        else:
+            messages.success(request, _("同意を記録しました。"))
+            return redirect(_case_url(case_id) + "#consents")
+    return _rerender(request, case_id, bound={"consent": form})
+
+
+@require_POST
+@domain_errors
+def consent_withdraw(request, consent_id: int):
+    form = ConsentWithdrawForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    consent = services.consent_withdraw(consent_id=consent_id, actor=request.user, note=note)
+    messages.success(request, _("同意の撤回を記録しました。以後この同意による新たな情報提供はできません。"))
+    return redirect(_case_url(consent.case_id) + "#consents")
+
+
+@require_POST
+@domain_errors
+def case_lead_change(request, case_id: int):
+    form = LeadChangeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.case_lead_change(
+                case_id=case_id,
+                actor=request.user,
+                lead_department=form.cleaned_data["lead_department"],
+                lead_worker_id=form.cleaned_data["lead_worker_id"],
+            )
+        except InvalidInput as exc:
+            form.add_domain_errors(exc)
+        else:
+            messages.success(request, _("主担当を変更しました。"))
+            return redirect(_case_url(case_id) + "#summary")
+    return _rerender(request, case_id, bound={"lead": form})
+
+
+# --- Referral forms (from the case page and the inbox) ------------------------------------------
+
+
+@require_POST
+@domain_errors
+def referral_transition(request, referral_id: int):
+    name = request.POST.get("name", "")
+    reason = request.POST.get("reason", "")
+    referral = selectors.referral_get_for_user(request.user, referral_id)
+    back = _case_url(referral.case_id)
+    workflow = workflow_registry.get(referral.to_department.code)
+    try:
+        services.referral_transition(referral_id=referral.pk, name=name, actor=request.user, reason=reason)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+        for errors in exc.fields.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect_next(request, back)
+    except (IllegalTransition, Conflict) as exc:
+        all_labels = {k: str(v) for k, v in labels.HANDOFF_LABELS.items()}
+        if workflow:
+            all_labels.update({i.name: i.label for i in workflow.transition_infos()})
+        return error_page(request, exc, back_url=back, labels=all_labels)
+    messages.success(request, _("「%(a)s」を実行しました。") % {"a": labels.referral_action(name, workflow).label})
+    return redirect_next(request, back + f"#referral-{referral.pk}")
+
+
+@require_POST
+@domain_errors
+def referral_record(request, referral_id: int):
+    referral = selectors.referral_get_for_user(request.user, referral_id)
+    workflow = workflow_registry.get(referral.to_department.code)
+    if workflow is None or workflow.record_form is None:
+        return error_page(request, InvalidInput(_("この部署には記録の様式がありません。")))
+    form = workflow.record_form(data=request.POST)
+    if form.is_valid():
+        try:
+            services.stage_record_update(referral_id=referral.pk, actor=request.user, data=request.POST)
+        except InvalidInput as exc:
+            for key, errors in exc.fields.items():
+                for error in errors:
+                    form.add_error(key if key in form.fields else None, error)
+        else:
+            messages.success(request, _("部署の記録を保存しました。"))
+            return redirect(_case_url(referral.case_id) + f"#referral-{referral.pk}")
+    return _rerender(request, referral.case_id, bound={("record", referral.pk): form})
+
+
+@require_POST
+@domain_errors
+def referral_assign(request, referral_id: int):
+    referral = selectors.referral_get_for_user(request.user, referral_id)
+    form = ReferralAssignForm(request.POST, department_id=referral.to_department_id)
+    require(form.is_valid(), _("担当者を選び直してください。"))
+    services.referral_assign(referral_id=referral.pk, actor=request.user, worker_id=form.cleaned_data["worker_id"])
+    messages.success(request, _("担当者を割り当てました。"))
+    return redirect(_case_url(referral.case_id) + f"#referral-{referral.pk}")

@@ -1,0 +1,79 @@
+"""`/dashboard/`: what a supervisor scans for trouble — stalled cases, overdue and soon-due
+handoffs, はざま cases, open escalations (acknowledge with a note), per-department counts and two
+charts (acceptance time by department, escalations per week), all from `dashboard_data`."""
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from referral_engine.access import policy
+from referral_engine.errors import InvalidInput
+from referral_engine.timers.models import Escalation
+from referral_engine.timers.selectors import dashboard_data, escalations_visible_to
+from referral_engine.timers.services import escalation_acknowledge
+from referral_engine.web import charts
+from referral_engine.web.errors import domain_errors
+from referral_engine.web.forms import EscalationAcknowledgeForm
+from referral_engine.web.templatetags.wareki import wareki_short
+from referral_engine.web.views.common import require
+
+ESCALATION_LIMIT = 50
+
+
+def _charts(data: dict) -> dict:
+    acceptance = [
+        charts.Bar(row["department"]["name"], row["median_hours"], _("%(n)d件") % {"n": row["accepted"]})
+        for row in data["acceptance_hours_by_department"]
+    ]
+    weeks = [charts.Bar(wareki_short(row["week"]), row["count"]) for row in data["escalations_per_week"]]
+    return {
+        "acceptance_rows": acceptance,
+        "acceptance_svg": charts.hbar_chart(
+            acceptance, title=_("つなぎの受理までの時間（中央値・時間）"), unit=_("時間")
+        )
+        if acceptance
+        else None,
+        "weekly_rows": weeks,
+        "weekly_svg": charts.column_chart(weeks, title=_("週ごとのエスカレーション件数")),
+    }
+
+
+@domain_errors
+def dashboard(request, ack_form=None, ack_id=None, status=200):
+    user = request.user
+    require(policy.can_view_dashboard(user))
+    data = dashboard_data(user=user)
+    escalations = list(
+        escalations_visible_to(user).filter(state=Escalation.State.OPEN).order_by("-level", "due_at")[:ESCALATION_LIMIT]
+    )
+    rows = [
+        {
+            "escalation": e,
+            "can_ack": policy.can_acknowledge_escalation(user, e),
+            "form": ack_form if (ack_form is not None and e.pk == ack_id) else EscalationAcknowledgeForm(),
+        }
+        for e in escalations
+    ]
+    return render(
+        request,
+        "web/dashboard.html",
+        {"data": data, "escalations": rows, **_charts(data)},
+        status=status,
+    )
+
+
+@require_POST
+@domain_errors
+def escalation_ack(request, escalation_id: int):
+    form = EscalationAcknowledgeForm(request.POST)
+    if form.is_valid():
+        try:
+            escalation_acknowledge(escalation_id=escalation_id, actor=request.user, note=form.cleaned_data["note"])
+        except InvalidInput as exc:
+            form.add_domain_errors(exc)
+        else:
+            messages.success(request, _("エスカレーションを確認済みにしました。"))
+            return redirect("dashboard")
+    messages.error(request, _("確認メモを入力してください。"))
+    return dashboard(request, ack_form=form, ack_id=escalation_id, status=400)
