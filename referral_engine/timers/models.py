@@ -171,6 +171,7 @@ class SweepStatus(models.Model):
     last_success_at = models.DateTimeField(_("最終成功"), null=True, blank=True)
     last_duration_ms = models.PositiveIntegerField(default=0)
     last_fired = models.PositiveIntegerField(default=0)
+    runs = models.PositiveBigIntegerField(_("成功回数"), default=0)
 
     class Meta:
         verbose_name = _("スイープ状況")

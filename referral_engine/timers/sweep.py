@@ -1,11 +1,12 @@
 """The sweep (DESIGN §7): beat runs it every minute (`timers.sweep`), `manage.py sweep_timers` by hand.
 
-Each batch is one transaction: it claims at most `batch` due timers with
-`SELECT … FOR UPDATE SKIP LOCKED`, then their cases and referrals the same way (never waiting, so it
-cannot deadlock with a case service that holds a case and waits for its timer: such a timer is left
-for the next sweep), fires the highest level that is due, and moves the timer on. A worker killed
-mid-batch rolls the whole batch back; the next sweep does it again. Two sweeps at once claim disjoint
-rows, and the unique constraint on (object, rule, cycle, level) is the last word on "at most once".
+Each batch is one transaction. It picks at most `batch` due timers, locks their cases, then the
+timers and referrals, all with `SELECT … FOR UPDATE SKIP LOCKED` (the case services' lock order,
+but never waiting: a row a case service or another sweep holds is passed over, and that case service
+moves the clock itself or the next sweep fires it), fires the highest level that is due and moves the
+timer on. A worker killed mid-batch rolls the whole batch back; the next sweep does it again. Two
+sweeps at once claim disjoint cases, and the unique constraint on (object, rule, cycle, level) is the
+last word on "at most once".
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from referral_engine.audit.history import save_with_history
@@ -85,7 +87,7 @@ def timers_sweep_due(*, now: datetime | None = None, batch: int | None = None, m
     result = SweepResult(now=now)
     system = system_user()
     desk_id = desk_department().pk
-    passed_over: set[int] = set()
+    passed_over = PassedOver()
     while result.batches < max_batches:
         with transaction.atomic():
             claimed = _sweep_batch(
@@ -95,13 +97,12 @@ def timers_sweep_due(*, now: datetime | None = None, batch: int | None = None, m
         if claimed < batch:
             break
     result.duration_ms = (time.monotonic() - started) * 1000
-    SweepStatus.objects.update_or_create(
-        name="timers",
-        defaults={
-            "last_success_at": timezone.now(),
-            "last_duration_ms": int(result.duration_ms),
-            "last_fired": result.fired,
-        },
+    SweepStatus.objects.get_or_create(name="timers")
+    SweepStatus.objects.filter(name="timers").update(
+        last_success_at=timezone.now(),
+        last_duration_ms=int(result.duration_ms),
+        last_fired=result.fired,
+        runs=F("runs") + 1,
     )
     if result.fired or result.left_locked:
         logger.info("timers sweep: %s", result)
@@ -120,22 +121,43 @@ def _condition_holds(timer: Timer, case: Case, referral: Referral | None) -> boo
     return case.state != CaseState.ON_HOLD and case.last_touched_at == timer.started_at
 
 
-def _sweep_batch(*, now: datetime, batch: int, system, desk_id: int, passed_over: set[int], result: SweepResult) -> int:
-    timers = list(
-        Timer.objects.select_for_update(skip_locked=True)
-        .filter(is_open=True, next_fire_at__lte=now)
-        .exclude(pk__in=passed_over)
-        .order_by("next_fire_at", "id")[:batch]
+@dataclass
+class PassedOver:
+    """What this sweep found locked by someone else: not asked for again in its later batches."""
+
+    case_ids: set[int] = field(default_factory=set)
+    timer_ids: set[int] = field(default_factory=set)
+
+
+def _sweep_batch(
+    *, now: datetime, batch: int, system, desk_id: int, passed_over: PassedOver, result: SweepResult
+) -> int:
+    # Lock in the case services' order, case → referral → timer, but never wait: a row somebody
+    # holds is passed over (another sweep is on it, or a case service that will move the clock).
+    candidates = list(
+        Timer.objects.filter(is_open=True, next_fire_at__lte=now)
+        .exclude(case_id__in=passed_over.case_ids)
+        .exclude(pk__in=passed_over.timer_ids)
+        .order_by("next_fire_at", "id")
+        .values_list("case_id", flat=True)[:batch]
     )
-    if not timers:
+    if not candidates:
         return 0
-    result.claimed += len(timers)
+    case_ids = set(candidates)
     cases = {
         c.pk: c
         for c in Case.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("lead_worker")
-        .filter(pk__in={t.case_id for t in timers})
+        .filter(pk__in=case_ids)
     }
+    passed_over.case_ids |= case_ids - cases.keys()
+    result.left_locked += len(case_ids - cases.keys())
+    timers = list(
+        Timer.objects.select_for_update(skip_locked=True)
+        .filter(case_id__in=cases.keys(), is_open=True, next_fire_at__lte=now)
+        .order_by("next_fire_at", "id")[:batch]
+    )
+    result.claimed += len(timers)
     referral_ids = {t.referral_id for t in timers if t.referral_id}
     referrals = (
         {
@@ -150,11 +172,11 @@ def _sweep_batch(*, now: datetime, batch: int, system, desk_id: int, passed_over
     rules = rules_for(sorted({t.rule for t in timers}))
     people = Recipients({t.department_id for t in timers} | {c.lead_department_id for c in cases.values()} | {desk_id})
     for timer in timers:
-        case = cases.get(timer.case_id)
+        case = cases[timer.case_id]
         referral = referrals.get(timer.referral_id) if timer.referral_id else None
-        if case is None or (timer.referral_id and referral is None):
-            # A case service holds the row: it will move this clock itself, or the next sweep fires it.
-            passed_over.add(timer.pk)
+        if timer.referral_id and referral is None:
+            # A case service holds the referral: it will move this clock itself, or the next sweep fires it.
+            passed_over.timer_ids.add(timer.pk)
             result.left_locked += 1
             continue
         if referral is not None:
@@ -199,7 +221,7 @@ def _sweep_batch(*, now: datetime, batch: int, system, desk_id: int, passed_over
             reason=f"L{level} fired" if level else "reschedule",
             update_fields=["fired_level", "next_fire_at"],
         )
-    return len(timers)
+    return len(candidates)
 
 
 def _resync(*, timer: Timer, case: Case, referral: Referral | None, system, now: datetime) -> None:

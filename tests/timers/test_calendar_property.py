@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from referral_engine.timers import calendar
-from tests.timers.conftest import JST
 
+JST = ZoneInfo("Asia/Tokyo")
 CLOSED = frozenset(s.date for s in calendar.closed_days_for_years(range(2019, 2032)))
 CLOSE = time(17, 15)
 
