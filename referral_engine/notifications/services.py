@@ -45,9 +45,16 @@ def notifications_queue(
             )
         )
     created = Notification.objects.bulk_create(rows)
-    if any(n.delivery == Notification.Delivery.PENDING for n in created):
+    if any(n.delivery == Notification.Delivery.PENDING for n in created) and not _kick_registered():
         transaction.on_commit(kick_delivery)
     return created
+
+
+def _kick_registered() -> bool:
+    """One delivery task per transaction, however many notifications it queues (a sweep queues
+    hundreds). Django drops a rolled-back savepoint's callbacks from this list, so it stays exact."""
+    connection = transaction.get_connection()
+    return any(entry[1] is kick_delivery for entry in getattr(connection, "run_on_commit", ()))
 
 
 def kick_delivery() -> None:

@@ -8,6 +8,8 @@ from simple_history.admin import SimpleHistoryAdmin
 from referral_engine.timers import services
 from referral_engine.timers.models import ClosedDay, Escalation, EscalationPolicy, SweepStatus, Timer
 
+RECOMPUTED = _("開いている期限を新しい設定で再計算しました（変更は各ケース・つなぎの履歴に記録されます）。")
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
@@ -28,12 +30,12 @@ class ClosedDayAdmin(SimpleHistoryAdmin):
     date_hierarchy = "date"
 
     def save_model(self, request, obj, form, change):
-        moved = services.closed_day_save(closed_day=obj, actor=request.user, reason="admin")
-        self.message_user(request, _("開いている期限 %(n)d 件を再計算しました。") % {"n": moved}, messages.INFO)
+        services.closed_day_save(closed_day=obj, actor=request.user, reason="admin")
+        self.message_user(request, RECOMPUTED, messages.INFO)
 
     def delete_model(self, request, obj):
-        moved = services.closed_day_delete(closed_day=obj, actor=request.user, reason="admin")
-        self.message_user(request, _("開いている期限 %(n)d 件を再計算しました。") % {"n": moved}, messages.INFO)
+        services.closed_day_delete(closed_day=obj, actor=request.user, reason="admin")
+        self.message_user(request, RECOMPUTED, messages.INFO)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
@@ -57,8 +59,8 @@ class EscalationPolicyAdmin(SimpleHistoryAdmin):
     search_fields = ("rule", "name")
 
     def save_model(self, request, obj, form, change):
-        moved = services.escalation_policy_save(policy_row=obj, actor=request.user, reason="admin")
-        self.message_user(request, _("開いている期限 %(n)d 件を再計算しました。") % {"n": moved}, messages.INFO)
+        services.escalation_policy_save(policy_row=obj, actor=request.user, reason="admin")
+        self.message_user(request, RECOMPUTED, messages.INFO)
 
     def has_delete_permission(self, request, obj=None):
         return False  # switch a rule off with is_active: escalations keep naming it

@@ -438,11 +438,12 @@ class Recipients:
         return [u for role, u in self._by_department[department_id] if role == Role.SUPERVISOR]
 
 
-def desk_department() -> Department:
-    return Department.objects.get(code=DESK_DEPARTMENT_CODE)
+def desk_department_id() -> int | None:
+    """The social_welfare department (None before the organisation is seeded)."""
+    return Department.objects.filter(code=DESK_DEPARTMENT_CODE).values_list("pk", flat=True).first()
 
 
-def recipients_for_level(*, level: int, timer_department_id: int, case: Case, desk_id: int, people: Recipients):
+def recipients_for_level(*, level: int, timer_department_id: int, case: Case, desk_id: int | None, people: Recipients):
     """L1: the department's members; L2: its supervisors and the case lead (the lead worker, or the
     lead department's supervisors); L3: the social_welfare (desk) supervisors."""
     if level == 1:
@@ -544,8 +545,11 @@ def timers_runaround_check(*, case: Case, actor: Any = None, now: datetime | Non
     if Escalation.objects.filter(object_key=key, rule=RUNAROUND).exists():
         return None
     now = now or timezone.now()
-    desk = desk_department()
-    people = Recipients([desk.pk])
+    desk_id = desk_department_id()
+    if desk_id is None:
+        logger.warning("runaround: no %s department to escalate case %s to", DESK_DEPARTMENT_CODE, case.pk)
+        return None
+    people = Recipients([desk_id])
     return escalation_fire(
         case=case,
         referral=None,
@@ -555,11 +559,11 @@ def timers_runaround_check(*, case: Case, actor: Any = None, now: datetime | Non
         target=Target.CASE,
         cycle=1,
         level=3,
-        department_id=desk.pk,
+        department_id=desk_id,
         due_at=now,
         now=now,
         system=_system_user(),
-        recipients=people.supervisors(desk.pk),
+        recipients=people.supervisors(desk_id),
     )
 
 
@@ -621,7 +625,7 @@ def timers_recompute_open(*, actor: Any, reason: str, rules: Iterable[str] | Non
     known = rules_for(sorted(codes))
     closed = calendar.closed_dates()
     moved = 0
-    for timer in qs.iterator(chunk_size=500):
+    for timer in list(qs):
         rule = known.get(timer.rule)
         before = _schedule_snapshot(timer)
         if rule is not None:
@@ -680,23 +684,29 @@ def timers_calendar_changed(*, actor: Any, reason: str) -> int:
 # --- The calendar and the rules (admin, seed commands) --------------------------------------------
 
 
-def closed_day_save(*, closed_day: Any, actor: Any, reason: str = "") -> int:
-    """Add or edit a closed day (the admin's save), then recompute every open deadline."""
+def closed_day_save(*, closed_day: Any, actor: Any, reason: str = "") -> None:
+    """Add or edit a closed day (the admin's save); every open deadline is recomputed once the
+    change commits."""
     with transaction.atomic():
         save_with_history(closed_day, actor=actor, reason=reason or "closed day saved")
-    calendar.invalidate_cache()
-    return timers_calendar_changed(actor=actor, reason=f"閉庁日 {closed_day.date} {closed_day.name}")
+        _recompute_after_commit(actor=actor, reason=f"閉庁日 {closed_day.date} {closed_day.name}")
 
 
-def closed_day_delete(*, closed_day: Any, actor: Any, reason: str = "") -> int:
-    """Delete a closed day (the admin's delete), then recompute every open deadline."""
+def closed_day_delete(*, closed_day: Any, actor: Any, reason: str = "") -> None:
+    """Delete a closed day (the admin's delete); every open deadline is recomputed once it commits."""
     label = f"閉庁日の削除 {closed_day.date} {closed_day.name}"
     with transaction.atomic():
         closed_day._history_user = actor if getattr(actor, "is_authenticated", False) else None
         closed_day._change_reason = reason or "closed day deleted"
         closed_day.delete()
-    calendar.invalidate_cache()
-    return timers_calendar_changed(actor=actor, reason=label)
+        _recompute_after_commit(actor=actor, reason=label)
+
+
+def _recompute_after_commit(*, actor: Any, reason: str, rules: list[str] | None = None) -> None:
+    """After the edit commits, each clock is recomputed in its own short transaction: the admin's
+    request transaction never holds many cases and referrals at once (no deadlock with the case
+    services), and the change is visible to the recomputation."""
+    transaction.on_commit(lambda: timers_recompute_open(actor=actor, reason=reason, rules=rules))
 
 
 def timers_calendar_seed(*, years: Iterable[int], actor: Any = None) -> tuple[int, int]:
@@ -751,8 +761,8 @@ def timers_policies_seed(*, reset: bool = False, actor: Any = None) -> tuple[int
     return added, updated
 
 
-def escalation_policy_save(*, policy_row: Any, actor: Any, reason: str = "") -> int:
-    """Save an edited rule (the admin), then recompute the open clocks of that rule."""
+def escalation_policy_save(*, policy_row: Any, actor: Any, reason: str = "") -> None:
+    """Save an edited rule (the admin); the open clocks of that rule are recomputed once it commits."""
     with transaction.atomic():
         save_with_history(policy_row, actor=actor, reason=reason or "rule edited")
-    return timers_recompute_open(actor=actor, reason=f"規則 {policy_row.rule} の変更", rules=[policy_row.rule])
+        _recompute_after_commit(actor=actor, reason=f"規則 {policy_row.rule} の変更", rules=[policy_row.rule])

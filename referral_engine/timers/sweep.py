@@ -29,7 +29,7 @@ from referral_engine.timers.models import SweepStatus, Timer
 from referral_engine.timers.policies import Target, rules_for
 from referral_engine.timers.services import (
     Recipients,
-    desk_department,
+    desk_department_id,
     escalation_fire,
     recipients_for_level,
     timer_next_fire_at,
@@ -86,7 +86,7 @@ def timers_sweep_due(*, now: datetime | None = None, batch: int | None = None, m
     batch = max(1, min(batch or settings.TIMER_SWEEP_BATCH, MAX_BATCH))
     result = SweepResult(now=now)
     system = system_user()
-    desk_id = desk_department().pk
+    desk_id = desk_department_id()
     passed_over = PassedOver()
     while result.batches < max_batches:
         with transaction.atomic():
@@ -130,7 +130,7 @@ class PassedOver:
 
 
 def _sweep_batch(
-    *, now: datetime, batch: int, system, desk_id: int, passed_over: PassedOver, result: SweepResult
+    *, now: datetime, batch: int, system, desk_id: int | None, passed_over: PassedOver, result: SweepResult
 ) -> int:
     # Lock in the case services' order, case → referral → timer, but never wait: a row somebody
     # holds is passed over (another sweep is on it, or a case service that will move the clock).
@@ -170,7 +170,9 @@ def _sweep_batch(
         else {}
     )
     rules = rules_for(sorted({t.rule for t in timers}))
-    people = Recipients({t.department_id for t in timers} | {c.lead_department_id for c in cases.values()} | {desk_id})
+    people = Recipients(
+        {t.department_id for t in timers} | {c.lead_department_id for c in cases.values()} | ({desk_id} - {None})
+    )
     for timer in timers:
         case = cases[timer.case_id]
         referral = referrals.get(timer.referral_id) if timer.referral_id else None

@@ -100,3 +100,10 @@ def test_admin_lists_failures_read_only(queued, users, client):
     assert listing.status_code == 200 and "テスト通知" in listing.content.decode()
     assert detail.status_code == 200 and "SMTPError: 550" in detail.content.decode()
     assert client.get("/admin/notifications/notification/add/").status_code == 403
+
+
+def test_one_delivery_kick_per_transaction(users, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        for _ in range(5):
+            notifications_queue(recipients=[users["chief_health"]], kind="test", title="t")
+    assert len(callbacks) == 1

@@ -261,7 +261,7 @@ def test_acknowledge_permissions_and_states(timers_world):
     assert escalations_visible_to(fresh(users["minsei_aoe"])).count() == 0
 
 
-def test_editing_the_calendar_recomputes_open_deadlines_with_a_reason(timers_world):
+def test_editing_the_calendar_recomputes_open_deadlines_with_a_reason(timers_world, django_capture_on_commit_callbacks):
     admin = timers_world["users"]["admin"]
     case = timers_world["open_case"](referrals=[TO_HEALTH])
     referral = _referral(case)
@@ -269,15 +269,16 @@ def test_editing_the_calendar_recomputes_open_deadlines_with_a_reason(timers_wor
     due_day = timezone.localtime(due, calendar.office_tz()).date()
 
     closed = ClosedDay(date=due_day, name="臨時休庁", source=ClosedDay.Source.MANUAL)
-    moved = closed_day_save(closed_day=closed, actor=admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        closed_day_save(closed_day=closed, actor=admin)
 
     referral.refresh_from_db()
-    assert moved >= 1
     assert referral.due_at == calendar.close_of_day(calendar.next_office_day(due_day))
     assert referral.history.first().history_change_reason.startswith("recompute: 閉庁日")
     assert _handoff_timer(referral).history.first().history_change_reason.startswith("recompute")
 
-    closed_day_delete(closed_day=ClosedDay.objects.get(date=due_day), actor=admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        closed_day_delete(closed_day=ClosedDay.objects.get(date=due_day), actor=admin)
     referral.refresh_from_db()
     assert referral.due_at == due
 
@@ -335,6 +336,27 @@ def test_sweep_command_prints_what_it_did(timers_world, capsys):
     assert "fired 1 (L2=1)" in out
     call_command("sweep_timers", "--now", timer.due_at.isoformat(), "--json")
     assert '"fired": 0' in capsys.readouterr().out
+
+
+def test_the_admin_edits_the_calendar_through_the_service(timers_world, client, django_capture_on_commit_callbacks):
+    admin = timers_world["users"]["admin"]
+    referral = _referral(timers_world["open_case"](referrals=[TO_HEALTH]))
+    due_day = timezone.localtime(referral.due_at, calendar.office_tz()).date()
+    client.force_login(admin)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/timers/closedday/add/", {"date": due_day.isoformat(), "name": "臨時休庁", "source": "manual"}
+        )
+
+    assert response.status_code == 302
+    referral.refresh_from_db()
+    assert timezone.localtime(referral.due_at, calendar.office_tz()).date() > due_day
+    assert ClosedDay.history.filter(date=due_day).first().history_user == admin
+
+
+def test_a_sweep_before_the_organisation_exists_does_nothing(db):
+    assert timers_sweep_due().fired == 0
 
 
 def test_health_reports_the_last_sweep(db, org):
