@@ -10,6 +10,16 @@ if TYPE_CHECKING:
     from referral_engine.accounts.models import User
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The demo organisation and users, once per test database: most tests need them, and creating
+    them per test dominated the run time. Transactional tests flush them; `users` re-creates them."""
+    with django_db_blocker.unblock():
+        from referral_engine.accounts.demo import demo_users_ensure
+
+        demo_users_ensure()
+
+
 @pytest.fixture
 def org(db):
     from referral_engine.accounts.models import Department
@@ -21,9 +31,13 @@ def org(db):
 
 @pytest.fixture
 def users(org) -> dict[str, User]:
-    from referral_engine.accounts.demo import demo_users_ensure
+    from referral_engine.accounts.demo import DEMO_USERS, demo_users_ensure
+    from referral_engine.accounts.models import User
 
-    return {u.username: u for u in demo_users_ensure(password="pw-for-tests")}
+    found = {u.username: u for u in User.objects.filter(username__in=[d[0] for d in DEMO_USERS])}
+    if len(found) < len(DEMO_USERS):  # flushed by a transactional test
+        found = {u.username: u for u in demo_users_ensure()}
+    return found
 
 
 @pytest.fixture
@@ -66,8 +80,6 @@ def open_case(users, fresh):
             data["given_name_kana"] = f"ハナコ{counter['n']}"
         kwargs.setdefault("summary", "一人暮らしで外出が減っている。")
         kwargs.setdefault("needs", ["isolation"])
-        return case_open(
-            actor=fresh(users[actor]), person=data, referrals=referrals, confirm_new_person=True, **kwargs
-        )
+        return case_open(actor=fresh(users[actor]), person=data, referrals=referrals, confirm_new_person=True, **kwargs)
 
     return _open

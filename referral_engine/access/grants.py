@@ -38,7 +38,9 @@ _perm_ids: dict[tuple[str, str], int] = {}
 def _perm_id(model: str, codename: str) -> int:
     key = (model, codename)
     if key not in _perm_ids:
-        _perm_ids[key] = Permission.objects.get(content_type__app_label="cases", content_type__model=model, codename=codename).pk
+        _perm_ids[key] = Permission.objects.get(
+            content_type__app_label="cases", content_type__model=model, codename=codename
+        ).pk
     return _perm_ids[key]
 
 

@@ -137,9 +137,7 @@ def referral_perms(user: Any, referral: Referral) -> frozenset[str]:
     if referral.pk not in cache:
         from referral_engine.access.models import ReferralGroupObjectPermission, ReferralUserObjectPermission
 
-        by_group = ReferralGroupObjectPermission.objects.filter(
-            content_object_id=referral.pk, group_id__in=p.group_ids
-        )
+        by_group = ReferralGroupObjectPermission.objects.filter(content_object_id=referral.pk, group_id__in=p.group_ids)
         by_user = ReferralUserObjectPermission.objects.filter(content_object_id=referral.pk, user_id=p.user_id)
         cache[referral.pk] = frozenset(
             by_group.values_list("permission__codename", flat=True).union(

@@ -33,6 +33,7 @@ DEMO_USERS = [
 def demo_users_ensure(password: str | None = None) -> list[User]:
     organisation_ensure()
     system = system_user()
+    explicit = password is not None
     password = password or settings.DEMO_PASSWORD
     users = []
     for username, display, role, department, district in DEMO_USERS:
@@ -48,6 +49,9 @@ def demo_users_ensure(password: str | None = None) -> list[User]:
                 district=District.objects.get(code=district) if district else None,
                 actor=system,
             )
+        elif explicit and not user.check_password(password):
+            user.set_password(password)
+            user.save(update_fields=["password"])
         users.append(user)
     return users
 
@@ -66,12 +70,28 @@ def demo_cases_ensure() -> int:
         summary="一人暮らしで最近外出が減り、食事もとれていない様子。近所づきあいもない。",
         needs=["isolation", "health"],
         risk="high",
-        person={"family_name": "津久見", "given_name": "花子", "family_name_kana": "ツクミ",
-                "given_name_kana": "ハナコ", "birth_date": "1944-05-03", "district": "kawakami",
-                "address": "津久見市川上1-2-3", "phone": "0972-00-0001", "flags": ["lives_alone"]},
+        person={
+            "family_name": "津久見",
+            "given_name": "花子",
+            "family_name_kana": "ツクミ",
+            "given_name_kana": "ハナコ",
+            "birth_date": "1944-05-03",
+            "district": "kawakami",
+            "address": "津久見市川上1-2-3",
+            "phone": "0972-00-0001",
+            "flags": ["lives_alone"],
+        },
         referrals=[
-            {"to_department": "health_promotion", "basis": "internal_use", "reason": "保健師の家庭訪問をお願いします。"},
-            {"to_department": "longevity_support", "basis": "internal_use", "reason": "介護の必要性の確認をお願いします。"},
+            {
+                "to_department": "health_promotion",
+                "basis": "internal_use",
+                "reason": "保健師の家庭訪問をお願いします。",
+            },
+            {
+                "to_department": "longevity_support",
+                "basis": "internal_use",
+                "reason": "介護の必要性の確認をお願いします。",
+            },
         ],
         first_note="本人は人と話すのは好きだが、きっかけがないとのこと。",
     )
@@ -83,9 +103,16 @@ def demo_cases_ensure() -> int:
         summary="息子が長くひきこもっている。母親も高齢で今後が不安。",
         needs=["family", "mental_health"],
         risk="normal",
-        person={"family_name": "青江", "given_name": "一郎", "family_name_kana": "アオエ",
-                "given_name_kana": "イチロウ", "birth_date": "1980-11-20", "district": "aoe",
-                "address": "津久見市青江2-5", "phone": "0972-00-0002"},
+        person={
+            "family_name": "青江",
+            "given_name": "一郎",
+            "family_name_kana": "アオエ",
+            "given_name_kana": "イチロウ",
+            "birth_date": "1980-11-20",
+            "district": "aoe",
+            "address": "津久見市青江2-5",
+            "phone": "0972-00-0002",
+        },
     )
     slip_submit(
         actor=u["minsei_kawakami"],

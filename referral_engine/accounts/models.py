@@ -77,9 +77,7 @@ class Membership(models.Model):
     department = models.ForeignKey(
         Department, on_delete=models.PROTECT, null=True, blank=True, related_name="memberships"
     )
-    district = models.ForeignKey(
-        District, on_delete=models.PROTECT, null=True, blank=True, related_name="memberships"
-    )
+    district = models.ForeignKey(District, on_delete=models.PROTECT, null=True, blank=True, related_name="memberships")
     started_at = models.DateTimeField(_("開始"), auto_now_add=True)
     ended_at = models.DateTimeField(_("終了"), null=True, blank=True)
     history = HistoricalRecords()

@@ -85,6 +85,9 @@ class CaseNumberSequence(models.Model):
         verbose_name = _("ケース番号の採番")
         verbose_name_plural = _("ケース番号の採番")
 
+    def __str__(self) -> str:
+        return f"FY{self.fiscal_year}: {self.last}"
+
 
 class Case(ConcurrentTransitionMixin, TimestampedModel):
     number = models.CharField(_("ケース番号"), max_length=20, unique=True)
@@ -169,15 +172,11 @@ class Case(ConcurrentTransitionMixin, TimestampedModel):
     def start_assessment(self, *, at=None, **kwargs) -> None:
         pass
 
-    @transition(
-        field=state, source=CaseState.ASSESSING, target=CaseState.IN_SUPPORT, permission=policy.can_work_case
-    )
+    @transition(field=state, source=CaseState.ASSESSING, target=CaseState.IN_SUPPORT, permission=policy.can_work_case)
     def start_support(self, *, at=None, **kwargs) -> None:
         pass
 
-    @transition(
-        field=state, source=CaseState.IN_SUPPORT, target=CaseState.MONITORING, permission=policy.can_work_case
-    )
+    @transition(field=state, source=CaseState.IN_SUPPORT, target=CaseState.MONITORING, permission=policy.can_work_case)
     def start_monitoring(self, *, at=None, **kwargs) -> None:
         pass
 
@@ -477,5 +476,6 @@ class IntakeToken(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="intake_token_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"
 
-__all__ = ["Basis", "EventKind"]

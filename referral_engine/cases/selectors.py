@@ -40,7 +40,9 @@ def _perm_ids(model: str, *codenames: str) -> list[int]:
 
 
 def _case_base() -> QuerySet[Case]:
-    return Case.objects.select_related("person", "person__district", "intake_department", "lead_department", "lead_worker")
+    return Case.objects.select_related(
+        "person", "person__district", "intake_department", "lead_department", "lead_worker"
+    )
 
 
 def cases_visible_to(user: Any) -> QuerySet[Case]:
@@ -88,9 +90,7 @@ def cases_filter(
     return qs
 
 
-def case_get_for_user(
-    user: Any, case_id: Any, *, request: Any = None, via: str = "ui", log: bool = True
-) -> Case:
+def case_get_for_user(user: Any, case_id: Any, *, request: Any = None, via: str = "ui", log: bool = True) -> Case:
     """The case if the user may see it (logged as a view), else NotFound."""
     try:
         case = _case_base().get(pk=int(case_id))
@@ -217,7 +217,9 @@ def persons_search(user: Any, query: str, *, request: Any = None, via: str = "ui
     query = (query or "").strip()[:100]
     if not query:
         return []
-    access_log_record(user=user, action=AccessLog.Action.SEARCH, object_type="person", query=query, request=request, via=via)
+    access_log_record(
+        user=user, action=AccessLog.Action.SEARCH, object_type="person", query=query, request=request, via=via
+    )
     kana = normalize.kana_key(query)
     name = normalize.name_key(query)
     condition = Q(name_key__startswith=name)
@@ -233,9 +235,10 @@ def slip_status(slip: CommunitySlip) -> str:
     """What a connector may know: received / connected (a referral was accepted) / closed."""
     if slip.case.state == CaseState.CLOSED:
         return SlipStatus.CLOSED
-    if getattr(slip, "has_accepted_referral", None) or slip.case.referrals.filter(
-        state__in=[ReferralState.ACCEPTED, ReferralState.COMPLETED]
-    ).exists():
+    if (
+        getattr(slip, "has_accepted_referral", None)
+        or slip.case.referrals.filter(state__in=[ReferralState.ACCEPTED, ReferralState.COMPLETED]).exists()
+    ):
         return SlipStatus.CONNECTED
     return SlipStatus.RECEIVED
 

@@ -31,7 +31,6 @@ from referral_engine.cases.choices import (
     JUSTIFIED_BASES,
     ActivityKind,
     Basis,
-    CaseState,
     Channel,
     ClosureReason,
     ConsentMethod,
@@ -134,7 +133,9 @@ def _choice(value: Any, choices: type, *, field: str, default: str | None = None
 def _department(code: Any, *, field: str) -> Department:
     department = Department.objects.filter(code=str(code or ""), is_active=True).first()
     if department is None:
-        raise InvalidInput(_("部署が見つかりません。"), fields={field: [_("「%(v)s」という部署はありません。") % {"v": code}]})
+        raise InvalidInput(
+            _("部署が見つかりません。"), fields={field: [_("「%(v)s」という部署はありません。") % {"v": code}]}
+        )
     return department
 
 
@@ -242,12 +243,17 @@ def person_input(data: dict[str, Any]) -> PersonInput:
     from referral_engine.cases.choices import PersonFlag, Sex
 
     if not isinstance(data, dict):
-        raise InvalidInput(_("本人の情報が正しくありません。"), fields={"person": [_("オブジェクトで指定してください。")]})
+        raise InvalidInput(
+            _("本人の情報が正しくありません。"), fields={"person": [_("オブジェクトで指定してください。")]}
+        )
     district = None
     if data.get("district"):
         district = District.objects.filter(code=str(data["district"])).first()
         if district is None:
-            raise InvalidInput(_("地区が見つかりません。"), fields={"district": [_("「%(v)s」という地区はありません。") % {"v": data["district"]}]})
+            raise InvalidInput(
+                _("地区が見つかりません。"),
+                fields={"district": [_("「%(v)s」という地区はありません。") % {"v": data["district"]}]},
+            )
     flags = data.get("flags") or []
     if not isinstance(flags, list) or any(f not in PersonFlag.values for f in flags):
         raise InvalidInput(_("特記事項が正しくありません。"), fields={"flags": [_("選択肢にない値があります。")]})
@@ -451,7 +457,9 @@ def case_open(
         activity_add(case_id=case.pk, actor=actor, kind=ActivityKind.NOTE, body=first_note, _case=case)
     for index, spec in enumerate(referrals or []):
         if not isinstance(spec, dict):
-            raise InvalidInput(_("つなぎ先が正しくありません。"), fields={f"referrals[{index}]": [_("不正な形式です。")]})
+            raise InvalidInput(
+                _("つなぎ先が正しくありません。"), fields={f"referrals[{index}]": [_("不正な形式です。")]}
+            )
         try:
             referral_create(
                 case_id=case.pk,
@@ -476,14 +484,21 @@ def case_open(
 
 
 def _check_basis(
-    *, case: Case, from_department: Department, to_department: Department, basis: str, justification: str,
+    *,
+    case: Case,
+    from_department: Department,
+    to_department: Department,
+    basis: str,
+    justification: str,
     consent: Consent | None,
 ) -> None:
     """DESIGN §4: every referral is a disclosure and needs a legal basis that fits it."""
     external = from_department.is_external or to_department.is_external
     if basis == Basis.INTERNAL_USE and external:
         raise InvalidInput(
-            _("社会福祉協議会など外部団体との間では「庁内利用」は根拠になりません。本人同意か、支援会議・生命身体の保護・災害・法令の根拠を記録してください。"),
+            _(
+                "社会福祉協議会など外部団体との間では「庁内利用」は根拠になりません。本人同意か、支援会議・生命身体の保護・災害・法令の根拠を記録してください。"
+            ),
             fields={"basis": [_("外部団体との情報提供に庁内利用は使えません。")]},
         )
     if basis == Basis.CONSENT:
@@ -514,7 +529,9 @@ def _find_consent(case: Case, to_department: Department, consent_id: Any) -> Con
         try:
             return Consent.objects.get(pk=int(consent_id), person_id=case.person_id)
         except (Consent.DoesNotExist, TypeError, ValueError):
-            raise InvalidInput(_("同意の記録が見つかりません。"), fields={"consent_id": [_("存在しない同意です。")]}) from None
+            raise InvalidInput(
+                _("同意の記録が見つかりません。"), fields={"consent_id": [_("存在しない同意です。")]}
+            ) from None
     # The newest consent of the person that covers this recipient (withdrawn ones are reported).
     candidates = list(Consent.objects.filter(person_id=case.person_id).order_by("-obtained_at", "-id"))
     covering = [c for c in candidates if to_department.code in c.recipients]
@@ -550,21 +567,29 @@ def referral_create(
     source = _from_department or _requesting_department(actor, case, from_department_code)
     if target.pk == source.pk:
         raise InvalidInput(_("自分の部署にはつなげません。"), fields={"to_department": [_("依頼元と同じ部署です。")]})
-    if case.referrals.filter(to_department=target, state__in=[ReferralState.REQUESTED, ReferralState.ACCEPTED]).exists():
+    if case.referrals.filter(
+        to_department=target, state__in=[ReferralState.REQUESTED, ReferralState.ACCEPTED]
+    ).exists():
         raise InvalidInput(
             _("「%(d)s」へのつなぎは既に進行中です。") % {"d": target.name_ja},
             fields={"to_department": [_("進行中のつなぎがあります。")]},
         )
     consent = _find_consent(case, target, consent_id) if basis == Basis.CONSENT or consent_id else None
     _check_basis(
-        case=case, from_department=source, to_department=target, basis=basis, justification=justification,
+        case=case,
+        from_department=source,
+        to_department=target,
+        basis=basis,
+        justification=justification,
         consent=consent,
     )
     previous = None
     if previous_id:
         previous = case.referrals.filter(pk=previous_id).first()
         if previous is None:
-            raise InvalidInput(_("前回のつなぎが見つかりません。"), fields={"previous_id": [_("このケースのつなぎではありません。")]})
+            raise InvalidInput(
+                _("前回のつなぎが見つかりません。"), fields={"previous_id": [_("このケースのつなぎではありません。")]}
+            )
 
     now = timezone.now()
     referral = Referral(
@@ -609,7 +634,8 @@ def referral_create(
         recipients=_department_members(target.pk, (Role.CASEWORKER, Role.SUPERVISOR)),
         kind="referral_requested",
         title=_("つなぎの依頼: %(n)s（%(f)s から）") % {"n": case.number, "f": source.name_ja},
-        body=_("受理期限: %(d)s") % {"d": timezone.localtime(referral.due_at).strftime("%Y-%m-%d %H:%M") if referral.due_at else "-"},
+        body=_("受理期限: %(d)s")
+        % {"d": timezone.localtime(referral.due_at).strftime("%Y-%m-%d %H:%M") if referral.due_at else "-"},
         case_id=case.pk,
         referral_id=referral.pk,
         url=f"/cases/{case.pk}/",
@@ -775,7 +801,9 @@ def referral_assign(*, referral_id: int, actor: Any, worker_id: int | None) -> R
         worker = _department_members(referral.to_department_id, (Role.CASEWORKER, Role.SUPERVISOR))
         worker = next((u for u in worker if u.pk == int(worker_id)), None)
         if worker is None:
-            raise InvalidInput(_("担当者が見つかりません。"), fields={"worker_id": [_("依頼先部署の職員を選んでください。")]})
+            raise InvalidInput(
+                _("担当者が見つかりません。"), fields={"worker_id": [_("依頼先部署の職員を選んでください。")]}
+            )
     before = _snapshot(referral)
     referral.assigned_worker = worker
     save_with_history(referral, actor=actor, reason="assign", update_fields=_changed_fields(referral, before))
@@ -884,11 +912,17 @@ def case_lead_change(
     worker = None
     if lead_worker_id:
         worker = next(
-            (u for u in _department_members(department.pk, (Role.CASEWORKER, Role.SUPERVISOR)) if u.pk == int(lead_worker_id)),
+            (
+                u
+                for u in _department_members(department.pk, (Role.CASEWORKER, Role.SUPERVISOR))
+                if u.pk == int(lead_worker_id)
+            ),
             None,
         )
         if worker is None:
-            raise InvalidInput(_("担当者が見つかりません。"), fields={"lead_worker_id": [_("主担当部署の職員を選んでください。")]})
+            raise InvalidInput(
+                _("担当者が見つかりません。"), fields={"lead_worker_id": [_("主担当部署の職員を選んでください。")]}
+            )
     case.lead_department = department
     case.lead_worker = worker
     changed = _changed_fields(case, before)
@@ -929,7 +963,9 @@ def activity_add(
     now = timezone.now()
     if occurred_at is not None and occurred_at > now + timedelta(minutes=5):
         raise InvalidInput(_("未来の日時は記録できません。"), fields={"occurred_at": [_("未来の日時です。")]})
-    department = _requesting_department(actor, case, None) if policy.principal(actor).department_ids else case.intake_department
+    department = (
+        _requesting_department(actor, case, None) if policy.principal(actor).department_ids else case.intake_department
+    )
     activity = Activity(
         case=case,
         kind=kind,
@@ -975,7 +1011,10 @@ def consent_record(
     known = set(Department.objects.filter(code__in=[str(r) for r in recipients]).values_list("code", flat=True))
     unknown = [r for r in recipients if r not in known]
     if unknown:
-        raise InvalidInput(_("部署が見つかりません。"), fields={"recipients": [_("不明な部署: %(v)s") % {"v": ", ".join(map(str, unknown))}]})
+        raise InvalidInput(
+            _("部署が見つかりません。"),
+            fields={"recipients": [_("不明な部署: %(v)s") % {"v": ", ".join(map(str, unknown))}]},
+        )
     consent = Consent(
         person=case.person,
         case=case,
@@ -1013,7 +1052,9 @@ def consent_withdraw(*, consent_id: int, actor: Any, note: str = "") -> Consent:
     consent.withdrawn_at = timezone.now()
     consent.withdrawn_by = actor
     consent.note = "\n".join(filter(None, [consent.note, _clean_text(note, field="note")]))
-    save_with_history(consent, actor=actor, reason="consent_withdraw", update_fields=["withdrawn_at", "withdrawn_by", "note"])
+    save_with_history(
+        consent, actor=actor, reason="consent_withdraw", update_fields=["withdrawn_at", "withdrawn_by", "note"]
+    )
     _event(case=consent.case, kind=EventKind.CONSENT, actor=actor, name="withdraw", data={"consent_id": consent.pk})
     return consent
 

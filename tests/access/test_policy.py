@@ -101,8 +101,14 @@ def test_grants_are_written_only_by_the_grants_module():
         if path.name == "grants.py" or "migrations" in path.parts:
             continue
         text = path.read_text(encoding="utf-8")
-        for needle in ("assign_perm", "remove_perm", "ObjectPermission.objects.create", "ObjectPermission.objects.bulk_create",
-                       "groups.add(", "groups.remove("):
+        for needle in (
+            "assign_perm",
+            "remove_perm",
+            "ObjectPermission.objects.create",
+            "ObjectPermission.objects.bulk_create",
+            "groups.add(",
+            "groups.remove(",
+        ):
             if needle in text:
                 writers.append(f"{path.relative_to(root)}: {needle}")
     assert writers == []

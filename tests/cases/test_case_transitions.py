@@ -49,9 +49,7 @@ def test_case_transition_matrix(open_case, users, fresh, start, name):
         expected = target or "in_support"  # resumed to the state it was held from
         assert Case.objects.get(pk=case.pk).state == expected
         event = CaseEvent.objects.filter(case=case).latest("id")
-        assert (event.kind, event.name, event.from_state, event.to_state) == (
-            "case_transition", name, start, expected
-        )
+        assert (event.kind, event.name, event.from_state, event.to_state) == ("case_transition", name, start, expected)
         assert event.actor == worker
         assert CaseEvent.objects.filter(case=case).count() == events_before + 1
         assert case.history.count() == history_before + 1

@@ -4,8 +4,14 @@ from referral_engine.cases import normalize
 from referral_engine.cases.services import case_open
 from referral_engine.errors import PossibleDuplicate
 
-BASE = {"family_name": "髙橋", "given_name": "一郎", "family_name_kana": "タカハシ", "given_name_kana": "イチロウ",
-        "birth_date": "1950-01-02", "phone": "0972-11-2233"}
+BASE = {
+    "family_name": "髙橋",
+    "given_name": "一郎",
+    "family_name_kana": "タカハシ",
+    "given_name_kana": "イチロウ",
+    "birth_date": "1950-01-02",
+    "phone": "0972-11-2233",
+}
 
 
 @pytest.mark.parametrize(
@@ -16,7 +22,9 @@ def test_kana_keys_meet(a, b):
     assert normalize.kana_key(a) == normalize.kana_key(b)
 
 
-@pytest.mark.parametrize(("a", "b"), [("髙橋", "高橋"), ("山﨑", "山崎"), ("渡邊", "渡辺"), ("渡邉", "渡辺"), ("濵田", "浜田")])
+@pytest.mark.parametrize(
+    ("a", "b"), [("髙橋", "高橋"), ("山﨑", "山崎"), ("渡邊", "渡辺"), ("渡邉", "渡辺"), ("濵田", "浜田")]
+)
 def test_kanji_variants_meet(a, b):
     assert normalize.name_key(a) == normalize.name_key(b)
 

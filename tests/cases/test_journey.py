@@ -15,8 +15,14 @@ def test_intake_two_referrals_accept_and_decline(users, fresh):
         summary="夫を亡くしてから外出せず、食事も不規則。",
         needs=["isolation", "health", "care"],
         risk="high",
-        person={"family_name": "津久見", "given_name": "ハル", "family_name_kana": "ツクミ", "given_name_kana": "ハル",
-                "birth_date": "1940-02-29", "district": "aoe"},
+        person={
+            "family_name": "津久見",
+            "given_name": "ハル",
+            "family_name_kana": "ツクミ",
+            "given_name_kana": "ハル",
+            "birth_date": "1940-02-29",
+            "district": "aoe",
+        },
         referrals=[
             {"to_department": "health_promotion", "basis": "internal_use", "reason": "保健師の訪問"},
             {"to_department": "longevity_support", "basis": "internal_use", "reason": "介護認定の相談"},
@@ -27,8 +33,12 @@ def test_intake_two_referrals_accept_and_decline(users, fresh):
     health, longevity = (case.referrals.get(to_department__code=c) for c in ("health_promotion", "longevity_support"))
 
     referral_transition(referral_id=health.pk, name="accept", actor=fresh(users["worker_health"]))
-    referral_transition(referral_id=longevity.pk, name="decline", actor=fresh(users["worker_longevity"]),
-                        reason="要介護状態ではないため")
+    referral_transition(
+        referral_id=longevity.pk,
+        name="decline",
+        actor=fresh(users["worker_longevity"]),
+        reason="要介護状態ではないため",
+    )
 
     told = Notification.objects.filter(recipient=desk, case_id=case.pk).values_list("kind", flat=True)
     assert set(told) == {"referral_accept", "referral_decline"}

@@ -35,14 +35,14 @@ def test_basis_matrix(open_case, users, fresh, basis, target, consent_state, jus
         if consent_state == "withdrawn":
             consent_withdraw(consent_id=consent.pk, actor=fresh(worker))
     before = Referral.objects.count()
-    call = dict(
-        case_id=case.pk,
-        actor=fresh(worker),
-        to_department=target,
-        basis=basis,
-        reason="支援の依頼",
-        justification="支援会議で合意（議事録あり）" if justified else "",
-    )
+    call = {
+        "case_id": case.pk,
+        "actor": fresh(worker),
+        "to_department": target,
+        "basis": basis,
+        "reason": "支援の依頼",
+        "justification": "支援会議で合意（議事録あり）" if justified else "",
+    }
     if expected_ok(basis, target, consent_state, justified):
         referral = referral_create(**call)
         assert referral.basis == basis
@@ -68,8 +68,12 @@ def test_from_shakyo_to_the_city_needs_consent_covering_the_city_section(users, 
         confirm_new_person=True,
     )
     with pytest.raises(InvalidInput):
-        referral_create(case_id=case.pk, actor=fresh(shakyo), to_department="health_promotion", basis="internal_use", reason="x")
-    consent_record(case_id=case.pk, actor=fresh(shakyo), recipients=["health_promotion"], purposes="健康相談", method="oral")
+        referral_create(
+            case_id=case.pk, actor=fresh(shakyo), to_department="health_promotion", basis="internal_use", reason="x"
+        )
+    consent_record(
+        case_id=case.pk, actor=fresh(shakyo), recipients=["health_promotion"], purposes="健康相談", method="oral"
+    )
     referral = referral_create(
         case_id=case.pk, actor=fresh(shakyo), to_department="health_promotion", basis="consent", reason="健康相談"
     )
@@ -79,8 +83,12 @@ def test_from_shakyo_to_the_city_needs_consent_covering_the_city_section(users, 
 def test_withdrawn_consent_keeps_existing_disclosures(open_case, users, fresh):
     worker = users["worker_welfare"]
     case = open_case("worker_welfare")
-    consent = consent_record(case_id=case.pk, actor=fresh(worker), recipients=["shakyo"], purposes="サロン参加", method="written")
-    referral = referral_create(case_id=case.pk, actor=fresh(worker), to_department="shakyo", basis="consent", reason="サロン")
+    consent = consent_record(
+        case_id=case.pk, actor=fresh(worker), recipients=["shakyo"], purposes="サロン参加", method="written"
+    )
+    referral = referral_create(
+        case_id=case.pk, actor=fresh(worker), to_department="shakyo", basis="consent", reason="サロン"
+    )
     consent_withdraw(consent_id=consent.pk, actor=fresh(worker), note="本人より撤回")
     referral.refresh_from_db()
     assert referral.consent_id == consent.pk

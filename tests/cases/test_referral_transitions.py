@@ -51,7 +51,12 @@ def test_handoff_matrix(referral, users, fresh, start, name):
         referral.refresh_from_db()
         assert referral.state == target
         event = CaseEvent.objects.filter(referral=referral).latest("id")
-        assert (event.kind, event.name, event.from_state, event.to_state) == ("referral_transition", name, start, target)
+        assert (event.kind, event.name, event.from_state, event.to_state) == (
+            "referral_transition",
+            name,
+            start,
+            target,
+        )
         assert event.actor == users[who]
         assert CaseEvent.objects.filter(referral=referral).count() == events + 1
         assert referral.history.count() == history + 1
@@ -108,7 +113,9 @@ def test_decline_notifies_the_requester_and_the_lead(open_case, users, fresh):
         referrals=[{"to_department": "longevity_support", "basis": "internal_use", "reason": "介護の確認"}],
     )
     referral = case.referrals.get()
-    referral_transition(referral_id=referral.pk, name="decline", actor=fresh(users["worker_longevity"]), reason="対象外")
+    referral_transition(
+        referral_id=referral.pk, name="decline", actor=fresh(users["worker_longevity"]), reason="対象外"
+    )
     notes = Notification.objects.filter(referral_id=referral.pk, kind="referral_decline")
     recipients = set(notes.values_list("recipient__username", flat=True))
     # requester (desk_welfare); the case has no lead worker, so the lead department's supervisor

@@ -17,4 +17,6 @@ class Command(BaseCommand):
         demo_users_ensure()
         created = 0 if no_cases else demo_cases_ensure()
         self.stdout.write(self.style.SUCCESS(f"Demo organisation ready: {len(DEMO_USERS)} users, {created} new cases."))
-        self.stdout.write(f"Password for every demo user: DEMO_PASSWORD ({'set' if settings.DEMO_PASSWORD != 'tsukumi-demo' else 'tsukumi-demo'})")
+        self.stdout.write(
+            f"Password for every demo user: DEMO_PASSWORD ({'set' if settings.DEMO_PASSWORD != 'tsukumi-demo' else 'tsukumi-demo'})"
+        )
