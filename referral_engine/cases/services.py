@@ -822,14 +822,29 @@ def stage_record_update(*, referral_id: int, actor: Any, data: dict[str, Any]) -
     workflow = workflow_registry.get(referral.to_department.code)
     if workflow is None or workflow.record_form is None:
         raise InvalidInput(_("この部署には記録の様式がありません。"), fields={"data": [_("様式がありません。")]})
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            _("記録の形式が正しくありません。"), fields={"data": [_("オブジェクトで指定してください。")]}
+        )
+    if not workflow.record_editable(referral.stage):
+        raise Conflict(
+            _("現在の段階（%(s)s）ではこの記録を編集できません。") % {"s": workflow.stage_label(referral.stage)}
+        )
     form = workflow.record_form(data=data)
     if not form.is_valid():
         raise InvalidInput(_("入力内容を確認してください。"), fields={k: list(v) for k, v in form.errors.items()})
-    record, _created = StageRecord.objects.get_or_create(referral=referral)
+    # A partial update changes only the fields that were sent.
+    updates = {k: v for k, v in form.cleaned_data.items() if k in data}
+    record = StageRecord.objects.filter(referral=referral).first() or StageRecord(referral=referral, data={})
     before = dict(record.data)
-    record.data = {**before, **form.cleaned_data}
+    record.data = {**before, **updates}
     if record.data != before:
-        save_with_history(record, actor=actor, reason="stage_record_update", update_fields=["data"])
+        save_with_history(
+            record,
+            actor=actor,
+            reason="stage_record_update",
+            update_fields=None if record.pk is None else ["data"],
+        )
         changed = sorted(k for k in record.data if record.data.get(k) != before.get(k))
         case = locks.case_for_update(referral.case_id)
         _event(
