@@ -23,6 +23,16 @@
     }, 8000);
   });
 
+  // Coming back with the Back button restores the page as it was: let its forms be sent again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll("form.is-submitting").forEach(function (form) {
+      form.dataset.submitting = "";
+      form.classList.remove("is-submitting");
+      form.querySelectorAll("[aria-disabled]").forEach(function (b) { b.removeAttribute("aria-disabled"); });
+    });
+  });
+
   // Print buttons (the case page): no inline handlers under the CSP.
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.hidden = false;

@@ -1,6 +1,7 @@
 """Labels for codes that reach templates as plain strings (the dashboard's dict rows)."""
 
 from django import template
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from referral_engine import workflow_registry
@@ -37,3 +38,12 @@ def rule_label(rule: str) -> str:
         timer = next((t for t in workflow.timers if t.code == timer_code), None) if workflow else None
         return timer.label if timer else rule
     return rule
+
+
+@register.filter
+def dept(department) -> str:
+    """A department's name in the active language (its English name when the UI is English)."""
+    if department is None or department == "":
+        return ""
+    english = (translation.get_language() or "ja").startswith("en")
+    return (getattr(department, "name_en", "") if english else "") or str(department)

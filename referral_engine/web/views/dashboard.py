@@ -2,12 +2,17 @@
 handoffs, はざま cases, open escalations (acknowledge with a note), per-department counts and two
 charts (acceptance time by department, escalations per week), all from `dashboard_data`."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from referral_engine.access import policy
+from referral_engine.cases import selectors
+from referral_engine.cases.choices import ReferralState
 from referral_engine.errors import InvalidInput
 from referral_engine.timers.models import Escalation
 from referral_engine.timers.selectors import dashboard_data, escalations_visible_to
@@ -19,6 +24,8 @@ from referral_engine.web.templatetags.wareki import wareki_short
 from referral_engine.web.views.common import require
 
 ESCALATION_LIMIT = 50
+FEEDBACK_LIMIT = 20
+FEEDBACK_DAYS = 14
 
 
 def _charts(data: dict) -> dict:
@@ -47,6 +54,13 @@ def dashboard(request, ack_form=None, ack_id=None, status=200):
     escalations = list(
         escalations_visible_to(user).filter(state=Escalation.State.OPEN).order_by("-level", "due_at")[:ESCALATION_LIMIT]
     )
+    # The feedback loop (DESIGN §3.2): declines and returns of the last two weeks, with their reasons.
+    since = timezone.now() - timedelta(days=FEEDBACK_DAYS)
+    setbacks = list(
+        selectors.referrals_visible_to(user)
+        .filter(state__in=[ReferralState.DECLINED, ReferralState.RETURNED], updated_at__gte=since)
+        .order_by("-updated_at", "-id")[:FEEDBACK_LIMIT]
+    )
     rows = [
         {
             "escalation": e,
@@ -58,7 +72,7 @@ def dashboard(request, ack_form=None, ack_id=None, status=200):
     return render(
         request,
         "web/dashboard.html",
-        {"data": data, "escalations": rows, **_charts(data)},
+        {"data": data, "escalations": rows, "setbacks": setbacks, **_charts(data)},
         status=status,
     )
 
