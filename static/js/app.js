@@ -6,7 +6,8 @@
   // (The server is idempotent where it matters; this spares the user a confusing error page.)
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (!(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "post") return;
+    // getAttribute, not form.method: a field named "method" (the consent form has one) shadows it.
+    if (!(form instanceof HTMLFormElement) || (form.getAttribute("method") || "").toLowerCase() !== "post") return;
     if (form.dataset.submitting === "1") {
       event.preventDefault();
       return;
