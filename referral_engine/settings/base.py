@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "referral_engine.accounts",
     "referral_engine.cases",
     "referral_engine.access",
@@ -42,22 +44,27 @@ INSTALLED_APPS = [
     "referral_engine.notifications",
     "referral_engine.web",
     "referral_engine.api",
+    "referral_engine.security",
     "workflows",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "referral_engine.security.middleware.DatabaseUnavailableMiddleware",
+    "referral_engine.security.middleware.RequestTooLargeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "referral_engine.web.middleware.ContentSecurityPolicyMiddleware",
     "referral_engine.web.middleware.LoginRequiredEverywhereMiddleware",
+    "referral_engine.security.middleware.TwoFactorMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -132,6 +139,12 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_COOLOFF_TIME = timedelta(minutes=30)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# Two-factor login (referral_engine.security): optional for these roles; REQUIRE_2FA_FOR_ROLES forces it.
+TWO_FACTOR_ROLES = ["supervisor", "auditor", "admin"]
+REQUIRE_2FA_FOR_ROLES = env.list("REQUIRE_2FA_FOR_ROLES", default=[])
+OTP_TOTP_ISSUER = "津久見市 相談窓口"
+DATABASE_UNAVAILABLE_RETRY_AFTER = env.int("DATABASE_UNAVAILABLE_RETRY_AFTER", default=10)
 
 # --- I18N ---------------------------------------------------------------------------------------
 LANGUAGE_CODE = "ja"
