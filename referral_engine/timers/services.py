@@ -69,6 +69,18 @@ def _system_user():
     return system_user()
 
 
+class _LazySystemUser:
+    """The system user, looked up only if a change needs it (most service calls change no clock)."""
+
+    def __init__(self) -> None:
+        self._user = None
+
+    def get(self):
+        if self._user is None:
+            self._user = _system_user()
+        return self._user
+
+
 # --- Which clocks an object should have ---------------------------------------------------------
 
 
@@ -164,7 +176,7 @@ def _sync_clocks(
         t.rule: t
         for t in Timer.objects.select_for_update().filter(object_key=object_key, target__in=list(target_filter))
     }
-    system = _system_user()
+    system = _LazySystemUser()
     open_timers: dict[str, Timer] = {}
     for spec in specs:
         timer = existing.pop(spec.rule.rule, None)
@@ -190,7 +202,7 @@ def _sync_clocks(
         else:
             if timer.is_open:
                 _resolve_escalations(
-                    timer=timer, now=now, system=system, reason=_("期限の起算点が変わりました") + f" ({reason})"
+                    timer=timer, now=now, system=system.get(), reason=_("期限の起算点が変わりました") + f" ({reason})"
                 )
             timer.cycle += 1
             timer.started_at = spec.started_at or now
@@ -202,11 +214,11 @@ def _sync_clocks(
         timer.stage = spec.stage
         _schedule(timer, spec.rule, case=case)
         if before != (_schedule_snapshot(timer), timer.is_open, timer.cycle) or timer.pk is None:
-            save_with_history(timer, actor=actor or system, reason=why[:500])
+            save_with_history(timer, actor=actor or system.get(), reason=why[:500])
         open_timers[timer.rule] = timer
     for timer in existing.values():
         if timer.is_open:
-            _stop_clock(timer=timer, now=now, actor=actor or system, system=system, reason=reason)
+            _stop_clock(timer=timer, now=now, actor=actor or system.get(), system=system.get(), reason=reason)
     return open_timers
 
 

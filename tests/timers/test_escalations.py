@@ -415,3 +415,23 @@ def test_dashboard_data_shape_and_scope(timers_world):
     assert {d["code"] for d in data["departments"]} == {"health_promotion"}
     with pytest.raises(Forbidden):
         dashboard_data(user=fresh(users["worker_health"]))
+
+
+def test_a_stage_clock_runs_while_the_referral_is_in_its_stage(timers_world):
+    case = timers_world["open_case"](referrals=[TO_HEALTH])
+    referral = _transition(timers_world, _referral(case), "accept", "worker_health")
+    stage = Timer.objects.get(object_key=f"referral:{referral.pk}", rule="stage:health_promotion:home_visit")
+    referral.refresh_from_db()
+    assert stage.is_open and stage.stage == "visit_arranging"
+    assert referral.stage_due_at == stage.due_at == calendar.office_deadline(stage.started_at, 5)
+    timers_sweep_due(now=stage.due_at)
+    escalation = Escalation.objects.get(rule="stage:health_promotion:home_visit")
+    assert (escalation.level, escalation.department.code) == (2, "health_promotion")
+
+    referral = _transition(timers_world, referral, "record_home_visit", "worker_health")
+
+    stage.refresh_from_db()
+    escalation.refresh_from_db()
+    referral.refresh_from_db()
+    assert not stage.is_open and escalation.state == Escalation.State.RESOLVED
+    assert referral.stage_due_at is None
