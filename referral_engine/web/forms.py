@@ -25,6 +25,7 @@ from referral_engine.cases.choices import (
 )
 
 BLANK = [("", "---------")]
+GENERIC_INVALID = _("入力内容を確認してください。")  # already the error summary's heading
 
 
 class CheckboxList(forms.CheckboxSelectMultiple):
@@ -53,16 +54,15 @@ class DomainErrorsMixin:
 
     def add_domain_errors(self, exc: Any, extra_map: dict[str, str] | None = None) -> None:
         mapping = {**self.field_map, **(extra_map or {})}
-        placed = False
+        seen = set()
         for key, messages in (getattr(exc, "fields", None) or {}).items():
             name = mapping.get(key, key)
             for message in messages:
-                if name in self.fields:
-                    self.add_error(name, message)
-                    placed = True
-                else:
-                    self.add_error(None, message)
-        if not placed:
+                self.add_error(name if name in self.fields else None, message)
+                seen.add(str(message))
+        # The service's message explains the rule (e.g. why 庁内利用 cannot reach the shakyo): keep it
+        # at the top unless it only repeats a field's message.
+        if str(exc.message) not in seen and str(exc.message) != str(GENERIC_INVALID):
             self.add_error(None, exc.message)
 
 

@@ -149,3 +149,17 @@ def test_every_page_carries_the_csp_and_loads_only_local_assets(as_user, case_fo
         assert "<style" not in html
         assert " style=" not in html
         assert " onclick=" not in html and " onload=" not in html
+
+
+def test_the_case_list_filters_and_logs_a_name_search(as_user, open_case):
+    from referral_engine.audit.models import AccessLog
+
+    case = open_case("desk_welfare", risk="high")
+    open_case("desk_welfare", risk="low")
+    client = as_user("chief_welfare")
+    html = client.get("/cases/", {"risk": "high"}).content.decode()
+    assert case.number in html and html.count('class="risk risk-') == 1
+    html = client.get("/cases/", {"q": "つくみ はなこ1"}).content.decode()
+    assert case.number in html
+    log = AccessLog.objects.get(action="search", object_type="case")
+    assert log.query == "つくみ はなこ1" and log.username == "chief_welfare"

@@ -68,6 +68,11 @@ def case_list(request):
         stalled=stalled,
         q=params.get("q") or None,
     )
+    if params.get("q"):
+        # A name or number typed into the list is a search of persons: logged like the intake search.
+        access_log_record(
+            user=user, action=AccessLog.Action.SEARCH, object_type="case", query=params["q"][:200], request=request
+        )
     page = Paginator(qs, PAGE_SIZE).get_page(params.get("page"))
     query = params.copy()
     query.pop("page", None)
