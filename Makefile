@@ -79,3 +79,7 @@ bench: install ## Run the benchmark (manage.py benchmark; not built yet, see doc
 
 clean: ## Remove runtime files under var/ (database, broker queue, logs, static); keeps .venv
 	rm -rf var/db.sqlite3 var/db.sqlite3-* var/broker var/log var/staticfiles var/celerybeat-schedule*
+
+.PHONY: chaos
+chaos: install ## Fault scenarios + mixed load on a dedicated PostgreSQL/Redis (bench/faults, docs/reliability.md)
+	bash bench/faults/chaos.sh

@@ -1,0 +1,95 @@
+#!/usr/bin/env python
+"""Fault: the Celery worker is killed with SIGKILL in the middle of a sweep (issue 11 §2).
+
+    .venv/bin/python bench/faults/worker_kill.py               # 2,000 due timers
+    .venv/bin/python bench/faults/worker_kill.py --timers 400  # the bounded CI form
+
+Opens cases through the case services with four referrals each, moves the requests ten days into
+the past (every handoff clock overdue), starts a worker, sends `timers.sweep` and SIGKILLs the worker's
+whole process group as soon as the first batch has committed. Then the worker is started again and
+the next sweep runs (what beat does every minute). Checks: the kill left whole batches only (each
+batch is one transaction), and afterwards every (object, rule, level) escalated exactly once, with its
+timeline event, and no timer is still due.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from stack import Check, Stack, escalation_evidence, finish, make_overdue_handoffs, say, wait_until
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--timers", type=int, default=2000)
+    args = parser.parse_args()
+    started = time.monotonic()
+    check = Check()
+
+    stack = Stack("worker_kill", redis_db=3)
+    stack.pg_start()
+    stack.redis_start()
+    stack.fresh_database()
+    stack.django()
+    from django.conf import settings
+    from django.db import connection
+
+    from referral_engine.timers.models import Escalation
+    from referral_engine.timers.tasks import sweep
+
+    ids = make_overdue_handoffs(args.timers)
+    keys = [f"referral:{pk}" for pk in ids]
+    batch = settings.TIMER_SWEEP_BATCH
+
+    stack.start_worker(concurrency=1)
+    sweep.delay()
+    wanted = "once a batch has committed and the next is half-way" if len(ids) > batch else "mid-batch"
+    say(f"sent timers.sweep (batches of {batch}); killing the worker {wanted}")
+
+    def batch_in_flight() -> bool:
+        """An uncommitted INSERT into the escalation table: the sweep is firing a batch right now."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON l.relation = c.oid "
+                "WHERE c.relname = 'timers_escalation' AND l.mode = 'RowExclusiveLock' AND l.pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0] > 0
+
+    t0 = time.monotonic()
+    fired, in_flight = 0, False
+    while time.monotonic() - t0 < 300:
+        fired = Escalation.objects.filter(object_key__in=keys).count()
+        in_flight = batch_in_flight()
+        if in_flight and (fired > 0 or len(ids) <= batch):
+            break
+        if fired == len(ids):
+            break
+        time.sleep(0.01)
+    stack.kill("worker")
+    killed_at = Escalation.objects.filter(object_key__in=keys).count()
+    say(f"SIGKILL to the worker's process group: {killed_at} escalated and committed, batch in flight: {in_flight}")
+    check(
+        in_flight and killed_at < len(ids),
+        f"the kill came mid-sweep, inside a batch ({killed_at} of {len(ids)} committed)",
+    )
+    check(killed_at % batch == 0, f"the batch in flight rolled back whole ({killed_at} is a multiple of {batch})")
+
+    stack.start_worker(concurrency=1)
+    sweep.delay()
+    say("worker restarted; sent the next timers.sweep (beat's next tick)")
+    wait_until("every handoff escalated", lambda: escalation_evidence(ids)["timers still due"] == 0, 300)
+    time.sleep(2)
+    evidence = escalation_evidence(ids)
+    for k, v in evidence.items():
+        print(f"  {k:<40}{v}")
+    check(evidence["escalations"] == len(ids), f"escalations {evidence['escalations']} == overdue handoffs {len(ids)}")
+    check(evidence["objects escalated"] == len(ids), "every handoff escalated")
+    check(evidence["duplicate (object, rule, cycle, level)"] == 0, "no (object, rule, cycle, level) twice")
+    check(evidence["timeline escalation events"] == len(ids), "one timeline event per escalation")
+    check(evidence["timers still due"] == 0, "no timer left due")
+    finish(check, started)
+
+
+if __name__ == "__main__":
+    main()
