@@ -104,18 +104,29 @@ def principal(user: Any) -> Principal:
 def forget(user: Any) -> None:
     """Drop what was cached on the user object (after a membership or grant change)."""
     for attr in ("_principal", "_case_perms", "_referral_perms"):
-        if hasattr(user, attr):
+        try:
             delattr(user, attr)
+        except AttributeError:
+            pass
 
 
 # --- Per-object permissions (guardian rows, direct FK tables) -----------------------------------
+
+
+def _user_cache(user: Any, attr: str) -> dict[int, frozenset[str]]:
+    """A per-user-object cache. getattr/setattr, not __dict__: request.user is a lazy proxy."""
+    cache = getattr(user, attr, None)
+    if cache is None:
+        cache = {}
+        setattr(user, attr, cache)
+    return cache
 
 
 def case_perms(user: Any, case: Case) -> frozenset[str]:
     p = principal(user)
     if p.user_id is None:
         return frozenset()
-    cache: dict[int, frozenset[str]] = user.__dict__.setdefault("_case_perms", {})
+    cache = _user_cache(user, "_case_perms")
     if case.pk not in cache:
         from referral_engine.access.models import CaseGroupObjectPermission, CaseUserObjectPermission
 
@@ -133,7 +144,7 @@ def referral_perms(user: Any, referral: Referral) -> frozenset[str]:
     p = principal(user)
     if p.user_id is None:
         return frozenset()
-    cache: dict[int, frozenset[str]] = user.__dict__.setdefault("_referral_perms", {})
+    cache = _user_cache(user, "_referral_perms")
     if referral.pk not in cache:
         from referral_engine.access.models import ReferralGroupObjectPermission, ReferralUserObjectPermission
 
