@@ -13,8 +13,9 @@ successful write by one user does not change what the next user meets.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from django.db import transaction
@@ -430,3 +431,30 @@ def test_matrix(route_name, world, client):
         if got != expected:
             wrong[f"{username} ({RELATION_A[username]})"] = f"expected {expected}, got {got}"
     assert wrong == {}
+
+
+SECRET = "機微情報-XYZZY-4711"
+
+
+def test_sensitive_text_never_reaches_those_who_may_not_see_it(world, client):
+    """Plant a unique string in a sensitive activity; fetch every GET route as every user; only full
+    viewers of case A and auditors may ever receive it (pages, API, exports, search, notifications)."""
+    from referral_engine.cases.services import activity_add
+
+    activity_add(
+        case_id=world["A"].pk, actor=world["users"]["worker_welfare"], kind="visit", body=SECRET, sensitive=True
+    )
+    may_see = FULL | {"auditor"}
+    leaks, seen_by = [], set()
+    get_routes = [name for name, route in ROUTES.items() if route.method == "get"]
+    for username in USERS:
+        client.force_login(world["users"][username])
+        for name in get_routes:
+            response = client.get(ROUTES[name].path(world))
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            if SECRET.encode() in body:
+                seen_by.add(username)
+                if username not in may_see:
+                    leaks.append(f"{username} via {name}")
+    assert leaks == []
+    assert {"worker_welfare", "worker_health", "auditor"} <= seen_by  # the probe can find it
