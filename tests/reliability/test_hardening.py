@@ -257,3 +257,25 @@ def test_a_form_post_just_under_the_limit_is_not_refused_for_its_size(client, us
     body = "summary=" + "a" * 1000
     response = client.post("/cases/new/", data=body, content_type="application/x-www-form-urlencoded")
     assert response.status_code != 413
+
+
+@pytest.mark.postgres
+def test_a_connection_terminated_by_postgresql_is_a_503(transactional_db, users):
+    """The real thing on PostgreSQL: the server ends the web's connection (as a restart does);
+    the next request fails cleanly with 503 + Retry-After and the one after it works again."""
+    import psycopg
+    from django.db import connection
+
+    client = Client(raise_request_exception=False)
+    client.force_login(users["desk_welfare"])
+    assert client.get("/").status_code == 200
+    pid = connection.connection.info.backend_pid
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    response = client.get("/inbox/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(settings.DATABASE_UNAVAILABLE_RETRY_AFTER)
+    assert "terminating connection" not in response.content.decode()
+    connection.close()  # what Django does at the end of a real request with a broken connection
+    assert client.get("/inbox/").status_code == 200
