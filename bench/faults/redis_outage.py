@@ -48,7 +48,9 @@ def main() -> None:
 
     def one(n: int) -> None:
         nonlocal done
-        status, _payload = api.intake("desk_welfare", "health_promotion")
+        with lock:
+            phase = "up" if not outage["stopped_at"] else "down" if not outage["started_at"] else "back"
+        status, _payload = api.intake("desk_welfare", "health_promotion", op=f"intake, Redis {phase}")
         with lock:
             done += 1
             if outage["stopped_at"] and not outage["started_at"]:
