@@ -1055,7 +1055,7 @@ def consent_record(
 def consent_withdraw(*, consent_id: int, actor: Any, note: str = "") -> Consent:
     """Withdrawal stops new disclosures that rely on the consent; existing ones stay on record."""
     try:
-        consent = Consent.objects.select_for_update().select_related("case").get(pk=int(consent_id))
+        consent = Consent.objects.select_for_update(of=("self",)).select_related("case").get(pk=int(consent_id))
     except (Consent.DoesNotExist, TypeError, ValueError):
         raise NotFound(_("同意が見つかりません。")) from None
     if consent.case is None or not policy.can_view_case(actor, consent.case):
