@@ -111,8 +111,10 @@ def _event(
 
 def _clean_text(value: Any, *, field: str, required: bool = False, max_length: int = MAX_TEXT) -> str:
     text = "" if value is None else str(value)
-    # Control characters (except newline and tab) never belong in a record.
-    text = "".join(ch for ch in text if ch in "\n\t" or ch >= " ").strip()
+    # Control characters (except newline and tab) and lone surrogates never belong in a record.
+    text = "".join(
+        ch for ch in text if ch in "\n\t" or (ch >= " " and ch != "\x7f" and not "\ud800" <= ch <= "\udfff")
+    ).strip()
     if required and not text:
         raise InvalidInput(_("入力してください。"), fields={field: [_("この項目は必須です。")]})
     if len(text) > max_length:

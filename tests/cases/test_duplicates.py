@@ -51,3 +51,15 @@ def test_confirmed_new_person_is_never_merged(users, fresh):
     first = _open(users, fresh)
     second = case_open(actor=fresh(users["desk_welfare"]), summary="相談", person=BASE, confirm_new_person=True)
     assert second.person_id != first.person_id
+
+
+def test_lone_surrogates_and_control_characters_are_dropped(users, fresh):
+    case = case_open(
+        actor=fresh(users["desk_welfare"]),
+        summary="相談\ud800です\x00\x07\x7f",
+        person={"family_name": "𠮷田", "given_name": "🙂"},
+        confirm_new_person=True,
+    )
+    case.refresh_from_db()
+    assert case.summary == "相談です"
+    assert case.person.family_name == "𠮷田"
