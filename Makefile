@@ -70,12 +70,8 @@ check: install ## Django system checks and the missing-migrations check
 	$(MANAGE) check
 	$(MANAGE) makemigrations --check --dry-run
 
-bench: install ## Run the benchmark (manage.py benchmark; not built yet, see docs/benchmarks.md)
-	@if $(MANAGE) help benchmark >/dev/null 2>&1; then \
-	    $(MANAGE) benchmark; \
-	else \
-	    echo "bench: the benchmark command is not built yet (see README, Benchmarks)"; exit 1; \
-	fi
+bench: install ## Benchmark table for BENCH_SIZES (default 10000,1000000; quick: BENCH_SIZES=2000,20000), docs/benchmarks.md
+	$(BIN)/python bench/run.py
 
 clean: ## Remove runtime files under var/ (database, broker queue, logs, static); keeps .venv
 	rm -rf var/db.sqlite3 var/db.sqlite3-* var/broker var/log var/staticfiles var/celerybeat-schedule*

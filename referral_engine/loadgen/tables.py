@@ -87,31 +87,83 @@ def history_table(model: type[models.Model], provided: Sequence[str]) -> Table:
     return Table(history_model, tuple(c for c in provided if c in tracked) + HISTORY_COLUMNS)
 
 
+# COPY's text format: backslash, tab, newline and carriage return are escaped; NULL is \N.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+NULL = "\\N"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return NULL
+    value = str(value)
+    if "\\" in value or not value.isprintable():
+        return value.translate(_COPY_ESCAPES)
+    return value
+
+
+def _number(value: Any) -> str:
+    return NULL if value is None else str(value)
+
+
+def _boolean(value: Any) -> str:
+    return NULL if value is None else ("t" if value else "f")
+
+
+def _moment(value: Any) -> str:
+    return NULL if value is None else value.isoformat()
+
+
+def _json(value: Any) -> str:
+    return _text(json.dumps(value, ensure_ascii=False))
+
+
+def _formatter(f: models.Field):
+    if isinstance(f, models.JSONField):
+        return _json
+    if isinstance(f, models.BooleanField):
+        return _boolean
+    if isinstance(f, models.DateTimeField | models.DateField | models.TimeField):
+        return _moment
+    if isinstance(f, models.IntegerField | models.AutoField | models.ForeignKey | models.DecimalField | models.FloatField):
+        return _number
+    return _text
+
+
 class CopyWriter:
-    """`COPY table (columns) FROM STDIN` in text format; psycopg adapts each value."""
+    """`COPY table (columns) FROM STDIN` in text format. Each column is formatted by a function
+    chosen from its field type once per table (psycopg's per-value adaptation was half the cost)."""
 
     vendor = "postgresql"
+    CHUNK = 2000
 
     def __init__(self, cursor: Any) -> None:
         self.cursor = cursor
+        self._formats: dict[type, list] = {}
+
+    def _formats_of(self, table: Table) -> list:
+        found = self._formats.get(table.model)
+        if found is None:
+            by_attname = {f.attname: f for f in table.model._meta.concrete_fields}
+            found = [_formatter(by_attname[c]) for c in table.all_columns]
+            self._formats[table.model] = found
+        return found
 
     def write(self, table: Table, rows: list[tuple]) -> int:
         if not rows:
             return 0
         columns = ", ".join(f'"{c}"' for c in table.db_columns())
         extra = table.extra_values
-        json_indexes = table.json_indexes
-        dumps = json.dumps
+        formats = self._formats_of(table)
+        pairs = list(enumerate(formats))
         with self.cursor.copy(f'COPY "{table.db_table}" ({columns}) FROM STDIN') as copy:
-            write_row = copy.write_row
-            for row in rows:
-                if extra:
-                    row = row + extra
-                if json_indexes:
-                    row = list(row)
-                    for i in json_indexes:
-                        row[i] = dumps(row[i], ensure_ascii=False)
-                write_row(row)
+            for start in range(0, len(rows), self.CHUNK):
+                lines = []
+                for row in rows[start : start + self.CHUNK]:
+                    if extra:
+                        row = row + extra
+                    lines.append("\t".join([f(row[i]) for i, f in pairs]))
+                lines.append("")
+                copy.write("\n".join(lines))
         return len(rows)
 
 
