@@ -90,12 +90,18 @@ def referral_action(name: str, workflow: workflow_registry.Workflow | None) -> A
 
 
 def referral_actions(names: list[str], workflow) -> tuple[list[Action], list[Action]]:
-    """(handoff buttons, stage buttons); stage buttons in the order the workflow declares its
-    transitions, so the usual next step comes first."""
-    order = {info.name: i for i, info in enumerate(workflow.transition_infos())} if workflow else {}
+    """(handoff buttons, stage buttons); stage buttons in the order of the stage they lead to, so
+    the usual next step comes first and "end" comes last."""
+    order: dict[str, tuple[int, str]] = {}
+    if workflow:
+        codes = list(workflow.stage_codes)
+        order = {
+            info.name: (codes.index(info.target) if info.target in codes else len(codes), info.name)
+            for info in workflow.transition_infos()
+        }
     actions = [referral_action(n, workflow) for n in names]
     handoff = [a for a in actions if is_handoff(a.name)]
-    stage = sorted((a for a in actions if not is_handoff(a.name)), key=lambda a: order.get(a.name, len(order)))
+    stage = sorted((a for a in actions if not is_handoff(a.name)), key=lambda a: order.get(a.name, (999, a.name)))
     return handoff, stage
 
 

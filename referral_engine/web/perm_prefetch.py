@@ -2,7 +2,7 @@
 policy about every row (which buttons to show) without one query per row.
 
 This fills the per-user caches `referral_engine.access.policy.referral_perms` / `case_perms` read
-(`user._referral_perms`, `user._case_perms`: object id -> codenames) with exactly what those
+(attributes `_referral_perms`, `_case_perms` of the user object: object id -> codenames) with exactly what those
 functions would have computed. It belongs next to them in the policy module; it lives here until the
 policy grows a `*_perms_prefetch` of its own (reported to the access owner). The query-count tests
 of the list pages fail if the cache shape changes under it.
@@ -27,7 +27,11 @@ def _fill(user: Any, attr: str, ids: set[int], group_model: Any, user_model: Any
     p = policy.principal(user)
     if p.user_id is None:
         return
-    cache: dict[int, frozenset[str]] = user.__dict__.setdefault(attr, {})
+    # getattr/setattr, as the policy does: request.user is a lazy proxy.
+    cache: dict[int, frozenset[str]] | None = getattr(user, attr, None)
+    if cache is None:
+        cache = {}
+        setattr(user, attr, cache)
     missing = {i for i in ids if i is not None and i not in cache}
     if not missing:
         return

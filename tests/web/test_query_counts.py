@@ -62,3 +62,23 @@ def test_page_queries_do_not_grow_with_the_data(as_user, open_case, users, fresh
     assert large == small
     for key, count in large.items():
         assert count <= CAPS[pages[key]], f"{key}: {count} queries > cap {CAPS[pages[key]]}"
+
+
+def test_prefetched_permissions_equal_the_policy_answers(open_case, users, fresh):
+    """perm_prefetch fills the policy's caches with exactly what the policy would compute."""
+    from referral_engine.access import policy
+    from referral_engine.cases.models import Referral
+    from referral_engine.web.perm_prefetch import referrals_perms_prefetch
+
+    _grow(open_case, users, fresh, 0, 4)
+    referrals = list(Referral.objects.select_related("case"))
+    for username in ("worker_health", "worker_longevity", "desk_welfare", "chief_health"):
+        plain = fresh(users[username])
+        expected = {r.pk: (policy.referral_perms(plain, r), policy.case_perms(plain, r.case)) for r in referrals}
+        warmed = fresh(users[username])
+        policy.principal(warmed)
+        referrals_perms_prefetch(warmed, referrals)
+        with CaptureQueriesContext(connection) as ctx:
+            got = {r.pk: (policy.referral_perms(warmed, r), policy.case_perms(warmed, r.case)) for r in referrals}
+        assert got == expected
+        assert len(ctx.captured_queries) == 0
