@@ -12,7 +12,9 @@ opening one is written to the access log like any other read. Only the admin rol
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -192,6 +194,24 @@ class MembershipAdmin(SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         _membership_save(request, obj, is_new=not change)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# Groups are the roles and the department / district groups that guardian grants hang on: only the
+# grants module changes who is in them (from memberships), so here they are read-only.
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

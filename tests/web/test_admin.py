@@ -100,3 +100,9 @@ def test_membership_started_and_ended_in_the_admin_moves_the_groups(as_user, use
     fresh = User.objects.get(pk=worker.pk)
     assert org["health_promotion"].pk not in policy.principal(fresh).department_ids
     assert not fresh.groups.filter(pk=org["health_promotion"].group_id).exists()
+
+
+def test_groups_are_read_only_in_the_admin(as_user):
+    client = as_user("admin")
+    assert client.get("/admin/auth/group/").status_code == 200
+    assert client.get("/admin/auth/group/add/").status_code == 403
