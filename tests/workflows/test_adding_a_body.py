@@ -153,5 +153,5 @@ def test_a_new_body_is_one_module_and_one_registration(child_rearing, make_user,
     record = StageRecord.objects.get(referral=referral)
     assert record.data["interview_date"] == "2026-06-01"
     latest = record.history.order_by("-history_date", "-history_id").first()
-    assert latest.data == {"interview_date": "2026-06-01", "childcare_service": ""}
+    assert latest.data == {"interview_date": "2026-06-01"}  # a partial update stores only what was sent
     assert latest.history_user_id == worker.pk
