@@ -795,8 +795,7 @@ def referral_assign(*, referral_id: int, actor: Any, worker_id: int | None) -> R
     referral = locks.referral_for_update(int(referral_id))
     if not policy.can_view_referral(actor, referral):
         raise NotFound(_("つなぎが見つかりません。"))
-    p = policy.principal(actor)
-    if referral.to_department_id not in p.supervisor_department_ids and not p.is_desk_supervisor:
+    if not policy.can_assign(actor, referral):
         raise Forbidden(_("担当者を割り当てられるのは依頼先の係長・班長です。"))
     worker = None
     if worker_id:

@@ -1,5 +1,5 @@
 """Query budgets: each page runs the same number of queries with 5 cases as with 50, under a cap.
-(Per-row permission checks are loaded in bulk — referral_engine.web.perm_prefetch — so the inbox
+(Per-row permission checks are loaded in bulk — referral_engine.access.policy.referrals_perms_prefetch — so the inbox
 does not grow by one query per row.)"""
 
 from __future__ import annotations
@@ -65,10 +65,9 @@ def test_page_queries_do_not_grow_with_the_data(as_user, open_case, users, fresh
 
 
 def test_prefetched_permissions_equal_the_policy_answers(open_case, users, fresh):
-    """perm_prefetch fills the policy's caches with exactly what the policy would compute."""
+    """policy.referrals_perms_prefetch fills the policy's caches with exactly what the policy would compute."""
     from referral_engine.access import policy
     from referral_engine.cases.models import Referral
-    from referral_engine.web.perm_prefetch import referrals_perms_prefetch
 
     _grow(open_case, users, fresh, 0, 4)
     referrals = list(Referral.objects.select_related("case"))
@@ -77,7 +76,7 @@ def test_prefetched_permissions_equal_the_policy_answers(open_case, users, fresh
         expected = {r.pk: (policy.referral_perms(plain, r), policy.case_perms(plain, r.case)) for r in referrals}
         warmed = fresh(users[username])
         policy.principal(warmed)
-        referrals_perms_prefetch(warmed, referrals)
+        policy.referrals_perms_prefetch(warmed, referrals)
         with CaptureQueriesContext(connection) as ctx:
             got = {r.pk: (policy.referral_perms(warmed, r), policy.case_perms(warmed, r.case)) for r in referrals}
         assert got == expected

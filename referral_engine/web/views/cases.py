@@ -44,7 +44,6 @@ from referral_engine.web.forms import (
     ReferralAssignForm,
     ReferralCreateForm,
 )
-from referral_engine.web.perm_prefetch import referrals_perms_prefetch
 from referral_engine.web.views.common import redirect_next, require
 
 PAGE_SIZE = 50
@@ -142,14 +141,6 @@ def deadline_badges(referral: Referral, now) -> list[tuple[str, str]]:
     return badges
 
 
-def can_assign(user, referral: Referral) -> bool:
-    """Mirrors services.referral_assign (the policy has no can_assign of its own yet)."""
-    p = policy.principal(user)
-    return referral.state in (ReferralState.REQUESTED, ReferralState.ACCEPTED) and (
-        referral.to_department_id in p.supervisor_department_ids or p.is_desk_supervisor
-    )
-
-
 def referral_view(user, referral: Referral, *, see_full: bool, now, bound: dict[str, Any]) -> ReferralView:
     workflow = workflow_registry.get(referral.to_department.code)
     handoff_actions, stage_actions = labels.referral_actions(
@@ -172,7 +163,7 @@ def referral_view(user, referral: Referral, *, see_full: bool, now, bound: dict[
         record_form = bound.get(("record", referral.pk)) or workflow.record_form(initial=data)
         prepare_record_form(record_form)
     assign_form = None
-    if can_assign(user, referral):
+    if policy.can_assign(user, referral):
         assign_form = ReferralAssignForm(
             department_id=referral.to_department_id, initial={"worker_id": referral.assigned_worker_id}
         )
@@ -201,7 +192,7 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
     see_full = policy.can_see_sensitive(user, case)
     can_work = policy.can_work_case(case, user)
     referrals = list(selectors.case_referrals(case))
-    referrals_perms_prefetch(user, referrals)
+    policy.referrals_perms_prefetch(user, referrals)
     referral_views = [referral_view(user, r, see_full=see_full, now=now, bound=bound) for r in referrals]
     timeline = [
         {

@@ -10,7 +10,6 @@ from referral_engine.access import policy
 from referral_engine.cases import selectors, services
 from referral_engine.web import labels
 from referral_engine.web.errors import domain_errors
-from referral_engine.web.perm_prefetch import referrals_perms_prefetch
 from referral_engine.web.views.cases import deadline_badges
 from referral_engine.web.views.common import require
 
@@ -19,7 +18,7 @@ PAGE_SIZE = 50
 
 def inbox_rows(user, referrals, now):
     referrals = list(referrals)
-    referrals_perms_prefetch(user, referrals)
+    policy.referrals_perms_prefetch(user, referrals)
     rows = []
     for referral in referrals:
         workflow = workflow_registry.get(referral.to_department.code)
