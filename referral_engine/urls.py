@@ -12,5 +12,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("referral_engine.api.urls")),
+    path("audit/", include("referral_engine.audit.urls")),
     path("", include("referral_engine.web.urls")),
 ]

@@ -1,0 +1,172 @@
+"""Auditor reads: the access log filtered, a user's activity, the case whose history is asked for.
+Dates are Asia/Tokyo calendar days (settings.TIME_ZONE); `until` is inclusive."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from referral_engine import errors
+from referral_engine.access import policy
+from referral_engine.audit.models import AccessLog
+
+
+@dataclass(frozen=True)
+class AccessLogFilter:
+    since: dt.date | None = None
+    until: dt.date | None = None
+    user: str = ""  # a username or a user id
+    department: str = ""  # a department code
+    action: str = ""
+    case_id: int | None = None
+    object_type: str = ""
+    errors: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_params(cls, params: Any) -> AccessLogFilter:
+        """From a QueryDict / dict (`since`, `until`, `user`, `department`, `action`, `case`,
+        `object_type`). Bad values are left out and named in `errors`."""
+        problems: dict[str, str] = {}
+
+        def date(name: str) -> dt.date | None:
+            raw = (params.get(name) or "").strip()
+            if not raw:
+                return None
+            try:
+                value = parse_date(raw[:10])
+            except ValueError:
+                value = None
+            if value is None:
+                problems[name] = "YYYY-MM-DD"
+            return value
+
+        raw_case = (params.get("case") or "").strip()
+        case_id = int(raw_case) if raw_case.isdigit() else None
+        if raw_case and case_id is None:
+            problems["case"] = "integer"
+        action = (params.get("action") or "").strip()
+        if action and action not in AccessLog.Action.values:
+            problems["action"] = ", ".join(AccessLog.Action.values)
+            action = ""
+        return cls(
+            since=date("since"),
+            until=date("until"),
+            user=(params.get("user") or "").strip(),
+            department=(params.get("department") or "").strip(),
+            action=action,
+            case_id=case_id,
+            object_type=(params.get("object_type") or "").strip(),
+            errors=problems,
+        )
+
+    def as_params(self) -> dict[str, str]:
+        """The filter as query parameters (for pagination links, export links and the log itself)."""
+        values = {
+            "since": self.since.isoformat() if self.since else "",
+            "until": self.until.isoformat() if self.until else "",
+            "user": self.user,
+            "department": self.department,
+            "action": self.action,
+            "case": str(self.case_id) if self.case_id is not None else "",
+            "object_type": self.object_type,
+        }
+        return {k: v for k, v in values.items() if v}
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    """Midnight at the start of `day` in the project time zone (Asia/Tokyo)."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_default_timezone())
+
+
+def period_q(field_name: str, since: dt.date | None, until: dt.date | None) -> Q:
+    q = Q()
+    if since:
+        q &= Q(**{f"{field_name}__gte": day_start(since)})
+    if until:
+        q &= Q(**{f"{field_name}__lt": day_start(until + dt.timedelta(days=1))})
+    return q
+
+
+def user_q(value: str, *, id_field: str = "user_id", username_field: str = "username") -> Q:
+    """A username or a numeric id."""
+    if value.isdigit():
+        return Q(**{id_field: int(value)}) | Q(**{username_field: value})
+    return Q(**{username_field: value})
+
+
+def department_q(code: str) -> Q:
+    """AccessLog.department holds the user's department codes joined by commas."""
+    return (
+        Q(department=code)
+        | Q(department__startswith=f"{code},")
+        | Q(department__endswith=f",{code}")
+        | Q(department__contains=f",{code},")
+    )
+
+
+def access_log_list(*, user: Any, filters: AccessLogFilter) -> QuerySet[AccessLog]:
+    """The access log for an auditor, newest first, filtered. Others: Forbidden."""
+    if not policy.can_audit(user):
+        raise errors.Forbidden()
+    qs = AccessLog.objects.select_related("user").filter(period_q("at", filters.since, filters.until))
+    if filters.user:
+        qs = qs.filter(user_q(filters.user))
+    if filters.department:
+        qs = qs.filter(department_q(filters.department))
+    if filters.action:
+        qs = qs.filter(action=filters.action)
+    if filters.case_id is not None:
+        qs = qs.filter(case_id=filters.case_id)
+    if filters.object_type:
+        qs = qs.filter(object_type=filters.object_type)
+    return qs.order_by("-at", "-id")
+
+
+def audited_user_get(*, user: Any, user_id: int) -> Any:
+    """The user whose activity an auditor looks at. Others: NotFound (the page is hidden)."""
+    if not policy.can_audit(user):
+        raise errors.NotFound()
+    target = get_user_model().objects.filter(pk=user_id).first()
+    if target is None:
+        raise errors.NotFound()
+    return target
+
+
+def case_for_audit(*, user: Any, case_id: int) -> Any:
+    """A case whose full history an auditor reads. Others: NotFound."""
+    from referral_engine.cases.models import Case
+
+    if not policy.can_audit(user):
+        raise errors.NotFound()
+    case = Case.objects.select_related("person", "intake_department", "lead_department").filter(pk=case_id).first()
+    if case is None:
+        raise errors.NotFound()
+    return case
+
+
+def case_for_history(*, user: Any, case_id: int) -> Any:
+    """A case whose history `user` may read (policy.can_view_history): auditors and full viewers.
+    Missing and forbidden are the same NotFound."""
+    from referral_engine.cases.models import Case
+
+    case = Case.objects.select_related("person", "intake_department", "lead_department").filter(pk=case_id).first()
+    if case is None or not policy.can_view_history(user, case):
+        raise errors.NotFound()
+    return case
+
+
+def case_by_number(*, user: Any, number: str) -> Any:
+    from referral_engine.cases.models import Case
+
+    if not policy.can_audit(user):
+        raise errors.NotFound()
+    case = Case.objects.filter(number=number.strip()).first()
+    if case is None:
+        raise errors.NotFound()
+    return case

@@ -1,0 +1,443 @@
+"""The merged audit timeline: the case's event rows (CaseEvent) and the field-level changes of every
+historied object that belongs to it, old → new, labelled with the fields' (Japanese) verbose names,
+with who, when and why.
+
+Bounded queries: one query per history model, one for the events, one for the users and one per
+related model whose values appear in a change (departments, persons…), whatever the size of the case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.db import models
+from django.db.models import OuterRef, Q, Subquery
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from referral_engine.audit.history import history_model_for
+
+CREATED, CHANGED, DELETED = "created", "changed", "deleted"
+HISTORY_TYPE_KIND = {"+": CREATED, "~": CHANGED, "-": DELETED}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    label: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: dt.datetime
+    source: str  # "event" (the case timeline) or "history" (a field-level change)
+    kind: str  # an EventKind code, or created / changed / deleted
+    kind_label: str
+    object_type: str  # model name: case, person, referral, activity…
+    object_label: str  # e.g. "つなぎ #12 → 健康推進課"
+    object_id: int | None
+    summary: str
+    user_id: int | None
+    username: str
+    user_display_name: str
+    reason: str
+    changes: tuple[FieldChange, ...] = ()
+    case_id: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    order: tuple = field(default=(), compare=False, repr=False)
+
+    @property
+    def user_label(self) -> str:
+        if not self.username:
+            return ""
+        if self.user_display_name:
+            return f"{self.user_display_name} ({self.username})"
+        return self.username
+
+
+# --- Value display ------------------------------------------------------------------------------
+
+
+def _choice_labels(label: str) -> dict[str, str]:
+    from referral_engine.cases import choices
+
+    table = {"cases.case.needs": choices.Need, "cases.person.flags": choices.PersonFlag}
+    found = table.get(label)
+    return {k: str(v) for k, v in found.choices} if found else {}
+
+
+class _Resolver:
+    """Turns raw values into display text, fetching related objects once per related model."""
+
+    def __init__(self) -> None:
+        self.wanted: dict[type[models.Model], set[Any]] = defaultdict(set)
+        self.found: dict[type[models.Model], dict[Any, str]] = {}
+        self.department_codes: set[str] = set()
+
+    def want(self, model_field: models.Field, *values: Any) -> None:
+        if isinstance(model_field, models.ForeignKey):
+            target = model_field.related_model
+            self.wanted[target].update(v for v in values if v not in (None, ""))
+        elif model_field.name == "recipients":
+            for value in values:
+                if isinstance(value, list):
+                    self.department_codes.update(str(v) for v in value)
+
+    def want_department(self, pk: Any) -> None:
+        from referral_engine.accounts.models import Department
+
+        if pk is not None:
+            self.wanted[Department].add(pk)
+
+    def resolve(self) -> None:
+        from referral_engine.accounts.models import Department
+
+        user_model = get_user_model()
+        if self.department_codes:
+            self.wanted[Department]  # departments are few: fetched together with any wanted ids
+        for model, pks in self.wanted.items():
+            qs = model._default_manager.all()
+            if model is Department:
+                qs = qs.filter(Q(pk__in=pks) | Q(code__in=self.department_codes))
+                self.department_by_code = {d.code: d.name_ja for d in qs}
+                self.department_code_by_id = {d.pk: d.code for d in qs}
+                self.found[model] = {d.pk: d.name_ja for d in qs}
+                continue
+            if model is user_model:
+                self.found[model] = {u.pk: _user_label(u) for u in qs.filter(pk__in=pks)}
+                continue
+            self.found[model] = {o.pk: str(o) for o in qs.filter(pk__in=pks)}
+
+    def department_code(self, pk: Any) -> str:
+        return getattr(self, "department_code_by_id", {}).get(pk, "")
+
+    def department_name(self, pk: Any) -> str:
+        from referral_engine.accounts.models import Department
+
+        return self.found.get(Department, {}).get(pk, "")
+
+    def display(self, model_field: models.Field, value: Any, *, label_lower: str, row: Any = None) -> str:
+        if value is None or value == "" or value == [] or value == {}:
+            return ""
+        if isinstance(model_field, models.ForeignKey):
+            name = self.found.get(model_field.related_model, {}).get(value)
+            return f"{name} (#{value})" if name else f"#{value}"
+        if model_field.name == "stage" and label_lower == "cases.referral" and row is not None:
+            return _stage_label(self.department_code(row.to_department_id), value)
+        if model_field.flatchoices:
+            return str(dict(model_field.flatchoices).get(value, value))
+        if isinstance(model_field, models.BooleanField):
+            return _("はい") if value else _("いいえ")
+        if isinstance(value, dt.datetime):
+            return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if isinstance(value, list):
+            if model_field.name == "recipients":
+                names = getattr(self, "department_by_code", {})
+                return "、".join(names.get(str(v), str(v)) for v in value)
+            labels = _choice_labels(f"{label_lower}.{model_field.name}")
+            return "、".join(labels.get(str(v), str(v)) for v in value)
+        if isinstance(value, dict):
+            return ", ".join(f"{k}: {_plain(v)}" for k, v in sorted(value.items()))
+        return str(value)
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return str(value)
+
+
+def _stage_label(department_code: str, stage: str) -> str:
+    from referral_engine import workflow_registry
+
+    workflow = workflow_registry.get(department_code) if department_code else None
+    return workflow.stage_label(stage) if workflow else stage
+
+
+def _user_label(user: Any) -> str:
+    display = getattr(user, "display_name", "")
+    return f"{display} ({user.get_username()})" if display else user.get_username()
+
+
+# --- History rows → entries ---------------------------------------------------------------------
+
+# Fields never shown in a "created" entry: they are the entry itself or its container.
+_SKIP_ON_CREATE = {"id", "created_at", "case"}
+
+
+@dataclass
+class _Pending:
+    row: Any
+    model: type[models.Model]
+    kind: str
+    raw: list[tuple[models.Field, Any, Any]]  # (field, old, new); for JSON dicts, one per key
+
+
+def _model_fields(model: type[models.Model]) -> dict[str, models.Field]:
+    return {f.name: f for f in model._meta.concrete_fields}
+
+
+def _diff(model: type[models.Model], row: Any, prev: Any | None) -> list[tuple[models.Field, Any, Any]]:
+    fields = _model_fields(model)
+    if prev is None:
+        initial = []
+        for f in row.tracked_fields:
+            if not f.editable or f.name in _SKIP_ON_CREATE:
+                continue
+            value = getattr(row, f.attname)
+            if value not in (None, "", [], {}):
+                initial.append((fields[f.name], None, value))
+        return initial
+    out = []
+    for change in row.diff_against(prev).changes:
+        model_field = fields[change.field]
+        old, new = change.old, change.new
+        if isinstance(model_field, models.JSONField) and isinstance(old or {}, dict) and isinstance(new or {}, dict):
+            old, new = old or {}, new or {}
+            for key in sorted(set(old) | set(new)):
+                if old.get(key) != new.get(key):
+                    out.append((model_field, {"key": key, "value": old.get(key)}, {"key": key, "value": new.get(key)}))
+            continue
+        out.append((model_field, old, new))
+    return out
+
+
+def _pending_from_rows(model: type[models.Model], rows: Iterable[Any], prev_of: Callable[[Any], Any]) -> list[_Pending]:
+    pending = []
+    for row in rows:
+        kind = HISTORY_TYPE_KIND.get(row.history_type, CHANGED)
+        prev = prev_of(row)
+        raw = [] if kind == DELETED else _diff(model, row, prev)
+        if kind == CHANGED and prev is not None and not raw:
+            continue  # a no-op save recorded before no-op saves were skipped
+        pending.append(_Pending(row=row, model=model, kind=kind, raw=raw))
+    return pending
+
+
+def _case_id_of_row(model: type[models.Model], row: Any) -> int | None:
+    if model._meta.label_lower == "cases.case":
+        return row.id
+    return getattr(row, "case_id", None)
+
+
+def _entries_from_pending(pending: list[_Pending], resolver: _Resolver, users: dict[int, Any]) -> list[Entry]:
+    kind_labels = {CREATED: _("作成"), CHANGED: _("変更"), DELETED: _("削除")}
+    entries = []
+    for item in pending:
+        model, row = item.model, item.row
+        label_lower = model._meta.label_lower
+        changes = []
+        for model_field, old, new in item.raw:
+            label = str(model_field.verbose_name)
+            if isinstance(old, dict) and "key" in old and isinstance(new, dict) and "key" in new:
+                label = f"{label}（{old['key']}）"
+                old_text, new_text = _plain(old["value"]), _plain(new["value"])
+            else:
+                old_text = resolver.display(model_field, old, label_lower=label_lower, row=row)
+                new_text = resolver.display(model_field, new, label_lower=label_lower, row=row)
+            changes.append(FieldChange(field=model_field.name, label=label, old=old_text, new=new_text))
+        object_label = f"{model._meta.verbose_name} #{row.id}"
+        if label_lower == "cases.referral":
+            object_label += f" → {resolver.department_name(row.to_department_id)}"
+        user = users.get(row.history_user_id)
+        entries.append(
+            Entry(
+                at=row.history_date,
+                source="history",
+                kind=item.kind,
+                kind_label=str(kind_labels[item.kind]),
+                object_type=model._meta.model_name,
+                object_label=object_label,
+                object_id=row.id,
+                summary=f"{model._meta.verbose_name}を{kind_labels[item.kind]}",
+                user_id=row.history_user_id,
+                username=user.get_username() if user else "",
+                user_display_name=getattr(user, "display_name", "") if user else "",
+                reason=row.history_change_reason or "",
+                changes=tuple(changes),
+                case_id=_case_id_of_row(model, row),
+                order=(row.history_date, 0, row.history_id),
+            )
+        )
+    return entries
+
+
+def _want_values(pending: list[_Pending], resolver: _Resolver) -> None:
+    for item in pending:
+        if item.model._meta.label_lower == "cases.referral":
+            resolver.want_department(item.row.to_department_id)
+        for model_field, old, new in item.raw:
+            resolver.want(model_field, old, new)
+
+
+# --- Events → entries ---------------------------------------------------------------------------
+
+
+def _state_label(event: Any, value: str) -> str:
+    from referral_engine.cases.choices import CaseState, EventKind, ReferralState
+
+    if not value:
+        return ""
+    if event.kind == EventKind.CASE_TRANSITION or event.kind == EventKind.CASE_OPENED:
+        return str(dict(CaseState.choices).get(value, value))
+    if event.kind == EventKind.REFERRAL_TRANSITION or event.kind == EventKind.REFERRAL_REQUESTED:
+        return str(dict(ReferralState.choices).get(value, value))
+    if event.kind == EventKind.STAGE_TRANSITION and event.referral_id:
+        return _stage_label(event.referral.to_department.code, value)
+    return value
+
+
+def _event_entries(events: Iterable[Any], users: dict[int, Any]) -> list[Entry]:
+    entries = []
+    for event in events:
+        from_label, to_label = _state_label(event, event.from_state), _state_label(event, event.to_state)
+        summary = event.name or event.get_kind_display()
+        if from_label or to_label:
+            summary = f"{summary}: {from_label or '—'} → {to_label or '—'}"
+        object_type, object_id, object_label = "case", event.case_id, ""
+        if event.referral_id:
+            referral = event.referral
+            object_type, object_id = "referral", event.referral_id
+            object_label = f"{referral._meta.verbose_name} #{referral.pk} → {referral.to_department.name_ja}"
+        user = users.get(event.actor_id)
+        entries.append(
+            Entry(
+                at=event.created_at,
+                source="event",
+                kind=event.kind,
+                kind_label=event.get_kind_display(),
+                object_type=object_type,
+                object_label=object_label,
+                object_id=object_id,
+                summary=summary,
+                user_id=event.actor_id,
+                username=user.get_username() if user else "",
+                user_display_name=getattr(user, "display_name", "") if user else "",
+                reason=event.reason or "",
+                case_id=event.case_id,
+                data=dict(event.data or {}),
+                order=(event.created_at, 1, event.pk),
+            )
+        )
+    return entries
+
+
+def _users(ids: Iterable[Any]) -> dict[int, Any]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {u.pk: u for u in get_user_model()._default_manager.filter(pk__in=wanted)}
+
+
+# --- Public -------------------------------------------------------------------------------------
+
+
+def _case_sources(case: Any) -> list[tuple[str, Q]]:
+    """(model label, filter on its history rows) for every historied object of the case."""
+    referral_history = history_model_for(apps.get_model("cases", "Referral"))
+    referral_ids = referral_history._default_manager.filter(case_id=case.pk).values("id")
+    return [
+        ("cases.Case", Q(id=case.pk)),
+        ("cases.Person", Q(id=case.person_id)),
+        ("cases.Referral", Q(case_id=case.pk)),
+        ("cases.StageRecord", Q(referral_id__in=Subquery(referral_ids))),
+        ("cases.Activity", Q(case_id=case.pk)),
+        ("cases.Consent", Q(case_id=case.pk) | Q(person_id=case.person_id, case_id__isnull=True)),
+        ("timers.Escalation", Q(case_id=case.pk)),
+        ("cases.CommunitySlip", Q(case_id=case.pk)),
+    ]
+
+
+def case_history(*, case: Any) -> list[Entry]:
+    """Every event of `case` and every field-level change of its historied objects (the case, the
+    person, referrals, stage records, activities, consents, escalations, the community slip), oldest
+    first. Who may read it is decided by the caller (selectors.case_for_history / case_for_audit)."""
+    pending: list[_Pending] = []
+    for label, q in _case_sources(case):
+        try:
+            model = apps.get_model(label)
+        except LookupError:
+            continue
+        history_model = history_model_for(model)
+        if history_model is None:
+            continue
+        rows = list(history_model._default_manager.filter(q).order_by("id", "history_date", "history_id"))
+        previous: dict[Any, Any] = {}
+
+        def prev_of(row: Any, previous: dict = previous) -> Any:
+            before = previous.get(row.id)
+            previous[row.id] = row
+            return before
+
+        pending.extend(_pending_from_rows(model, rows, prev_of))
+
+    from referral_engine.cases.models import CaseEvent
+
+    events = list(
+        CaseEvent.objects.filter(case_id=case.pk).select_related("referral__to_department").order_by("created_at", "id")
+    )
+    resolver = _Resolver()
+    _want_values(pending, resolver)
+    resolver.resolve()
+    users = _users([p.row.history_user_id for p in pending] + [e.actor_id for e in events])
+    entries = _entries_from_pending(pending, resolver, users) + _event_entries(events, users)
+    entries.sort(key=lambda e: e.order)
+    return entries
+
+
+def user_changes(
+    *, user_id: int, since: dt.date | None = None, until: dt.date | None = None, limit: int = 200
+) -> list[Entry]:
+    """What one user changed (history rows they are named on, events they acted in), newest first,
+    at most `limit`. Two queries per history model (the rows, then their previous rows)."""
+    from referral_engine.audit.append_only import history_models
+    from referral_engine.audit.selectors import period_q
+    from referral_engine.cases.models import CaseEvent
+
+    pending: list[_Pending] = []
+    for history_model in history_models():
+        model = getattr(history_model, "instance_type", None)
+        if model is None:
+            continue
+        prev_id = Subquery(
+            history_model._default_manager.filter(id=OuterRef("id"), history_date__lt=OuterRef("history_date"))
+            .order_by("-history_date", "-history_id")
+            .values("history_id")[:1]
+        )
+        rows = list(
+            history_model._default_manager.filter(history_user_id=user_id)
+            .filter(period_q("history_date", since, until))
+            .annotate(prev_history_id=prev_id)
+            .order_by("-history_date", "-history_id")[:limit]
+        )
+        if not rows:
+            continue
+        wanted = [r.prev_history_id for r in rows if r.prev_history_id]
+        prevs = history_model._default_manager.in_bulk(wanted) if wanted else {}
+        pending.extend(_pending_from_rows(model, rows, lambda row, prevs=prevs: prevs.get(row.prev_history_id)))
+
+    events = list(
+        CaseEvent.objects.filter(actor_id=user_id)
+        .filter(period_q("created_at", since, until))
+        .select_related("referral__to_department")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    resolver = _Resolver()
+    _want_values(pending, resolver)
+    resolver.resolve()
+    users = _users([user_id])
+    entries = _entries_from_pending(pending, resolver, users) + _event_entries(events, users)
+    entries.sort(key=lambda e: e.order, reverse=True)
+    return entries[:limit]

@@ -1,0 +1,206 @@
+"""Auditor pages under /audit/ (DESIGN §6, §8.2). Only auditors: others get 404 (the pages are hidden);
+auditors get 403 on any write. Every page view is itself logged: reading the access log is a search,
+a case's history is a view of the case, a user's activity is a view of the user, a CSV is an export."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from referral_engine import errors
+from referral_engine.access import policy
+from referral_engine.audit import exports, selectors, services, timeline
+from referral_engine.audit.models import AccessLog
+from referral_engine.audit.selectors import AccessLogFilter
+
+PAGE_SIZE = 50
+USER_CHANGES_LIMIT = 200
+
+
+def auditor_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not policy.can_audit(request.user):
+            raise Http404
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied  # auditors change nothing
+        try:
+            return view(request, *args, **kwargs)
+        except errors.NotFound as exc:
+            raise Http404 from exc
+
+    return wrapper
+
+
+def _departments() -> list[Any]:
+    from referral_engine.accounts.models import Department
+
+    return list(Department.objects.order_by("id").only("code", "name_ja"))
+
+
+def _filter_context(filters: AccessLogFilter) -> dict[str, Any]:
+    return {
+        "filters": filters,
+        "filter_params": filters.as_params(),
+        "filter_query": urlencode(filters.as_params()),
+        "departments": _departments(),
+        "actions": AccessLog.Action.choices,
+    }
+
+
+def _page(request: HttpRequest, items: Any) -> Any:
+    return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _stamp() -> str:
+    return timezone.localtime().strftime("%Y%m%d-%H%M")
+
+
+@auditor_only
+def index(request: HttpRequest) -> HttpResponse:
+    filters = AccessLogFilter.from_params(request.GET)
+    services.access_log_search(user=request.user, terms={}, object_type="access_log", request=request)
+    recent = list(selectors.access_log_list(user=request.user, filters=AccessLogFilter())[:20])
+    return render(request, "audit/index.html", {**_filter_context(filters), "recent": recent})
+
+
+@auditor_only
+def access_log(request: HttpRequest) -> HttpResponse:
+    filters = AccessLogFilter.from_params(request.GET)
+    # Logged first: the page counts rows before the template reads them.
+    services.access_log_search(user=request.user, terms=filters.as_params(), object_type="access_log", request=request)
+    page = _page(request, selectors.access_log_list(user=request.user, filters=filters))
+    return render(request, "audit/access_log.html", {**_filter_context(filters), "page": page})
+
+
+@auditor_only
+def access_log_export(request: HttpRequest) -> HttpResponse:
+    filters = AccessLogFilter.from_params(request.GET)
+    rows = selectors.access_log_list(user=request.user, filters=filters)
+    services.access_log_export(
+        user=request.user, object_type="access_log", terms=filters.as_params(), case_id=filters.case_id, request=request
+    )
+    return exports.csv_response(
+        f"access-log-{_stamp()}.csv",
+        exports.ACCESS_LOG_HEADERS,
+        exports.access_log_rows(rows.iterator(chunk_size=2000)),
+    )
+
+
+@auditor_only
+def case_lookup(request: HttpRequest) -> HttpResponse:
+    number = (request.GET.get("number") or "").strip()
+    if number.isdigit():
+        return redirect("audit:case_history", case_id=int(number))
+    case = selectors.case_by_number(user=request.user, number=number)
+    return redirect("audit:case_history", case_id=case.pk)
+
+
+@auditor_only
+def case_history(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = selectors.case_for_audit(user=request.user, case_id=case_id)
+    services.access_log_view(user=request.user, obj=case, request=request)
+    entries = timeline.case_history(case=case)
+    access = list(selectors.access_log_list(user=request.user, filters=AccessLogFilter(case_id=case.pk))[:PAGE_SIZE])
+    return render(
+        request,
+        "audit/case_history.html",
+        {"case": case, "entries": entries, "access": access, "access_more_url": _access_url(case=case.pk)},
+    )
+
+
+@auditor_only
+def case_history_export(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = selectors.case_for_audit(user=request.user, case_id=case_id)
+    entries = timeline.case_history(case=case)
+    services.access_log_export(user=request.user, object_type="case_history", obj=case, request=request)
+    return exports.csv_response(
+        f"case-history-{case.number}-{_stamp()}.csv", exports.TIMELINE_HEADERS, exports.timeline_rows(entries)
+    )
+
+
+@auditor_only
+def user_list(request: HttpRequest) -> HttpResponse:
+    q = (request.GET.get("q") or "").strip()
+    users = get_user_model().objects.order_by("username")
+    if q:
+        users = users.filter(Q(username__icontains=q) | Q(display_name__icontains=q))
+        services.access_log_search(user=request.user, terms={"q": q}, object_type="user", request=request)
+    return render(
+        request,
+        "audit/user_list.html",
+        {"q": q, "page": _page(request, users), "filter_query": urlencode({"q": q}) if q else ""},
+    )
+
+
+@auditor_only
+def user_activity(request: HttpRequest, user_id: int) -> HttpResponse:
+    target = selectors.audited_user_get(user=request.user, user_id=user_id)
+    filters = AccessLogFilter.from_params(request.GET)
+    filters = AccessLogFilter(since=filters.since, until=filters.until, user=str(target.pk), action=filters.action)
+    services.access_log_view(user=request.user, obj=target, request=request)  # before the page counts rows
+    page = _page(request, selectors.access_log_list(user=request.user, filters=filters))
+    changes = timeline.user_changes(
+        user_id=target.pk, since=filters.since, until=filters.until, limit=USER_CHANGES_LIMIT
+    )
+    query = {k: v for k, v in filters.as_params().items() if k != "user"}
+    return render(
+        request,
+        "audit/user_activity.html",
+        {
+            **_filter_context(filters),
+            "target": target,
+            "page": page,
+            "changes": changes,
+            "changes_limit": USER_CHANGES_LIMIT,
+            "filter_query": urlencode(query),
+        },
+    )
+
+
+@auditor_only
+def user_access_export(request: HttpRequest, user_id: int) -> HttpResponse:
+    target = selectors.audited_user_get(user=request.user, user_id=user_id)
+    base = AccessLogFilter.from_params(request.GET)
+    filters = AccessLogFilter(since=base.since, until=base.until, user=str(target.pk), action=base.action)
+    rows = selectors.access_log_list(user=request.user, filters=filters)
+    services.access_log_export(
+        user=request.user, object_type="user_access_log", obj=target, terms=filters.as_params(), request=request
+    )
+    return exports.csv_response(
+        f"user-access-{target.username}-{_stamp()}.csv",
+        exports.ACCESS_LOG_HEADERS,
+        exports.access_log_rows(rows.iterator(chunk_size=2000)),
+    )
+
+
+@auditor_only
+def user_changes_export(request: HttpRequest, user_id: int) -> HttpResponse:
+    target = selectors.audited_user_get(user=request.user, user_id=user_id)
+    base = AccessLogFilter.from_params(request.GET)
+    entries = timeline.user_changes(user_id=target.pk, since=base.since, until=base.until, limit=10_000)
+    services.access_log_export(
+        user=request.user,
+        object_type="user_changes",
+        obj=target,
+        terms=AccessLogFilter(since=base.since, until=base.until).as_params(),
+        request=request,
+    )
+    return exports.csv_response(
+        f"user-changes-{target.username}-{_stamp()}.csv", exports.TIMELINE_HEADERS, exports.timeline_rows(entries)
+    )
+
+
+def _access_url(**params: Any) -> str:
+    return f"{reverse('audit:access_log')}?{urlencode(params)}"
