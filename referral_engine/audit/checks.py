@@ -28,9 +28,10 @@ def append_only_triggers_check(app_configs: Any = None, databases: Any = None, *
                 checks.Error(
                     f"Append-only table {table!r} has no UPDATE/DELETE/TRUNCATE trigger.",
                     hint=(
-                        "Add a migration whose RunPython calls "
+                        "A new history table: add a migration whose RunPython calls "
                         "referral_engine.audit.append_only.install_append_only_triggers("
-                        f"schema_editor, [{table!r}]) (see docs/audit.md)."
+                        f"schema_editor, [{table!r}]). A trigger dropped or disabled by hand: "
+                        "`manage.py append_only_triggers --install` (see docs/audit.md)."
                     ),
                     id="audit.E001",
                 )

@@ -177,3 +177,23 @@ def test_truncate_only_with_the_session_opt_in(populated):
             cursor.execute('SELECT count(*) FROM "audit_accesslog"')
             assert cursor.fetchone()[0] == 0
         transaction.set_rollback(True)
+
+
+def test_the_command_reports_and_repairs_a_missing_trigger():
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    from referral_engine.audit.append_only import append_only_missing
+
+    _immediate()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute('ALTER TABLE "cases_caseevent" DISABLE TRIGGER audit_append_only_row')
+        with pytest.raises(CommandError, match="cases_caseevent"):
+            call_command("append_only_triggers", stdout=io.StringIO())
+        out = io.StringIO()
+        call_command("append_only_triggers", "--install", stdout=out)
+        assert "installed on: cases_caseevent" in out.getvalue()
+        assert "cases_caseevent" not in append_only_missing(connection)
+        transaction.set_rollback(True)
