@@ -1,7 +1,84 @@
-from django.urls import path
+"""/api/: the v1 endpoints (DESIGN §8.1), the OpenAPI schema and its docs page (assets from
+drf-spectacular-sidecar, served by the app: no CDN). Anything else under /api/ is a JSON 404."""
+
+from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from referral_engine.api import views
+from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView
+
+
+class IdConverter:
+    """A database id: at most 18 digits, so it always fits a 64-bit key (a longer number is a 404,
+    not an overflow in the database driver)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+class NameConverter:
+    """A transition name: letters, digits and underscores."""
+
+    regex = "[A-Za-z0-9_]{1,50}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(IdConverter, "api_id")
+register_converter(NameConverter, "api_name")
+
+v1 = [
+    path("auth/token/", views.TokenObtainView.as_view(), name="api-token"),
+    path("persons/", views.PersonSearchView.as_view(), name="api-persons"),
+    path("cases/", views.CaseListView.as_view(), name="api-cases"),
+    path("cases/<api_id:id>/", views.CaseDetailView.as_view(), name="api-case"),
+    path("cases/<api_id:id>/transitions/", views.CaseTransitionListView.as_view(), name="api-case-transitions"),
+    path(
+        "cases/<api_id:id>/transitions/<api_name:name>/",
+        views.CaseTransitionView.as_view(),
+        name="api-case-transition",
+    ),
+    path("cases/<api_id:id>/referrals/", views.CaseReferralsView.as_view(), name="api-case-referrals"),
+    path("cases/<api_id:id>/activities/", views.CaseActivitiesView.as_view(), name="api-case-activities"),
+    path("cases/<api_id:id>/consents/", views.CaseConsentsView.as_view(), name="api-case-consents"),
+    path("cases/<api_id:id>/history/", CaseHistoryAPIView.as_view(), name="api-case-history"),
+    path("consents/<api_id:id>/withdraw/", views.ConsentWithdrawView.as_view(), name="api-consent-withdraw"),
+    path("referrals/", views.ReferralListView.as_view(), name="api-referrals"),
+    path("referrals/<api_id:id>/", views.ReferralDetailView.as_view(), name="api-referral"),
+    path(
+        "referrals/<api_id:id>/transitions/",
+        views.ReferralTransitionListView.as_view(),
+        name="api-referral-transitions",
+    ),
+    path(
+        "referrals/<api_id:id>/transitions/<api_name:name>/",
+        views.ReferralTransitionView.as_view(),
+        name="api-referral-transition",
+    ),
+    path("referrals/<api_id:id>/record/", views.ReferralRecordView.as_view(), name="api-referral-record"),
+    path("community-slips/", views.SlipListView.as_view(), name="api-community-slips"),
+    path("escalations/", views.EscalationListView.as_view(), name="api-escalations"),
+    path(
+        "escalations/<api_id:id>/acknowledge/",
+        views.EscalationAcknowledgeView.as_view(),
+        name="api-escalation-acknowledge",
+    ),
+    path("dashboard/", views.DashboardView.as_view(), name="api-dashboard"),
+    path("audit/access-log/", AccessLogListAPIView.as_view(), name="api-audit-access-log"),
+]
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("v1/", include(v1)),
+    re_path(r"^.*$", views.NotFoundView.as_view(), name="api-not-found"),
 ]

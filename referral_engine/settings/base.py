@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "referral_engine.security.middleware.DatabaseUnavailableMiddleware",
     "referral_engine.security.middleware.RequestTooLargeMiddleware",
+    "referral_engine.api.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -201,25 +202,43 @@ CELERY_BEAT_SCHEDULE = {
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",  # first: unauthenticated is a 401
+        "rest_framework.authentication.SessionAuthentication",  # CSRF enforced for session writes
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "referral_engine.api.pagination.ApiPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "referral_engine.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["referral_engine.api.throttling.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"writes": env("API_WRITE_THROTTLE", default="600/minute")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tsukumi referral engine API",
-    "DESCRIPTION": "まるごと受け止める相談窓口 — cases, referrals, escalations.",
+    "DESCRIPTION": "まるごと受け止める相談窓口 — cases, referrals, escalations. See docs/api.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "referral_engine.api.schema.error_responses_hook",
+    ],
+    # Ids in paths: at most 18 digits (referral_engine.api.urls.IdConverter).
+    "PATH_CONVERTER_OVERRIDES": {
+        "api_id": {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999},
+        "api_name": {"type": "string", "pattern": "^[A-Za-z0-9_]{1,50}$"},
+    },
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStateEnum": "referral_engine.cases.choices.CaseState",
+        "ReferralStateEnum": "referral_engine.cases.choices.ReferralState",
+        "EscalationStateEnum": ["open", "acknowledged", "resolved"],
+    },
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=1024 * 1024)

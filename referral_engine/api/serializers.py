@@ -1,0 +1,727 @@
+"""Request and response shapes of the API (DESIGN §8.1).
+
+Input serializers only check types and sizes, so that nothing malformed reaches a service (a string
+where a list belongs, a NUL byte PostgreSQL refuses, a date outside what the database stores); every
+business rule stays in the services. Output serializers are read-only: the state is never a writable
+field, and what a limited viewer may not see (sensitive person flags, sensitive activity bodies) is
+already removed by the selectors and the policy they are given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from referral_engine.access import policy
+from referral_engine.cases import selectors
+from referral_engine.cases.choices import (
+    ActivityKind,
+    Basis,
+    CaseState,
+    Channel,
+    ClosureReason,
+    ConsentMethod,
+    Need,
+    PersonFlag,
+    ReferralState,
+    Risk,
+    Sex,
+    SlipStatus,
+    SlipUrgency,
+)
+from referral_engine.cases.models import Activity, Case, CommunitySlip, Consent, Person, Referral
+
+MAX_ID = 2**63 - 1
+TEXT = 10_000
+CODE = 50
+
+
+# --- Small field types --------------------------------------------------------------------------
+
+
+class StrictCharField(serializers.CharField):
+    """JSON strings only: a number or a list where text belongs is a type error, not text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class IdField(serializers.IntegerField):
+    """A JSON integer id (not "5", not 5.0, not true) that fits a 64-bit key."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true/false only: "yes", 1 or "" are type errors, not booleans."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """A moment the database can store in any time zone (years 1900–2100)."""
+
+    default_error_messages = {"range": _("1900年から2100年までの日時を入力してください。")}
+
+    def to_internal_value(self, value: Any) -> dt.datetime:
+        # Look at the year before DRF converts time zones: year 1 in Asia/Tokyo overflows in UTC.
+        if isinstance(value, str):
+            try:
+                early = parse_datetime(value)
+            except ValueError:
+                early = None
+            if early is not None and not (1900 <= early.year <= 2100):
+                self.fail("range")
+        parsed = super().to_internal_value(value)
+        if not (1900 <= parsed.year <= 2100):
+            self.fail("range")
+        return parsed
+
+
+def text(max_length: int = TEXT, *, required: bool = False, **kwargs: Any) -> StrictCharField:
+    if not required:
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("default", "")
+    return StrictCharField(max_length=max_length, required=required, **kwargs)
+
+
+def code(*, required: bool = False, **kwargs: Any) -> StrictCharField:
+    return text(CODE, required=required, **kwargs)
+
+
+# --- Users and departments ------------------------------------------------------------------------
+
+
+class UserRefSerializer(serializers.Serializer):
+    """Wherever a user appears: their username and display name."""
+
+    username = serializers.CharField(read_only=True)
+    display_name = serializers.CharField(read_only=True)
+
+
+def user_ref(source: str | None = None) -> UserRefSerializer:
+    kwargs: dict[str, Any] = {"read_only": True, "allow_null": True}
+    if source:
+        kwargs["source"] = source
+    return UserRefSerializer(**kwargs)
+
+
+def code_of(*, allow_null: bool = False) -> serializers.SlugRelatedField:
+    """A department or district, by its code (DESIGN §8.1)."""
+    return serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=allow_null)
+
+
+# --- Auth -----------------------------------------------------------------------------------------
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(read_only=True)
+
+
+# --- Errors (for the schema) ----------------------------------------------------------------------
+
+
+class DuplicateCandidateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kana = serializers.CharField()
+    birth_date = serializers.DateField(allow_null=True)
+    district = serializers.CharField(allow_null=True)
+    address = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape. `allowed` on an illegal transition (409), `candidates` on a possible
+    duplicate at intake (409)."""
+
+    error = serializers.CharField(help_text="A stable code: invalid, not_found, forbidden, illegal_transition…")
+    message = serializers.CharField(help_text="A human-readable explanation (Japanese unless Accept-Language: en).")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Field path → messages (`person.birth_date`, `referrals[0].basis`); empty when not about input.",
+    )
+    allowed = serializers.ListField(child=serializers.CharField(), required=False)
+    candidates = DuplicateCandidateSerializer(many=True, required=False)
+
+
+# --- Persons --------------------------------------------------------------------------------------
+
+
+class PersonInputSerializer(serializers.Serializer):
+    family_name = StrictCharField(max_length=50)
+    given_name = text(50)
+    family_name_kana = text(100)
+    given_name_kana = text(100)
+    birth_date = serializers.DateField(required=False, allow_null=True)
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False, allow_blank=True)
+    district = code(allow_null=True)
+    address = text(200)
+    phone = text(30)
+    flags = serializers.ListField(
+        child=serializers.ChoiceField(choices=PersonFlag.choices), required=False, max_length=len(PersonFlag)
+    )
+
+
+class PersonBriefSerializer(serializers.ModelSerializer):
+    """A person in a list: identifying, never sensitive."""
+
+    district = code_of(allow_null=True)
+
+    class Meta:
+        model = Person
+        fields = ["id", "family_name", "given_name", "family_name_kana", "given_name_kana", "birth_date", "district"]
+        read_only_fields = fields
+
+
+class PersonSerializer(PersonBriefSerializer):
+    """A person on a case's page. `flags` holds sensitive ones (障害, ひきこもり…) only for full viewers."""
+
+    sex = serializers.ChoiceField(choices=Sex.choices, allow_blank=True, read_only=True)
+    flags = serializers.SerializerMethodField()
+
+    class Meta(PersonBriefSerializer.Meta):
+        fields = [*PersonBriefSerializer.Meta.fields, "sex", "address", "phone", "flags"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=PersonFlag.choices)))
+    def get_flags(self, person: Person) -> list[str]:
+        return selectors.person_flags_for(self.context["request"].user, self.context["case"])
+
+
+class PersonCandidateSerializer(DuplicateCandidateSerializer):
+    """A search hit at intake (`person_candidate_payload`): identifying, never sensitive."""
+
+
+class PersonSearchQuerySerializer(serializers.Serializer):
+    q = StrictCharField(max_length=100, help_text="Kana, kanji or phone number (normalised).")
+
+
+# --- Cases ----------------------------------------------------------------------------------------
+
+
+class ReferralSpecSerializer(serializers.Serializer):
+    """A referral made at intake."""
+
+    to_department = code(required=True)
+    basis = serializers.ChoiceField(choices=Basis.choices)
+    reason = StrictCharField(max_length=TEXT, required=False, allow_blank=True, help_text="Defaults to the summary.")
+    justification = StrictCharField(max_length=TEXT, required=False, allow_blank=True)
+    urgent = StrictBooleanField(required=False, help_text="Defaults to true when the case's risk is urgent.")
+    consent_id = IdField(required=False, allow_null=True)
+
+
+class ConsentInputSerializer(serializers.Serializer):
+    recipients = serializers.ListField(child=code(required=True), min_length=1, max_length=20)
+    purposes = StrictCharField(max_length=TEXT)
+    method = serializers.ChoiceField(choices=ConsentMethod.choices)
+    obtained_at = BoundedDateTimeField(required=False, allow_null=True)
+    note = text()
+
+
+class CaseOpenSerializer(serializers.Serializer):
+    person_id = IdField(required=False, allow_null=True, help_text="An existing person (see /persons/?q=).")
+    person = PersonInputSerializer(required=False, allow_null=True, help_text="A new person.")
+    confirm_new_person = StrictBooleanField(
+        default=False, help_text="Open for a new person even though possible duplicates exist."
+    )
+    channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.COUNTER)
+    summary = StrictCharField(max_length=TEXT, help_text="主訴")
+    needs = serializers.ListField(
+        child=serializers.ChoiceField(choices=Need.choices), default=list, max_length=len(Need)
+    )
+    risk = serializers.ChoiceField(choices=Risk.choices, default=Risk.NORMAL)
+    referrals = ReferralSpecSerializer(many=True, required=False, max_length=10)
+    consent = ConsentInputSerializer(required=False, allow_null=True)
+    first_note = text()
+    department = code(help_text="The window (your department's code) when you belong to several.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("person_id") is not None and attrs.get("person") is not None:
+            raise serializers.ValidationError({"person": [_("person_id か person のどちらか一方を指定してください。")]})
+        return attrs
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        return {
+            "person_id": data.get("person_id"),
+            "person": data.get("person"),
+            "confirm_new_person": data["confirm_new_person"],
+            "channel": data["channel"],
+            "summary": data["summary"],
+            "needs": data["needs"],
+            "risk": data["risk"],
+            "referrals": [dict(r) for r in data.get("referrals") or []] or None,
+            "consent": dict(data["consent"]) if data.get("consent") else None,
+            "first_note": data["first_note"],
+            "department_code": data["department"] or None,
+        }
+
+
+class CaseListQuerySerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=CaseState.choices, required=False)
+    department = code(help_text="Cases led by, or referred to, this department.")
+    risk = serializers.ChoiceField(choices=Risk.choices, required=False)
+    stalled = serializers.BooleanField(required=False, allow_null=True, default=None)
+    q = text(100, help_text="Case number, or the start of the person's name in kana or kanji.")
+
+
+class CaseSummarySerializer(serializers.ModelSerializer):
+    """A case in a list."""
+
+    person = PersonBriefSerializer(read_only=True)
+    intake_department = code_of()
+    lead_department = code_of()
+    lead_worker = user_ref()
+    needs = serializers.ListField(child=serializers.ChoiceField(choices=Need.choices), read_only=True)
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "number",
+            "state",
+            "person",
+            "intake_department",
+            "lead_department",
+            "lead_worker",
+            "channel",
+            "summary",
+            "needs",
+            "risk",
+            "is_gap",
+            "last_touched_at",
+            "stall_due_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class CaseSerializer(CaseSummarySerializer):
+    """One case, as the user may see it (`access`: full, limited or audit)."""
+
+    person = serializers.SerializerMethodField()
+    access = serializers.SerializerMethodField()
+    closure_reason = serializers.ChoiceField(choices=ClosureReason.choices, allow_blank=True, read_only=True)
+
+    class Meta(CaseSummarySerializer.Meta):
+        fields = [
+            *CaseSummarySerializer.Meta.fields,
+            "fiscal_year",
+            "closure_reason",
+            "closed_at",
+            "updated_at",
+            "access",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(PersonSerializer)
+    def get_person(self, case: Case) -> dict[str, Any]:
+        return PersonSerializer(case.person, context={**self.context, "case": case}).data
+
+    @extend_schema_field(serializers.ChoiceField(choices=["limited", "full", "audit"]))
+    def get_access(self, case: Case) -> str:
+        return policy.case_view_level(self.context["request"].user, case).name.lower()
+
+
+class CaseTransitionSerializer(serializers.Serializer):
+    reason = text(help_text="Required for hold.")
+    closure_reason = serializers.ChoiceField(
+        choices=ClosureReason.choices, required=False, allow_blank=True, default="", help_text="Required for close."
+    )
+
+
+class TransitionsSerializer(serializers.Serializer):
+    state = serializers.CharField(read_only=True)
+    transitions = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="Names you may run now."
+    )
+
+
+class ReferralTransitionsSerializer(TransitionsSerializer):
+    stage = serializers.CharField(read_only=True)
+
+
+# --- Referrals ------------------------------------------------------------------------------------
+
+
+class ReferralCreateSerializer(serializers.Serializer):
+    to_department = code(required=True)
+    basis = serializers.ChoiceField(choices=Basis.choices)
+    reason = StrictCharField(max_length=TEXT)
+    justification = text(help_text="Required for support_meeting, vital_interest, disaster and legal_duty.")
+    urgent = StrictBooleanField(default=False)
+    consent_id = IdField(required=False, allow_null=True, help_text="The consent relied on (basis consent).")
+    previous_id = IdField(required=False, allow_null=True, help_text="The referral this one follows (re-referral).")
+    from_department = code(help_text="Your department that asks, when you belong to several.")
+
+
+class ReferralListQuerySerializer(serializers.Serializer):
+    inbox = serializers.BooleanField(
+        required=False, default=False, help_text="Only handoffs waiting for one of my departments."
+    )
+
+
+class ReferralSerializer(serializers.ModelSerializer):
+    case_number = serializers.CharField(source="case.number", read_only=True)
+    from_department = code_of()
+    to_department = code_of()
+    state = serializers.ChoiceField(choices=ReferralState.choices, read_only=True)
+    stage_label = serializers.SerializerMethodField()
+    requested_by = user_ref()
+    responded_by = user_ref()
+    assigned_worker = user_ref()
+
+    class Meta:
+        model = Referral
+        fields = [
+            "id",
+            "case",
+            "case_number",
+            "from_department",
+            "to_department",
+            "state",
+            "stage",
+            "stage_label",
+            "basis",
+            "reason",
+            "justification",
+            "consent",
+            "urgent",
+            "due_at",
+            "stage_due_at",
+            "requested_by",
+            "responded_by",
+            "responded_at",
+            "response_reason",
+            "assigned_worker",
+            "completed_at",
+            "previous",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_stage_label(self, referral: Referral) -> str:
+        from referral_engine import workflow_registry
+
+        workflow = workflow_registry.get(referral.to_department.code)
+        return workflow.stage_label(referral.stage) if (workflow and referral.stage) else ""
+
+
+class ReferralDetailSerializer(ReferralSerializer):
+    """One referral; `record` (the department's structured record) only for those who see the whole case."""
+
+    record = serializers.SerializerMethodField()
+
+    class Meta(ReferralSerializer.Meta):
+        fields = [*ReferralSerializer.Meta.fields, "record"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_record(self, referral: Referral) -> dict[str, Any] | None:
+        if not policy.can_see_sensitive(self.context["request"].user, referral.case):
+            return None
+        try:
+            return dict(referral.stage_record.data)
+        except ObjectDoesNotExist:
+            return {}
+
+
+class ReferralTransitionSerializer(serializers.Serializer):
+    reason = text(help_text="Required for decline and return.")
+
+
+# Field types a Django form field can take from JSON without tripping over it (a DateField calls
+# .strip() on what it gets, so a number there would be a crash, not a validation error).
+_SCALARS = (str, int, float, bool)
+
+
+def _record_value_error(form_field: forms.Field, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(form_field, forms.MultipleChoiceField):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return str(_("文字列のリストで指定してください。"))
+        values = value
+    elif isinstance(form_field, forms.BooleanField | forms.NullBooleanField):
+        if not isinstance(value, bool):
+            return str(_("true か false で指定してください。"))
+        return None
+    elif isinstance(form_field, forms.DateField | forms.DateTimeField | forms.TimeField):
+        if not isinstance(value, str):
+            return str(_("日付は文字列（YYYY-MM-DD）で指定してください。"))
+        values = [value]
+    elif isinstance(value, _SCALARS) and not (isinstance(value, float) and value != value):
+        values = [value]
+    else:
+        return str(_("値の形式が正しくありません。"))
+    if any(isinstance(v, str) and ("\x00" in v or len(v) > TEXT) for v in values):
+        return str(_("使えない文字が含まれているか、長すぎます。"))
+    return None
+
+
+class StageRecordInputSerializer(serializers.Serializer):
+    """The department's structured record: an object whose keys are the fields of the workflow's
+    record form (context `record_form`). Types are checked here; values by the form in the service."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": [_("オブジェクトで指定してください。")]})
+        form_class = self.context.get("record_form")
+        if form_class is None:
+            raise serializers.ValidationError({"non_field_errors": [_("この部署には記録の様式がありません。")]})
+        errors: dict[str, list[str]] = {}
+        for name, value in data.items():
+            form_field = form_class.base_fields.get(name)
+            if form_field is None:
+                errors[str(name)[:100]] = [str(_("この様式にない項目です。"))]
+                continue
+            problem = _record_value_error(form_field, value)
+            if problem:
+                errors[name] = [problem]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return dict(data)
+
+
+class StageRecordSerializer(serializers.Serializer):
+    referral = serializers.IntegerField(source="referral_id", read_only=True)
+    data = serializers.DictField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null until first saved.")
+
+
+# --- Activities and consents ----------------------------------------------------------------------
+
+
+class ActivityCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ActivityKind.choices)
+    body = StrictCharField(max_length=TEXT)
+    sensitive = StrictBooleanField(default=False, help_text="要配慮: shown only to those who see the whole case.")
+    occurred_at = BoundedDateTimeField(required=False, allow_null=True, help_text="Defaults to now; never future.")
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    author = user_ref()
+    department = code_of()
+    masked = serializers.SerializerMethodField(help_text="True when the body of a sensitive record was withheld.")
+
+    class Meta:
+        model = Activity
+        fields = [
+            "id",
+            "case",
+            "kind",
+            "body",
+            "sensitive",
+            "masked",
+            "author",
+            "department",
+            "occurred_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_masked(self, activity: Activity) -> bool:
+        return bool(getattr(activity, "masked", False))
+
+
+class ConsentSerializer(serializers.ModelSerializer):
+    recipients = serializers.ListField(child=serializers.CharField(), read_only=True)
+    obtained_by = user_ref()
+    withdrawn_by = user_ref()
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = Consent
+        fields = [
+            "id",
+            "person",
+            "case",
+            "recipients",
+            "purposes",
+            "method",
+            "obtained_by",
+            "obtained_at",
+            "withdrawn_at",
+            "withdrawn_by",
+            "note",
+            "active",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ConsentWithdrawSerializer(serializers.Serializer):
+    note = text()
+
+
+# --- Community slips ------------------------------------------------------------------------------
+
+
+class SlipCreateSerializer(serializers.Serializer):
+    name = text(100, help_text="Family and given name separated by a space, if known.")
+    name_kana = text(100)
+    district = code(help_text="Your district's code, when you serve several.")
+    address_note = text(200)
+    concern = StrictCharField(max_length=4000)
+    urgency = serializers.ChoiceField(choices=SlipUrgency.choices, default=SlipUrgency.NORMAL)
+    person_agreed_to_contact = StrictBooleanField(default=False)
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        data["district"] = data["district"] or None
+        return data
+
+
+class SlipSerializer(serializers.ModelSerializer):
+    """All a connector learns about a slip: when it was sent and whether it was connected."""
+
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CommunitySlip
+        fields = ["id", "created_at", "status"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=SlipStatus.choices))
+    def get_status(self, slip: CommunitySlip) -> str:
+        return selectors.slip_status(slip)
+
+
+# --- Escalations and dashboard --------------------------------------------------------------------
+
+
+class EscalationSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    level = serializers.IntegerField(read_only=True)
+    rule = serializers.CharField(read_only=True)
+    case = serializers.IntegerField(source="case_id", read_only=True)
+    case_number = serializers.CharField(source="case.number", read_only=True)
+    referral = serializers.IntegerField(source="referral_id", read_only=True, allow_null=True)
+    department = serializers.CharField(source="department.code", read_only=True)
+    state = serializers.ChoiceField(choices=["open", "acknowledged", "resolved"], read_only=True)
+    due_at = serializers.DateTimeField(read_only=True)
+    fired_at = serializers.DateTimeField(read_only=True)
+    acknowledged_by = user_ref()
+    acknowledged_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    note = serializers.CharField(read_only=True)
+    resolved_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class EscalationAcknowledgeSerializer(serializers.Serializer):
+    note = StrictCharField(max_length=TEXT, help_text="What happens next.")
+
+
+class DepartmentRefSerializer(serializers.Serializer):
+    code = serializers.CharField(allow_null=True)
+    name = serializers.CharField(allow_null=True)
+
+
+class DashboardScopeSerializer(serializers.Serializer):
+    all = serializers.BooleanField(help_text="True for the desk supervisor and auditors: every department.")
+    departments = serializers.ListField(child=serializers.CharField())
+
+
+class DashboardTotalsSerializer(serializers.Serializer):
+    stalled_cases = serializers.IntegerField()
+    overdue_handoffs = serializers.IntegerField()
+    gap_cases = serializers.IntegerField()
+    open_escalations = serializers.IntegerField()
+
+
+class DashboardCaseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    risk = serializers.ChoiceField(choices=Risk.choices)
+    state = serializers.ChoiceField(choices=CaseState.choices)
+    lead_department = DepartmentRefSerializer()
+    last_touched_at = serializers.DateTimeField()
+
+
+class DashboardStalledCaseSerializer(DashboardCaseSerializer):
+    stall_due_at = serializers.DateTimeField(allow_null=True)
+    untouched_days = serializers.FloatField()
+    overdue_hours = serializers.FloatField(allow_null=True)
+    is_gap = serializers.BooleanField()
+
+
+class CaseRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+
+
+class DashboardHandoffSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    case = CaseRefSerializer()
+    urgent = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField()
+    to_department = DepartmentRefSerializer()
+    from_department = DepartmentRefSerializer()
+    overdue_hours = serializers.FloatField(allow_null=True)
+    hours_left = serializers.FloatField(allow_null=True)
+
+
+class DashboardDepartmentSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    open_cases = serializers.IntegerField()
+    stalled_cases = serializers.IntegerField()
+    gap_cases = serializers.IntegerField()
+    pending_handoffs = serializers.IntegerField()
+    overdue_handoffs = serializers.IntegerField()
+    open_escalations = serializers.IntegerField()
+
+
+class DashboardAcceptanceSerializer(serializers.Serializer):
+    department = DepartmentRefSerializer()
+    accepted = serializers.IntegerField()
+    median_hours = serializers.FloatField(allow_null=True)
+
+
+class DashboardWeekSerializer(serializers.Serializer):
+    week = serializers.DateField(help_text="The Monday of the week (Asia/Tokyo).")
+    count = serializers.IntegerField()
+
+
+class DashboardSerializer(serializers.Serializer):
+    """The supervisor dashboard (`referral_engine.timers.selectors.dashboard_data`), scoped to the user."""
+
+    generated_at = serializers.DateTimeField()
+    scope = DashboardScopeSerializer()
+    totals = DashboardTotalsSerializer()
+    stalled_cases = DashboardStalledCaseSerializer(many=True)
+    overdue_handoffs = DashboardHandoffSerializer(many=True)
+    soon_due_handoffs = DashboardHandoffSerializer(many=True)
+    gap_cases = DashboardCaseSerializer(many=True)
+    open_escalations_by_level = serializers.DictField(child=serializers.IntegerField(), help_text="L1, L2, L3")
+    acknowledged_escalations_by_level = serializers.DictField(child=serializers.IntegerField())
+    departments = DashboardDepartmentSerializer(many=True)
+    acceptance_hours_by_department = DashboardAcceptanceSerializer(many=True)
+    escalations_per_week = DashboardWeekSerializer(many=True)

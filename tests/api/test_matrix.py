@@ -1,0 +1,229 @@
+"""Each endpoint × each role, inside and outside the case → the expected status (DESIGN §5):
+404 for what you may not see, 403 for what you may not do, 401 without credentials.
+
+The users stand in the relations the permissions issue names, all to the world's `case` (see
+conftest): its lead department, a department that accepted its referral, one whose referral is only
+requested (limited view), one that declined, one never involved; the desk supervisor; an auditor; a
+connector; the admin; nobody. Every route of tests/api/routes.py must have at least one row here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from tests.api.conftest import PASSWORD, World
+from tests.api.routes import ROUTES
+
+# (username, role, relation to the world's case)
+USERS: list[tuple[str | None, str, str]] = [
+    ("desk_welfare", "front_desk", "lead"),
+    ("desk_shakyo", "front_desk", "uninvolved"),
+    ("worker_welfare", "caseworker", "lead"),
+    ("worker_health", "caseworker", "accepted"),
+    ("worker_longevity", "caseworker", "requested"),
+    ("worker_bosai", "caseworker", "declined"),
+    ("worker_shakyo", "caseworker", "uninvolved"),
+    ("chief_health", "supervisor", "accepted"),
+    ("chief_longevity", "supervisor", "requested"),
+    ("chief_shakyo", "supervisor", "uninvolved"),
+    ("chief_welfare", "supervisor", "desk supervisor"),
+    ("auditor", "auditor", "everything"),
+    ("minsei_kawakami", "connector", "own slip only"),
+    ("minsei_aoe", "connector", "nothing"),
+    ("admin", "admin", "nothing"),
+    (None, "anonymous", "nothing"),
+]
+NAMES = [u for u, _role, _rel in USERS]
+
+
+@dataclass(frozen=True)
+class Op:
+    route: str
+    method: str
+    expected: str  # one status per USERS entry, space separated
+    params: Callable[[World], dict[str, Any]] = lambda w: {}
+    body: Callable[[World], Any] = lambda w: None
+    query: str = ""
+    label: str = field(default="")
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.route}{' ' + self.label if self.label else ''}"
+
+
+def _case(w: World) -> dict[str, Any]:
+    return {"id": w.case.pk}
+
+
+INTAKE = {
+    "summary": "電話での相談。",
+    "person": {"family_name": "青江", "given_name": "三郎", "family_name_kana": "アオエ", "birth_date": "1960-04-01"},
+    "confirm_new_person": True,
+}
+
+#                 dw  ds  ww  wh  wl  wb  wsk ch  cl  csk cw  au  mk  ma  ad  anon
+VIEW_CASE = "     200 404 200 200 200 404 404 200 200 404 200 200 404 404 404 401"
+WORK_CASE = "     201 404 201 201 403 404 404 201 403 404 201 403 404 404 404 401"
+OPS = [
+    Op("api-cases", "GET", "200 200 200 200 200 200 200 200 200 200 200 200 403 403 403 401"),
+    Op("api-cases", "POST", "201 201 201 201 201 201 201 201 201 201 201 403 403 403 403 401", body=lambda w: INTAKE),
+    Op("api-case", "GET", VIEW_CASE, _case),
+    Op("api-case-transitions", "GET", VIEW_CASE, _case),
+    Op(
+        "api-case-transition",
+        "POST",
+        WORK_CASE.replace("201", "200"),
+        lambda w: {"id": w.case.pk, "name": "start_assessment"},
+        body=lambda w: {},
+    ),
+    Op(
+        "api-case-transition",
+        "POST",
+        "409 404 409 409 409 404 404 409 409 404 409 409 404 404 404 401",
+        lambda w: {"id": w.case.pk, "name": "reopen"},
+        body=lambda w: {},
+        label="illegal",
+    ),
+    Op("api-case-referrals", "GET", VIEW_CASE, _case),
+    Op(
+        "api-case-referrals",
+        "POST",
+        WORK_CASE,
+        _case,
+        body=lambda w: {"to_department": "shakyo", "basis": "consent", "reason": "生活支援の相談"},
+    ),
+    Op("api-case-activities", "GET", VIEW_CASE, _case),
+    Op("api-case-activities", "POST", WORK_CASE, _case, body=lambda w: {"kind": "call", "body": "電話した。"}),
+    Op("api-case-consents", "GET", VIEW_CASE, _case),
+    Op(
+        "api-case-consents",
+        "POST",
+        WORK_CASE,
+        _case,
+        body=lambda w: {"recipients": ["shakyo"], "purposes": "生活支援", "method": "oral"},
+    ),
+    Op(
+        "api-case-history",
+        "GET",
+        "200 404 200 200 404 404 404 200 404 404 200 200 404 404 404 401",
+        _case,
+    ),
+    Op(
+        "api-consent-withdraw",
+        "POST",
+        WORK_CASE.replace("201", "200"),
+        lambda w: {"id": w.consent.pk},
+        body=lambda w: {"note": "本人の申し出"},
+    ),
+    Op("api-referrals", "GET", "200 200 200 200 200 200 200 200 200 200 200 200 403 403 403 401"),
+    Op(
+        "api-referrals",
+        "GET",
+        "200 200 200 200 200 200 200 200 200 200 200 200 403 403 403 401",
+        query="?inbox=true",
+        label="inbox",
+    ),
+    Op("api-referral", "GET", VIEW_CASE, lambda w: {"id": w.requested.pk}),
+    Op("api-referral-transitions", "GET", VIEW_CASE, lambda w: {"id": w.requested.pk}),
+    Op(
+        "api-referral-transition",
+        "POST",
+        "403 404 403 403 200 404 404 403 200 404 403 403 404 404 404 401",
+        lambda w: {"id": w.requested.pk, "name": "accept"},
+        body=lambda w: {},
+    ),
+    Op(
+        "api-referral-transition",
+        "POST",
+        "200 404 200 403 403 404 404 403 403 404 200 403 404 404 404 401",
+        lambda w: {"id": w.requested.pk, "name": "cancel"},
+        body=lambda w: {"reason": "本人と連絡がついた"},
+        label="cancel",
+    ),
+    Op(
+        "api-referral-record",
+        "PUT",
+        "403 404 403 200 403 404 404 200 403 404 403 403 404 404 404 401",
+        lambda w: {"id": w.accepted.pk},
+        body=lambda w: {"visited_by": "保健師A"},
+    ),
+    Op(
+        "api-referral-record",
+        "PATCH",
+        "403 404 403 200 403 404 404 200 403 404 403 403 404 404 404 401",
+        lambda w: {"id": w.accepted.pk},
+        body=lambda w: {"findings": "継続して見守る"},
+    ),
+    Op("api-community-slips", "GET", "403 403 403 403 403 403 403 403 403 403 403 403 200 200 403 401"),
+    Op(
+        "api-community-slips",
+        "POST",
+        "403 403 403 403 403 403 403 403 403 403 403 403 201 201 403 401",
+        body=lambda w: {"concern": "最近見かけない。"},
+    ),
+    Op("api-escalations", "GET", "200 200 200 200 200 200 200 200 200 200 200 200 403 403 403 401"),
+    Op(
+        "api-escalation-acknowledge",
+        "POST",
+        "404 404 404 404 403 404 404 404 200 404 200 403 404 404 404 401",
+        lambda w: {"id": w.escalation.pk},
+        body=lambda w: {"note": "明日までに連絡する"},
+    ),
+    Op("api-dashboard", "GET", "403 403 403 403 403 403 403 200 200 200 200 200 403 403 403 401"),
+    Op("api-audit-access-log", "GET", "403 403 403 403 403 403 403 403 403 403 403 200 403 403 403 401"),
+    Op(
+        "api-persons",
+        "GET",
+        "200 200 200 200 200 200 200 200 200 200 200 403 403 403 403 401",
+        query="?q=ツクミ",
+    ),
+    Op(
+        "api-token",
+        "POST",
+        "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 400",
+        body=lambda w: None,  # filled in per user below
+    ),
+]
+
+
+def _request(client, op: Op, world: World, username: str | None):
+    route = next(r for r in ROUTES if r.name == op.route)
+    url = route.url(**op.params(world)) + op.query
+    body = op.body(world)
+    if op.route == "api-token":
+        body = {"username": username or "nobody", "password": PASSWORD}
+    call = getattr(client, op.method.lower())
+    return call(url, data=body, format="json") if op.method != "GET" else call(url)
+
+
+def test_every_route_and_method_has_a_row():
+    covered = {(op.route, op.method) for op in OPS}
+    missing = [(r.name, m) for r in ROUTES for m in r.methods if (r.name, m) not in covered]
+    assert not missing, f"routes without an authorization-matrix row: {missing}"
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.id)
+def test_matrix(op: Op, world, client_for):
+    expected = op.expected.split()
+    assert len(expected) == len(USERS), op.id
+    got = []
+    for username in NAMES:
+        # Each user meets the world as it was: their request is rolled back afterwards.
+        with transaction.atomic():
+            response = _request(client_for(username), op, world, username)
+            transaction.set_rollback(True)
+        got.append(str(response.status_code))
+        if response.status_code >= 400:
+            body = response.json()
+            assert set(body) >= {"error", "message", "fields"}, (op.id, username, body)
+    mismatches = [
+        f"{u or 'anonymous'} ({role}, {rel}): expected {e}, got {g}"
+        for (u, role, rel), e, g in zip(USERS, expected, got)
+        if e != g
+    ]
+    assert not mismatches, f"{op.id}\n  " + "\n  ".join(mismatches) + f"\n  got: {' '.join(got)}"
