@@ -46,9 +46,17 @@ print("PROBE" + json.dumps(out))
 """
 
 
+# Set by the browser tests for Playwright's sync API in the same session; production never has it.
+LEAKY = ("DJANGO_ALLOW_ASYNC_UNSAFE",)
+
+
 def _run(code: str, **env: str) -> subprocess.CompletedProcess:
     environment = {
-        **{k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS")},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DEBUG", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", *LEAKY)
+        },
         "DJANGO_SETTINGS_MODULE": "referral_engine.settings.production",
         "ALLOWED_HOSTS": "127.0.0.1",
         **env,
@@ -109,7 +117,7 @@ def test_check_deploy_is_clean():
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env={
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k not in LEAKY},
             "DJANGO_SETTINGS_MODULE": "referral_engine.settings.production",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "ALLOWED_HOSTS": "referral.city.tsukumi.example",
