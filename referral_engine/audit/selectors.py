@@ -34,6 +34,10 @@ class AccessLogFilter:
         `object_type`). Bad values are left out and named in `errors`."""
         problems: dict[str, str] = {}
 
+        def text(name: str) -> str:
+            # NUL cannot be stored or compared in PostgreSQL text: drop it rather than fail with a 500.
+            return (params.get(name) or "").replace("\x00", "").strip()[:200]
+
         def date(name: str) -> dt.date | None:
             raw = (params.get(name) or "").strip()
             if not raw:
@@ -57,11 +61,11 @@ class AccessLogFilter:
         return cls(
             since=date("since"),
             until=date("until"),
-            user=(params.get("user") or "").strip(),
-            department=(params.get("department") or "").strip(),
+            user=text("user"),
+            department=text("department"),
             action=action,
             case_id=case_id,
-            object_type=(params.get("object_type") or "").strip(),
+            object_type=text("object_type"),
             errors=problems,
         )
 

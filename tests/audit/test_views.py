@@ -234,3 +234,13 @@ def test_case_history_page_queries_do_not_grow_with_the_case(client, users, open
     with CaptureQueriesContext(connection) as many:
         client.get(reverse("audit:case_history", args=[big.pk]))
     assert len(many) == len(few)
+
+
+def test_a_nul_byte_in_a_filter_is_dropped_not_a_server_error(client):
+    from referral_engine.accounts.demo import demo_users_ensure
+    from referral_engine.accounts.models import User
+
+    demo_users_ensure()
+    client.force_login(User.objects.get(username="auditor"))
+    response = client.get("/audit/access-log/?object_type=%00&user=a%00b")
+    assert response.status_code == 200

@@ -123,3 +123,8 @@ def test_decline_notifies_the_requester_and_the_lead(open_case, users, fresh):
     assert all("対象外" in n.body for n in notes)
     event = CaseEvent.objects.filter(case=case, name="decline").get()
     assert event.reason == "対象外"
+
+
+def test_permission_is_checked_before_the_missing_reason(referral, users, fresh):
+    with pytest.raises(Forbidden):
+        referral_transition(referral_id=referral.pk, name="decline", actor=fresh(users["auditor"]))
