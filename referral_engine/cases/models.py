@@ -478,4 +478,3 @@ class IntakeToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
-

@@ -138,8 +138,13 @@ def _choice(value: Any, choices: type, *, field: str, default: str | None = None
     return value
 
 
+def _code(value: Any) -> str:
+    """A code as typed by a client, safe to compare in the database (PostgreSQL text holds no NUL)."""
+    return str(value or "").replace("\x00", "")[:100]
+
+
 def _department(code: Any, *, field: str) -> Department:
-    department = Department.objects.filter(code=str(code or ""), is_active=True).first()
+    department = Department.objects.filter(code=_code(code), is_active=True).first()
     if department is None:
         raise InvalidInput(
             _("部署が見つかりません。"), fields={field: [_("「%(v)s」という部署はありません。") % {"v": code}]}
@@ -154,7 +159,7 @@ def actor_department(actor: Any, department_code: str | None = None) -> Departme
         raise Forbidden(_("部署に所属していないため、この操作はできません。"))
     qs = Department.objects.filter(pk__in=p.department_ids)
     if department_code:
-        department = qs.filter(code=department_code).first()
+        department = qs.filter(code=_code(department_code)).first()
         if department is None:
             raise Forbidden(_("所属していない部署の窓口としては受け付けできません。"))
         return department
@@ -256,7 +261,7 @@ def person_input(data: dict[str, Any]) -> PersonInput:
         )
     district = None
     if data.get("district"):
-        district = District.objects.filter(code=str(data["district"])).first()
+        district = District.objects.filter(code=_code(data["district"])).first()
         if district is None:
             raise InvalidInput(
                 _("地区が見つかりません。"),
@@ -1032,7 +1037,7 @@ def consent_record(
         raise Forbidden(_("同意を記録する権限がありません。"))
     if not isinstance(recipients, list | tuple) or not recipients:
         raise InvalidInput(_("提供先を選んでください。"), fields={"recipients": [_("少なくとも1つ選んでください。")]})
-    known = set(Department.objects.filter(code__in=[str(r) for r in recipients]).values_list("code", flat=True))
+    known = set(Department.objects.filter(code__in=[_code(r) for r in recipients]).values_list("code", flat=True))
     unknown = [r for r in recipients if r not in known]
     if unknown:
         raise InvalidInput(
@@ -1103,7 +1108,7 @@ def slip_submit(
         raise Forbidden(_("つなぎ票を出せるのは地区のつなぎ役です。"))
     p = policy.principal(actor)
     districts = District.objects.filter(pk__in=p.district_ids)
-    chosen = districts.filter(code=district).first() if district else districts.order_by("pk").first()
+    chosen = districts.filter(code=_code(district)).first() if district else districts.order_by("pk").first()
     if chosen is None:
         raise InvalidInput(_("地区を確認してください。"), fields={"district": [_("あなたの地区を選んでください。")]})
     urgency = _choice(urgency, SlipUrgency, field="urgency", default=SlipUrgency.NORMAL)

@@ -135,7 +135,8 @@ def test_payload_in_every_free_text_field_renders_as_text(session_for, users):
     chief.goto("/notifications/")
     assert_inert(chief, "xss-06-chief-notifications")
     chief.goto("/dashboard/")
-    article = chief.page.locator("article.esc-card", has_text=case.number).first
+    # The case may carry several escalations (handoff, stall): act on the one this test fetched.
+    article = chief.page.locator(f"article.esc-card[aria-labelledby='h-esc-{escalation.pk}']")
     article.locator("textarea[name=note]").fill(PAYLOAD)
     article.locator("button:has-text('確認済みにする')").click()
     chief.page.wait_for_url("**/dashboard/")
