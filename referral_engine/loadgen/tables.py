@@ -124,7 +124,9 @@ def _formatter(f: models.Field):
         return _boolean
     if isinstance(f, models.DateTimeField | models.DateField | models.TimeField):
         return _moment
-    if isinstance(f, models.IntegerField | models.AutoField | models.ForeignKey | models.DecimalField | models.FloatField):
+    if isinstance(
+        f, models.IntegerField | models.AutoField | models.ForeignKey | models.DecimalField | models.FloatField
+    ):
         return _number
     return _text
 
