@@ -576,6 +576,8 @@ def main() -> None:
     in_process = pages_in_process(targets)
     results["in_process"] = in_process["pages"]
     results["sweep_idle"] = sweep_idle()
+    # Before the intake and pgbench phases add rows of their own to health's inbox.
+    results["explain"] = explains(in_process["slow_queries"], work_dir, args.size)
     counter = [0]
     sessions = sessions_for({t["user"] for t in targets} | {"worker_health"})
     with Gunicorn(args.port, work_dir) as server:
@@ -588,7 +590,6 @@ def main() -> None:
         results["rss_mb"] = server.peak_rss_mb()
         results["requests_served"] = counter[0]
         log(f"rss         peak {results['rss_mb']} MB after {counter[0]} requests")
-    results["explain"] = explains(in_process["slow_queries"], work_dir, args.size)
     results["sweep_due"] = sweep_due(env)
     out_path.write_text(json.dumps(results, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     log(f"results in {out_path}")

@@ -474,8 +474,9 @@ class CaseFactory:
         if slip:
             window, opener, lead_worker = w.desk, self.pick(w.connectors[district[0]]), None
         else:
-            if index < len(w.departments):
-                window = w.departments[index]
+            first = len(CHANNELS)  # after the channels' own coverage (a community slip is taken at the desk)
+            if first <= index < first + len(w.departments):
+                window = w.departments[index - first]
             else:
                 weights = [{"social_welfare": 35, "health_promotion": 25, "longevity_support": 25}.get(d.code, 8)
                            for d in w.departments]  # fmt: skip
@@ -593,28 +594,25 @@ class CaseFactory:
         requester = opener if not slip else self.worker(window.id)
         plans: list[ReferralPlan] = []
         for j, (state, to) in enumerate(zip(states, others[:MAX_REFERRALS])):
+            urgent = case["risk"] == Risk.URGENT or rng.random() < 0.04
+            at_intake = j == 0 and rng.random() < 0.4
+            r0 = created + MINUTE * (1 + j) if at_intake else self.between(created + MINUTE, end - 2 * HOUR)
             if state is None:
                 if closed_at is not None:
                     state = _w(rng, ["completed", "declined", "returned", "cancelled"], [70, 12, 8, 10])
                 elif due:
                     state = _w(rng, ["accepted", "completed", "declined", "cancelled"], [50, 30, 10, 10])
+                elif self.now - r0 < timedelta(days=3):
+                    # Asked for lately: most are still waiting (answers come within two office days).
+                    state = _w(rng, ["requested", "accepted", "declined", "cancelled"], [60, 32, 5, 3])
                 else:
+                    # Asked for long ago: answered, apart from the odd one nobody took (はざま).
                     state = _w(rng, ["requested", "accepted", "completed", "declined", "returned", "cancelled"],
-                               [14, 40, 28, 9, 5, 4])  # fmt: skip
-            urgent = case["risk"] == Risk.URGENT or rng.random() < 0.04
-            if state == "requested":
-                # Still waiting: asked for lately (most handoffs are answered within two office days).
-                if urgent:
-                    back = timedelta(hours=rng.uniform(0, 6))
-                elif rng.random() < 0.04:
-                    back = _exp_days(rng, 12)
-                else:
-                    back = timedelta(hours=rng.uniform(0, 70))
+                               [0.5, 40, 32, 11, 6, 5])  # fmt: skip
+            if state == "requested" and (index in forced or urgent):
+                # Forced or urgent: asked for within the last hours (an urgent handoff is due in 4).
+                back = timedelta(hours=rng.uniform(0, 6 if urgent else 70))
                 r0 = max(created + MINUTE * (1 + j), self.now - back)
-            elif j == 0 and rng.random() < 0.4:
-                r0 = created + MINUTE * (1 + j)  # referred at intake
-            else:
-                r0 = self.between(created + MINUTE, end - 2 * HOUR)
             r0 = min(r0, end - MINUTE)
             if to.external or window.external:
                 basis = Basis.CONSENT if rng.random() < 0.7 else _w(rng, list(JUSTIFIED_BASES), [50, 20, 15, 15])
