@@ -10,15 +10,23 @@ Who holds what on a case (group = a department's group):
 - declined / cancelled / returned: nothing on the case; on its own referral: view;
 - the lead worker and a referral's assigned worker: the same per user.
 Auditors and the desk supervisor get their reach from their role (policy), not from rows.
+
+Group rows carry `granted_at`. An event that gives a department something on a case (a referral
+requested of it, accepted by it, the lead moved to it) renews the department's rows on that case, so
+a caseworker who joined the department after the first grant reaches it from then on; older cases
+of the department stay out of their reach until an event renews them (the staff-move rule,
+docs/permissions.md).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import Permission
 from django.db import transaction
+from django.utils import timezone
 
 from referral_engine.access.models import (
     CaseGroupObjectPermission,
@@ -101,16 +109,42 @@ def _reconcile(model: Any, owner_field: str, obj: Any, desired: dict[int, set[st
 
 
 @transaction.atomic
-def case_grants_sync(*, case: Any) -> None:
+def case_grants_sync(*, case: Any, renew: Iterable[Any] = ()) -> None:
     """Reconcile every grant on the case and its referrals. Called on: case opened, lead changed,
-    referral requested / accepted / declined / returned / cancelled / completed / assigned."""
+    referral requested / accepted / declined / returned / cancelled / completed / assigned.
+    `renew`: the departments this event grants something; their rows on the case count as granted now."""
     groups, users = _desired_case_rows(case)
     _reconcile(CaseGroupObjectPermission, "group_id", case, groups, "case")
     _reconcile(CaseUserObjectPermission, "user_id", case, users, "case")
-    for referral in case.referrals.select_related("from_department", "to_department"):
+    referrals = list(case.referrals.select_related("from_department", "to_department"))
+    for referral in referrals:
         r_groups, r_users = _desired_referral_rows(referral)
         _reconcile(ReferralGroupObjectPermission, "group_id", referral, r_groups, "referral")
         _reconcile(ReferralUserObjectPermission, "user_id", referral, r_users, "referral")
+    renewed = {department.group_id for department in renew}
+    if renewed:
+        now = timezone.now()
+        CaseGroupObjectPermission.objects.filter(content_object=case, group_id__in=renewed).update(granted_at=now)
+        ReferralGroupObjectPermission.objects.filter(
+            content_object__in=[r.pk for r in referrals], group_id__in=renewed
+        ).update(granted_at=now)
+
+
+@transaction.atomic
+def department_queue_renew(*, department: Any) -> None:
+    """Membership started: the handoffs waiting for the department (its inbox) are current work, so
+    its rows on them count as granted now, for the newcomer too. Cases the department took on earlier
+    stay out of a newcomer's reach until an event (assignment, a new handoff) renews them."""
+    from referral_engine.cases.models import Referral
+
+    waiting = Referral.objects.filter(to_department=department, state=ReferralState.REQUESTED)
+    now = timezone.now()
+    CaseGroupObjectPermission.objects.filter(
+        group_id=department.group_id, content_object__in=waiting.values("case_id")
+    ).update(granted_at=now)
+    ReferralGroupObjectPermission.objects.filter(
+        group_id=department.group_id, content_object__in=waiting.values("pk")
+    ).update(granted_at=now)
 
 
 @transaction.atomic

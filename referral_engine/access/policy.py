@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q
 
 from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE, STAFF_ROLES, Role
 
@@ -37,6 +40,18 @@ class Principal:
     district_ids: frozenset[int]
     group_ids: frozenset[int]
     supervisor_department_ids: frozenset[int]
+    # Department groups whose reach starts with the membership (caseworkers and front desk): a grant
+    # to the group counts for this user only if an event made or renewed it since `started_at`.
+    group_since: tuple[tuple[int, datetime], ...] = ()
+
+    def group_reach(self) -> Q:
+        """The group-permission rows that give this user reach (the staff-move rule: a caseworker who
+        joins a department sees what events grant the department from then on, not its old cases)."""
+        scoped = dict(self.group_since)
+        reach = Q(group_id__in=sorted(self.group_ids - scoped.keys()))
+        for group_id, since in sorted(scoped.items()):
+            reach |= Q(group_id=group_id, granted_at__gte=since)
+        return reach
 
     @property
     def is_staff_member(self) -> bool:
@@ -68,6 +83,10 @@ class Principal:
         return bool(self.roles & {Role.CASEWORKER, Role.SUPERVISOR}) and bool(self.department_ids)
 
 
+# Roles whose department reach starts with their membership; supervisors see everything their
+# department is involved in (DESIGN §2), old cases included, so they can hand them on.
+MEMBERSHIP_SCOPED_ROLES = frozenset({Role.CASEWORKER, Role.FRONT_DESK})
+
 NOBODY = Principal(None, frozenset(), frozenset(), frozenset(), frozenset(), frozenset(), frozenset())
 
 
@@ -95,6 +114,11 @@ def principal(user: Any) -> Principal:
         group_ids=frozenset([d.group_id for d in departments] + [d.group_id for d in districts]),
         supervisor_department_ids=frozenset(
             m.department_id for m in memberships if m.role == Role.SUPERVISOR and m.department_id
+        ),
+        group_since=tuple(
+            (m.department.group_id, m.started_at)
+            for m in memberships
+            if m.department_id and m.role in MEMBERSHIP_SCOPED_ROLES
         ),
     )
     user._principal = value
@@ -130,7 +154,7 @@ def case_perms(user: Any, case: Case) -> frozenset[str]:
     if case.pk not in cache:
         from referral_engine.access.models import CaseGroupObjectPermission, CaseUserObjectPermission
 
-        by_group = CaseGroupObjectPermission.objects.filter(content_object_id=case.pk, group_id__in=p.group_ids)
+        by_group = CaseGroupObjectPermission.objects.filter(p.group_reach(), content_object_id=case.pk)
         by_user = CaseUserObjectPermission.objects.filter(content_object_id=case.pk, user_id=p.user_id)
         cache[case.pk] = frozenset(
             by_group.values_list("permission__codename", flat=True).union(
@@ -148,7 +172,7 @@ def referral_perms(user: Any, referral: Referral) -> frozenset[str]:
     if referral.pk not in cache:
         from referral_engine.access.models import ReferralGroupObjectPermission, ReferralUserObjectPermission
 
-        by_group = ReferralGroupObjectPermission.objects.filter(content_object_id=referral.pk, group_id__in=p.group_ids)
+        by_group = ReferralGroupObjectPermission.objects.filter(p.group_reach(), content_object_id=referral.pk)
         by_user = ReferralUserObjectPermission.objects.filter(content_object_id=referral.pk, user_id=p.user_id)
         cache[referral.pk] = frozenset(
             by_group.values_list("permission__codename", flat=True).union(
@@ -167,7 +191,7 @@ def _perms_prefetch(user: Any, attr: str, ids: set[int], group_model: Any, user_
     if not missing:
         return
     found: dict[int, set[str]] = {}
-    by_group = group_model.objects.filter(content_object_id__in=missing, group_id__in=p.group_ids)
+    by_group = group_model.objects.filter(p.group_reach(), content_object_id__in=missing)
     by_user = user_model.objects.filter(content_object_id__in=missing, user_id=p.user_id)
     rows = by_group.values_list("content_object_id", "permission__codename").union(
         by_user.values_list("content_object_id", "permission__codename")

@@ -95,6 +95,8 @@ def membership_start(
     membership = Membership(user=user, role=role, department=department, district=district)
     save_with_history(membership, actor=actor, reason=f"membership_start: {role}")
     grants.user_groups_sync(user=user)
+    if department is not None:
+        grants.department_queue_renew(department=department)
     policy.forget(user)
     return membership
 
@@ -108,6 +110,12 @@ def membership_end(*, membership: Membership, actor: Any = None, reason: str = "
             membership, actor=actor, reason=f"membership_end: {reason}".strip(), update_fields=["ended_at"]
         )
         grants.user_groups_sync(user=membership.user)
+        if membership.department_id:
+            from referral_engine.cases.services import assignments_release
+
+            assignments_release(
+                user=membership.user, department=membership.department, actor=actor, reason=reason or "membership_end"
+            )
         policy.forget(membership.user)
     return membership
 

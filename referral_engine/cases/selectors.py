@@ -54,7 +54,7 @@ def cases_visible_to(user: Any) -> QuerySet[Case]:
         return Case.objects.none()
     perms = _perm_ids("case", "view_case_full", "view_case_limited")
     by_group = CaseGroupObjectPermission.objects.filter(
-        content_object_id=OuterRef("pk"), group_id__in=p.group_ids, permission_id__in=perms
+        p.group_reach(), content_object_id=OuterRef("pk"), permission_id__in=perms
     )
     by_user = CaseUserObjectPermission.objects.filter(
         content_object_id=OuterRef("pk"), user_id=p.user_id, permission_id__in=perms
@@ -126,13 +126,13 @@ def referrals_visible_to(user: Any) -> QuerySet[Referral]:
     view = _perm_ids("referral", "view_referral")
     case_perms = _perm_ids("case", "view_case_full", "view_case_limited")
     by_group = ReferralGroupObjectPermission.objects.filter(
-        content_object_id=OuterRef("pk"), group_id__in=p.group_ids, permission_id__in=view
+        p.group_reach(), content_object_id=OuterRef("pk"), permission_id__in=view
     )
     by_user = ReferralUserObjectPermission.objects.filter(
         content_object_id=OuterRef("pk"), user_id=p.user_id, permission_id__in=view
     )
     case_by_group = CaseGroupObjectPermission.objects.filter(
-        content_object_id=OuterRef("case_id"), group_id__in=p.group_ids, permission_id__in=case_perms
+        p.group_reach(), content_object_id=OuterRef("case_id"), permission_id__in=case_perms
     )
     return _referral_base().filter(Q(Exists(by_group)) | Q(Exists(by_user)) | Q(Exists(case_by_group)))
 

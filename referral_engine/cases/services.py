@@ -641,7 +641,7 @@ def referral_create(
         reason=justification,
         data={"to": target.code, "basis": basis, "consent_id": referral.consent_id},
     )
-    grants.case_grants_sync(case=case)
+    grants.case_grants_sync(case=case, renew=[target])
     save_with_history(case, actor=actor, reason="referral_request", update_fields=_touch(case, now))
     notifications_queue(
         recipients=_department_members(target.pk, (Role.CASEWORKER, Role.SUPERVISOR)),
@@ -769,7 +769,7 @@ def referral_transition(
         data={"to": referral.to_department.code, "stage": referral.stage},
     )
     if not is_stage:
-        grants.case_grants_sync(case=case)
+        grants.case_grants_sync(case=case, renew=[referral.to_department] if name == "accept" else ())
     timers.timers_object_resolved(case=case, referral=referral, actor=actor)
     save_with_history(case, actor=actor, reason=f"referral {name}", update_fields=_touch(case, timezone.now()))
     _referral_feedback(referral=referral, case=case, name=name, reason=reason)
@@ -966,8 +966,50 @@ def case_lead_change(
         department=department,
         data={"department": department.code, "worker": worker.username if worker else None},
     )
-    grants.case_grants_sync(case=case)
+    grants.case_grants_sync(case=case, renew=[department])
     return case
+
+
+@transaction.atomic
+def assignments_release(*, user: User, department: Department, actor: Any, reason: str) -> dict[str, int]:
+    """異動・退職: the user stops being lead worker of the department's cases and assigned worker of
+    its referrals, so their per-user grants go with the case, not with the person. Each change is a
+    history row and a timeline event; the department's supervisors are told what needs a new worker."""
+    cases = list(Case.objects.select_for_update().filter(lead_worker=user, lead_department=department).order_by("pk"))
+    for case in cases:
+        case.lead_worker = None
+        save_with_history(case, actor=actor, reason=f"lead_released: {reason}", update_fields=["lead_worker"])
+        _event(
+            case=case,
+            kind=EventKind.LEAD_CHANGED,
+            actor=actor,
+            name="lead",
+            reason=reason,
+            department=department,
+            data={"department": department.code, "worker": None, "released": user.username},
+        )
+        grants.case_grants_sync(case=case)
+    referrals = list(
+        Referral.objects.select_for_update()
+        .select_related("case")
+        .filter(assigned_worker=user, to_department=department)
+        .order_by("pk")
+    )
+    for referral in referrals:
+        referral.assigned_worker = None
+        save_with_history(referral, actor=actor, reason=f"assign_released: {reason}", update_fields=["assigned_worker"])
+        grants.case_grants_sync(case=referral.case)
+    released = {"cases": len(cases), "referrals": len(referrals)}
+    if cases or referrals:
+        notifications_queue(
+            recipients=_department_members(department.pk, (Role.SUPERVISOR,)),
+            kind="assignments_released",
+            title=_("%(u)s さんの担当が外れました（主担当 %(c)d 件・つなぎ %(r)d 件）")
+            % {"u": user.display_name or user.username, "c": len(cases), "r": len(referrals)},
+            body=reason,
+            url="/cases/",
+        )
+    return released
 
 
 # --- Activities and consents --------------------------------------------------------------------

@@ -7,8 +7,14 @@ import pytest
 from referral_engine.access import policy
 from referral_engine.access.policy import ViewLevel
 from referral_engine.accounts.services import membership_move
-from referral_engine.cases.selectors import case_activities_for, cases_visible_to, person_flags_for
-from referral_engine.cases.services import activity_add, referral_transition
+from referral_engine.cases.selectors import case_activities_for, cases_visible_to, person_flags_for, referrals_inbox
+from referral_engine.cases.services import (
+    activity_add,
+    case_lead_change,
+    referral_assign,
+    referral_create,
+    referral_transition,
+)
 
 REFER_HEALTH = [{"to_department": "health_promotion", "basis": "internal_use", "reason": "訪問依頼"}]
 
@@ -65,24 +71,90 @@ def test_sensitive_records_only_for_full_viewers(case, users, fresh):
     assert set(person_flags_for(full, case)) == {"hikikomori", "lives_alone"}
 
 
-def test_staff_move_loses_old_cases_and_gains_nothing_old(case, users, open_case, fresh):
+def _department(code):
     from referral_engine.accounts.models import Department
 
+    return Department.objects.get(code=code)
+
+
+def test_staff_move_loses_old_cases_and_gains_nothing_old(case, users, open_case, fresh):
+    """Issue 5: a caseworker moved from health_promotion to longevity_support loses the health cases and
+    gains nothing old from longevity_support until events grant it (docs/permissions.md)."""
     referral = case.referrals.get()
     referral_transition(referral_id=referral.pk, name="accept", actor=fresh(users["worker_health"]))
-    longevity_case = open_case("worker_longevity")
+    old_longevity = open_case("worker_longevity")
+    old_handoff = open_case("worker_welfare", referrals=[{**REFER_HEALTH[0], "to_department": "longevity_support"}])
     mover = fresh(users["worker_health"])
     assert cases_visible_to(mover).filter(pk=case.pk).exists()
 
-    membership_move(user=mover, to_department=Department.objects.get(code="longevity_support"), actor=users["admin"])
+    membership_move(user=mover, to_department=_department("longevity_support"), actor=users["admin"])
 
     moved = fresh(mover)
-    assert not cases_visible_to(moved).filter(pk=case.pk).exists()
-    # Decision (docs/permissions.md): a department's caseload is granted to the department's group by
-    # case events; joining the department's group is what gives a mover that caseload, nothing else.
-    assert cases_visible_to(moved).filter(pk=longevity_case.pk).exists() is True
+    visible = set(cases_visible_to(moved).values_list("pk", flat=True))
+    assert case.pk not in visible
+    assert old_longevity.pk not in visible
+    assert policy.case_view_level(moved, old_longevity) == ViewLevel.NONE
+    # The department's waiting handoffs are current work: the move (a membership event) grants them.
+    assert referrals_inbox(moved).filter(case=old_handoff).exists()
+    assert policy.case_view_level(moved, old_handoff) == ViewLevel.LIMITED
+    # Colleagues and the department's supervisor keep the department's caseload.
+    assert cases_visible_to(fresh(users["worker_longevity"])).filter(pk=old_longevity.pk).exists()
+    assert cases_visible_to(fresh(users["chief_longevity"])).filter(pk=old_handoff.pk).exists()
     assert mover.memberships.filter(ended_at__isnull=False, department__code="health_promotion").exists()
     assert mover.memberships.get(ended_at__isnull=True).department.code == "longevity_support"
+
+    # Events grant: a new handoff to the department, and the supervisor naming the mover lead worker.
+    new_handoff = open_case("worker_welfare", referrals=[{**REFER_HEALTH[0], "to_department": "longevity_support"}])
+    assert policy.case_view_level(fresh(mover), new_handoff) == ViewLevel.LIMITED
+    assert referrals_inbox(fresh(mover)).filter(case=new_handoff).exists()
+    case_lead_change(case_id=old_longevity.pk, actor=fresh(users["chief_longevity"]), lead_worker_id=mover.pk)
+    assert policy.case_view_level(fresh(mover), old_longevity) == ViewLevel.FULL
+    # An old case the department is asked about again is renewed for its current members.
+    referral_create(
+        case_id=case.pk,
+        actor=fresh(users["worker_welfare"]),
+        to_department="longevity_support",
+        basis="internal_use",
+        reason="介護認定の相談",
+    )
+    assert policy.case_view_level(fresh(mover), case) == ViewLevel.LIMITED
+
+
+def test_a_moving_supervisor_sees_the_new_departments_cases(users, open_case, fresh):
+    """Supervisors reach every case their department is involved in (DESIGN §2), old ones included,
+    so they can hand them on to the department's caseworkers."""
+    old_longevity = open_case("worker_longevity")
+    chief = fresh(users["chief_health"])
+    membership_move(user=chief, to_department=_department("longevity_support"), actor=users["admin"])
+    assert policy.case_view_level(fresh(chief), old_longevity) == ViewLevel.FULL
+
+
+def test_moving_releases_the_movers_assignments_with_history(users, open_case, fresh):
+    from referral_engine.notifications.models import Notification
+
+    led = open_case("worker_health")
+    assert led.lead_worker_id == users["worker_health"].pk
+    handoff = open_case("worker_welfare", referrals=[{**REFER_HEALTH[0]}])
+    referral = handoff.referrals.get()
+    referral_transition(referral_id=referral.pk, name="accept", actor=fresh(users["worker_health"]))
+    referral_assign(referral_id=referral.pk, actor=fresh(users["chief_health"]), worker_id=users["worker_health"].pk)
+
+    membership_move(
+        user=fresh(users["worker_health"]), to_department=_department("longevity_support"), actor=users["admin"]
+    )
+
+    led.refresh_from_db()
+    referral.refresh_from_db()
+    assert led.lead_worker_id is None and referral.assigned_worker_id is None
+    assert led.history.first().history_change_reason.startswith("lead_released")
+    assert referral.history.first().history_change_reason.startswith("assign_released")
+    assert led.events.filter(kind="lead_changed", data__released="worker_health").exists()
+    moved = fresh(users["worker_health"])
+    assert not cases_visible_to(moved).filter(pk__in=[led.pk, handoff.pk]).exists()
+    note = Notification.objects.filter(recipient=users["chief_health"], kind="assignments_released").get()
+    assert "1 件" in note.title
+    # The department keeps the work: its supervisor still sees both and can name a new worker.
+    assert cases_visible_to(fresh(users["chief_health"])).filter(pk__in=[led.pk, handoff.pk]).count() == 2
 
 
 def test_leaver_sees_nothing(case, users, fresh):
