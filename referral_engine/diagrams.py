@@ -10,6 +10,7 @@ Graphviz `dot` binary. Without the binary `workflow_diagram_svg` returns None an
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import subprocess
 import threading
@@ -186,12 +187,19 @@ def cache_clear() -> None:
         _cache.clear()
 
 
-def workflow_diagram_svg(workflow: Workflow, current_stage: str | None) -> str | None:
+def workflow_diagram_svg(workflow: Workflow, current_stage: str | None, *, id_prefix: str = "") -> str | None:
     """The department's workflow as inline SVG with `current_stage` filled; None without `dot`
-    (then show `workflow_stage_list(workflow, current_stage)`)."""
+    (then show `workflow_stage_list(workflow, current_stage)`). `id_prefix` keeps element ids unique
+    when a page inlines several diagrams (Graphviz names every one `graph0`, `node1`, ...)."""
     if dot_binary() is None:
         return None
-    return render_svg(workflow_digraph(workflow, current_stage).source)
+    svg = render_svg(workflow_digraph(workflow, current_stage).source)
+    if svg is None or not id_prefix:
+        return svg
+    return _ID_ATTRIBUTE.sub(lambda m: f'{m.group(1)}="{id_prefix}-', svg)
+
+
+_ID_ATTRIBUTE = re.compile(r'(?<![\w:-])(id)="')
 
 
 def workflow_stage_list(workflow: Workflow, current_stage: str | None) -> list[dict[str, Any]]:

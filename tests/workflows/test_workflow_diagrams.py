@@ -116,3 +116,15 @@ def test_graph_workflows_writes_one_svg_per_workflow_and_the_two_machines(tmp_pa
         files = sorted((tmp_path / "svg").iterdir())
         assert [p.name for p in files] == sorted(f"{n}.svg" for n in names)
         assert all(p.read_text(encoding="utf-8").startswith("<svg") for p in files)
+
+
+@pytest.mark.skipif(not HAVE_DOT, reason="needs Graphviz dot (CI installs it)")
+def test_two_diagrams_on_one_page_have_distinct_ids():
+    import re
+
+    workflow = workflow_registry.get("health_promotion")
+    first = diagrams.workflow_diagram_svg(workflow, "visit_arranging", id_prefix="referral-1")
+    second = diagrams.workflow_diagram_svg(workflow, "visit_arranging", id_prefix="referral-2")
+    ids = re.findall(r'\bid="([^"]+)"', first) + re.findall(r'\bid="([^"]+)"', second)
+    assert ids and len(ids) == len(set(ids))
+    assert all(i.startswith(("referral-1-", "referral-2-")) for i in ids)

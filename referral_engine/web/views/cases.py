@@ -9,7 +9,6 @@ from typing import Any
 from django import forms as django_forms
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -33,6 +32,7 @@ from referral_engine.cases.choices import (
 )
 from referral_engine.cases.models import Case, Referral
 from referral_engine.errors import Conflict, IllegalTransition, InvalidInput
+from referral_engine.pagination import CappedCountPaginator
 from referral_engine.web import labels
 from referral_engine.web.errors import domain_errors, error_page
 from referral_engine.web.forms import (
@@ -72,7 +72,8 @@ def case_list(request):
         access_log_record(
             user=user, action=AccessLog.Action.SEARCH, object_type="case", query=params["q"][:200], request=request
         )
-    page = Paginator(qs, PAGE_SIZE).get_page(params.get("page"))
+    # Counted up to 1,000 ("1,000件以上"): an exact count of a department's 390,000 cases took 1.4 s.
+    page = CappedCountPaginator(qs, PAGE_SIZE).get_page(params.get("page"))
     query = params.copy()
     query.pop("page", None)
     return render(
@@ -149,7 +150,7 @@ def referral_view(user, referral: Referral, *, see_full: bool, now, bound: dict[
     diagram_svg, stage_list = None, []
     taken_on = referral.state in (ReferralState.ACCEPTED, ReferralState.COMPLETED)
     if workflow is not None and taken_on:
-        diagram_svg = diagrams.workflow_diagram_svg(workflow, referral.stage)
+        diagram_svg = diagrams.workflow_diagram_svg(workflow, referral.stage, id_prefix=f"referral-{referral.pk}")
         if diagram_svg is None:
             stage_list = diagrams.workflow_stage_list(workflow, referral.stage)
     data = _record_data(referral) if see_full else {}
