@@ -149,6 +149,13 @@ class Case(ConcurrentTransitionMixin, TimestampedModel):
             models.Index(
                 fields=["stall_due_at"], name="case_stall_open_idx", condition=~Q(state__in=["closed", "on_hold"])
             ),
+            # The dashboard's per-department counts and はざま count read open cases from this index only.
+            models.Index(
+                fields=["lead_department"],
+                include=["state", "stall_due_at", "is_gap"],
+                name="case_open_lead_idx",
+                condition=~Q(state="closed"),
+            ),
         ]
         permissions = [
             ("view_case_full", "View the whole case, sensitive records included"),
@@ -319,6 +326,30 @@ class Referral(ConcurrentTransitionMixin, TimestampedModel):
             models.Index(fields=["to_department", "state"]),
             models.Index(fields=["case", "state"]),
             models.Index(fields=["due_at"], name="referral_due_open_idx", condition=Q(state="requested")),
+            # The inbox's two lists in their display order (cases.selectors.referrals_inbox, _in_progress).
+            models.Index(
+                fields=["to_department", "-urgent", "due_at", "id"],
+                name="referral_inbox_idx",
+                condition=Q(state="requested"),
+            ),
+            models.Index(
+                fields=["to_department", "stage_due_at", "-updated_at"],
+                name="referral_in_progress_idx",
+                condition=Q(state="accepted"),
+            ),
+            # The dashboard's acceptance-time chart (timers.selectors._acceptance_hours), index only.
+            models.Index(
+                fields=["created_at"],
+                include=["to_department", "responded_at"],
+                name="referral_accepted_idx",
+                condition=Q(state__in=["accepted", "completed", "returned"], responded_at__isnull=False),
+            ),
+            # The dashboard's setbacks: declines and returns, newest first.
+            models.Index(
+                fields=["-updated_at", "-id"],
+                name="referral_setback_idx",
+                condition=Q(state__in=["declined", "returned"]),
+            ),
         ]
         permissions = [
             ("respond_referral", "Accept or decline the referral"),

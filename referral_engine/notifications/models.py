@@ -38,6 +38,8 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["recipient", "read_at"]),
+            # The header's unread badge on every page: a count of this user's entries only.
+            models.Index(fields=["recipient"], name="notification_unread_idx", condition=Q(read_at__isnull=True)),
             models.Index(fields=["next_attempt_at"], name="notification_outbox_idx", condition=Q(delivery="pending")),
         ]
 

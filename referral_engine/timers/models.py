@@ -103,6 +103,8 @@ class Escalation(models.Model):
         indexes = [
             models.Index(fields=["state", "level"], name="escalation_open_idx", condition=~Q(state="resolved")),
             models.Index(fields=["department", "state"], name="escalation_dept_state_idx"),
+            # The dashboard's list of open escalations, highest level and earliest due first.
+            models.Index(fields=["-level", "due_at"], name="escalation_open_list_idx", condition=Q(state="open")),
         ]
 
     def __str__(self) -> str:

@@ -23,10 +23,9 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce, TruncWeek
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from referral_engine.access import policy
@@ -40,6 +39,16 @@ from referral_engine.timers.models import Escalation
 LIST_LIMIT = 50
 CHART_WEEKS = 12
 STALL_RUNNING = ~Q(state__in=[CaseState.CLOSED, CaseState.ON_HOLD])
+# Written as the condition of `cases.Case`'s partial index `case_open_lead_idx`, so the planner uses it.
+CASE_OPEN = ~Q(state=CaseState.CLOSED)
+DEPARTMENT_FIGURES = (
+    "open_cases",
+    "stalled_cases",
+    "gap_cases",
+    "pending_handoffs",
+    "overdue_handoffs",
+    "open_escalations",
+)
 # Referrals that were accepted at some point: their responded_at is the acceptance time.
 ACCEPTED_AT_SOME_POINT = (ReferralState.ACCEPTED, ReferralState.COMPLETED, ReferralState.RETURNED)
 
@@ -110,7 +119,7 @@ def dashboard_data(*, user: Any, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     soon = calendar.office_days_later(now, 1)  # the close of the next office day
 
-    open_cases = scope.cases(Case.objects.exclude(state=CaseState.CLOSED))
+    open_cases = scope.cases(Case.objects.filter(CASE_OPEN))
     stalled = open_cases.filter(STALL_RUNNING, stall_due_at__lte=now)
     stalled_rows = list(
         stalled.order_by("stall_due_at", "id").values(
@@ -152,10 +161,12 @@ def dashboard_data(*, user: Any, now: datetime | None = None) -> dict:
     escalations = scope.escalations(Escalation.objects.all())
     by_level = {1: 0, 2: 0, 3: 0}
     acknowledged = {1: 0, 2: 0, 3: 0}
-    for row in escalations.exclude(state=Escalation.State.RESOLVED).values("level", "state").annotate(n=Count("id")):
+    for row in escalations.exclude(state=Escalation.State.RESOLVED).values("level", "state").annotate(n=Count("*")):
         (by_level if row["state"] == Escalation.State.OPEN else acknowledged)[row["level"]] += row["n"]
 
-    departments = _department_counts(scope, now)
+    # The department table is small: read once, for the per-department counts and the chart's names.
+    all_departments = {d.pk: d for d in Department.objects.order_by("id")}
+    departments = _department_counts(scope, now, all_departments)
     return {
         "generated_at": now,
         "scope": {"all": scope.all, "departments": [d["code"] for d in departments]},
@@ -196,7 +207,7 @@ def dashboard_data(*, user: Any, now: datetime | None = None) -> dict:
         "open_escalations_by_level": {f"L{k}": v for k, v in by_level.items()},
         "acknowledged_escalations_by_level": {f"L{k}": v for k, v in acknowledged.items()},
         "departments": departments,
-        "acceptance_hours_by_department": _acceptance_hours(scope, now),
+        "acceptance_hours_by_department": _acceptance_hours(scope, now, all_departments),
         "escalations_per_week": _escalations_per_week(escalations, now),
     }
 
@@ -215,92 +226,101 @@ def _handoff(r: dict, now: datetime) -> dict:
     }
 
 
-def _department_counts(scope: DashboardScope, now: datetime) -> list[dict]:
-    """Per department (one query): open cases it leads, stalled cases it leads, handoffs waiting on
-    it and how many are overdue, open escalations addressed to it, はざま cases it leads."""
+def _department_counts(scope: DashboardScope, now: datetime, all_departments: dict[int, Department]) -> list[dict]:
+    """Per department: open cases it leads, stalled cases it leads, はざま cases it leads, handoffs
+    waiting on it and how many are overdue, open escalations addressed to it.
 
-    def per_department(model, field: str, *conditions: Q, **filters) -> Coalesce:
-        qs = model.objects.filter(*conditions, **{field: OuterRef("pk")}, **filters).order_by().values(field)
-        return Coalesce(Subquery(qs.annotate(n=Count("pk")).values("n")[:1]), Value(0), output_field=IntegerField())
-
-    rows = (
-        scope.departments(Department.objects.filter(is_active=True))
+    One pass per table, grouped by department with `COUNT(*) FILTER (WHERE …)`, the three passes in
+    one `UNION ALL`: a correlated count per department and figure re-read each department's open
+    cases six times (1.5 s at a million cases). The case pass reads `case_open_lead_idx` only
+    (what is counted is in the index: `COUNT(*)` or the department, not the id)."""
+    departments = [d for d in all_departments.values() if d.is_active and (scope.all or d.pk in scope.department_ids)]
+    ids = [d.pk for d in departments]
+    zero = Value(0, output_field=IntegerField())
+    cases = (
+        Case.objects.filter(CASE_OPEN, lead_department_id__in=ids)
+        .order_by()
+        .values(dept=F("lead_department_id"))
         .annotate(
-            open_cases=per_department(Case, "lead_department", state__in=_open_states()),
-            stalled_cases=per_department(Case, "lead_department", STALL_RUNNING, stall_due_at__lte=now),
-            gap_cases=per_department(Case, "lead_department", state__in=_open_states(), is_gap=True),
-            pending_handoffs=per_department(Referral, "to_department", state=ReferralState.REQUESTED),
-            overdue_handoffs=per_department(Referral, "to_department", state=ReferralState.REQUESTED, due_at__lte=now),
-            open_escalations=per_department(Escalation, "department", state=Escalation.State.OPEN),
-        )
-        .order_by("id")
-        .values(
-            "code",
-            "name_ja",
-            "open_cases",
-            "stalled_cases",
-            "gap_cases",
-            "pending_handoffs",
-            "overdue_handoffs",
-            "open_escalations",
+            open_cases=Count("*"),
+            stalled_cases=Count("lead_department", filter=STALL_RUNNING & Q(stall_due_at__lte=now)),
+            gap_cases=Count("lead_department", filter=Q(is_gap=True)),
+            pending_handoffs=zero,
+            overdue_handoffs=zero,
+            open_escalations=zero,
         )
     )
-    return [
-        {
-            "code": r["code"],
-            "name": r["name_ja"],
-            "open_cases": r["open_cases"],
-            "stalled_cases": r["stalled_cases"],
-            "gap_cases": r["gap_cases"],
-            "pending_handoffs": r["pending_handoffs"],
-            "overdue_handoffs": r["overdue_handoffs"],
-            "open_escalations": r["open_escalations"],
-        }
-        for r in rows
-    ]
-
-
-def _open_states() -> list[str]:
-    return [s for s in CaseState.values if s != CaseState.CLOSED]
-
-
-def _acceptance_hours(scope: DashboardScope, now: datetime) -> list[dict]:
-    """Median hours from the request to the acceptance, per receiving department, last 12 weeks."""
-    waited = ExpressionWrapper(F("responded_at") - F("created_at"), output_field=DurationField())
-    accepted = scope.referrals(
-        Referral.objects.filter(
-            state__in=ACCEPTED_AT_SOME_POINT,
-            responded_at__isnull=False,
-            created_at__gte=now - timedelta(weeks=CHART_WEEKS),
+    referrals = (
+        Referral.objects.filter(state=ReferralState.REQUESTED, to_department_id__in=ids)
+        .order_by()
+        .values(dept=F("to_department_id"))
+        .annotate(
+            open_cases=zero,
+            stalled_cases=zero,
+            gap_cases=zero,
+            pending_handoffs=Count("*"),
+            overdue_handoffs=Count("to_department", filter=Q(due_at__lte=now)),
+            open_escalations=zero,
         )
+    )
+    escalations = (
+        Escalation.objects.filter(state=Escalation.State.OPEN, department_id__in=ids)
+        .order_by()
+        .values(dept=F("department_id"))
+        .annotate(
+            open_cases=zero,
+            stalled_cases=zero,
+            gap_cases=zero,
+            pending_handoffs=zero,
+            overdue_handoffs=zero,
+            open_escalations=Count("*"),
+        )
+    )
+    counts = {d: dict.fromkeys(DEPARTMENT_FIGURES, 0) for d in ids}
+    for row in cases.union(referrals, escalations, all=True) if ids else []:
+        for figure in DEPARTMENT_FIGURES:
+            counts[row["dept"]][figure] += row[figure]
+    return [{"code": d.code, "name": d.name_ja, **counts[d.pk]} for d in departments]
+
+
+def _acceptance_hours(scope: DashboardScope, now: datetime, all_departments: dict[int, Department]) -> list[dict]:
+    """Median hours from the request to the acceptance, per receiving department, last 12 weeks.
+    Grouped by the department's id (names from `all_departments`): the rows come from the covering
+    index `referral_accepted_idx` alone, and the sort before the median stays narrow."""
+    waited = ExpressionWrapper(F("responded_at") - F("created_at"), output_field=DurationField())
+    accepted = Referral.objects.filter(
+        state__in=ACCEPTED_AT_SOME_POINT,
+        responded_at__isnull=False,
+        created_at__gte=now - timedelta(weeks=CHART_WEEKS),
     )
     if not scope.all:
+        # The department's view of acceptance is of the referrals it received.
         accepted = accepted.filter(to_department_id__in=scope.department_ids)
+    per_department: dict[int, tuple[int, float | None]] = {}
     if connection.vendor == "postgresql":
-        rows = (
+        for r in (
             accepted.order_by()
-            .values("to_department__code", "to_department__name_ja")
-            .annotate(n=Count("id"), median=Median(waited, output_field=DurationField()))
-            .order_by("to_department__code")
-        )
-        return [
-            {
-                "department": _department(r["to_department__code"], r["to_department__name_ja"]),
-                "accepted": r["n"],
-                "median_hours": _hours(r["median"]),
-            }
-            for r in rows
-        ]
-    # SQLite has no percentile: one query for the durations, the median in Python.
-    waits: dict[tuple[str, str], list[float]] = {}
-    for code, name, created, responded in accepted.order_by().values_list(
-        "to_department__code", "to_department__name_ja", "created_at", "responded_at"
-    ):
-        waits.setdefault((code, name), []).append((responded - created).total_seconds() / 3600)
-    return [
-        {"department": _department(code, name), "accepted": len(v), "median_hours": round(statistics.median(v), 1)}
-        for (code, name), v in sorted(waits.items())
+            .values("to_department_id")
+            .annotate(n=Count("*"), median=Median(waited, output_field=DurationField()))
+        ):
+            per_department[r["to_department_id"]] = (r["n"], _hours(r["median"]))
+    else:
+        # SQLite has no percentile: one query for the durations, the median in Python.
+        waits: dict[int, list[float]] = {}
+        for department_id, created, responded in accepted.order_by().values_list(
+            "to_department_id", "created_at", "responded_at"
+        ):
+            waits.setdefault(department_id, []).append((responded - created).total_seconds() / 3600)
+        per_department = {d: (len(v), round(statistics.median(v), 1)) for d, v in waits.items()}
+    rows = [
+        {
+            "department": _department(all_departments[d].code, all_departments[d].name_ja),
+            "accepted": n,
+            "median_hours": median,
+        }
+        for d, (n, median) in per_department.items()
     ]
+    return sorted(rows, key=lambda r: r["department"]["code"])
 
 
 def _escalations_per_week(escalations: QuerySet[Escalation], now: datetime) -> list[dict]:
@@ -315,7 +335,7 @@ def _escalations_per_week(escalations: QuerySet[Escalation], now: datetime) -> l
         .annotate(week=TruncWeek("fired_at", tzinfo=tz))
         .order_by()
         .values("week")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
     }
     weeks = [first_monday + timedelta(weeks=i) for i in range(CHART_WEEKS)]
     return [{"week": w, "count": counts.get(w, 0)} for w in weeks]

@@ -1,13 +1,13 @@
 """`/inbox/`: handoffs waiting for my departments (deadline badges, accept / decline), and the
 referrals my departments have taken on (their stage buttons, return, complete)."""
 
-from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 
 from referral_engine import workflow_registry
 from referral_engine.access import policy
 from referral_engine.cases import selectors, services
+from referral_engine.pagination import CappedCountPaginator
 from referral_engine.web import labels
 from referral_engine.web.errors import domain_errors
 from referral_engine.web.views.cases import deadline_badges
@@ -19,19 +19,29 @@ PAGE_SIZE = 50
 def inbox_rows(user, referrals, now):
     referrals = list(referrals)
     policy.referrals_perms_prefetch(user, referrals)
+    # Which transitions a row offers depends on the row (its grants, its requester); the buttons and
+    # the stage label made of them depend only on the workflow and the names: built once per kind.
+    actions: dict = {}
+    stage_labels: dict = {}
     rows = []
     for referral in referrals:
-        workflow = workflow_registry.get(referral.to_department.code)
-        handoff_actions, stage_actions = labels.referral_actions(
-            services.referral_available_transitions(referral, user), workflow
-        )
+        code = referral.to_department.code
+        workflow = workflow_registry.get(code)
+        names = tuple(services.referral_available_transitions(referral, user))
+        if (code, names) not in actions:
+            actions[code, names] = labels.referral_actions(list(names), workflow)
+        handoff_actions, stage_actions = actions[code, names]
+        if (code, referral.stage) not in stage_labels:
+            stage_labels[code, referral.stage] = (
+                workflow.stage_label(referral.stage) if workflow and referral.stage else ""
+            )
         rows.append(
             {
                 "referral": referral,
                 "badges": deadline_badges(referral, now),
                 "handoff_actions": handoff_actions,
                 "stage_actions": stage_actions,
-                "stage_label": workflow.stage_label(referral.stage) if workflow and referral.stage else "",
+                "stage_label": stage_labels[code, referral.stage],
             }
         )
     return rows
@@ -42,8 +52,8 @@ def inbox(request):
     user = request.user
     require(policy.principal(user).is_staff_member)
     now = timezone.now()
-    pending = Paginator(selectors.referrals_inbox(user), PAGE_SIZE).get_page(request.GET.get("page"))
-    working = Paginator(selectors.referrals_in_progress(user), PAGE_SIZE).get_page(request.GET.get("wpage"))
+    pending = CappedCountPaginator(selectors.referrals_inbox(user), PAGE_SIZE).get_page(request.GET.get("page"))
+    working = CappedCountPaginator(selectors.referrals_in_progress(user), PAGE_SIZE).get_page(request.GET.get("wpage"))
     return render(
         request,
         "web/inbox.html",
