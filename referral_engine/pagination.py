@@ -15,6 +15,7 @@ from functools import cached_property
 from django.core.paginator import Paginator
 
 COUNT_CAP = 1000
+COUNT_CEILING = 10**9  # past this a page number is simply past the end
 
 
 class CappedCountPaginator(Paginator):
@@ -33,8 +34,9 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count_limit(self) -> int:
-        """Rows counted at most: past the cap, or one past the requested page (and its orphans)."""
-        return max(self.cap, self._reach * self.per_page + self.orphans) + 1
+        """Rows counted at most: past the cap, or one past the requested page (and its orphans). A
+        page number from a client can be any size: the limit stays a number the database takes."""
+        return min(max(self.cap, self._reach * self.per_page + self.orphans), COUNT_CEILING) + 1
 
     @cached_property
     def count(self) -> int:

@@ -9,6 +9,7 @@ import statistics
 from datetime import timedelta
 
 import pytest
+from django.core.paginator import EmptyPage
 from django.test import Client
 
 from referral_engine import pagination
@@ -116,6 +117,9 @@ def test_paginator_counts_exactly_up_to_the_cap_and_says_more_past_it():
     page = last.page(10)
     assert list(page.object_list) == list(range(90, 95)) and not page.has_next()
     assert (last.count_shown, last.count_capped) == (95, False)
+    # A page number of any size is past the end, not a LIMIT the database refuses
+    with pytest.raises(EmptyPage):
+        CappedCountPaginator(list(range(95)), 10, cap=20).page(10**22)
 
 
 def test_case_list_shows_the_capped_label_past_the_cap_and_the_number_below_it(load, monkeypatch):
@@ -166,6 +170,9 @@ def test_api_list_flags_a_capped_count_and_next_reaches_every_case(load, monkeyp
         seen += [r["id"] for r in body["results"]]
     assert len(seen) == len(set(seen)) and set(seen) == expected
     assert (body["count"], body["count_capped"]) == (len(expected), False)
+
+    # A page far past the end is a 404, as before
+    assert client.get("/api/v1/cases/", {"page": 10**22}).status_code == 404
 
     # Below the cap the count is exact and not flagged
     monkeypatch.setattr(pagination, "COUNT_CAP", 1000)
