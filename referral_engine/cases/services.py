@@ -644,7 +644,9 @@ def referral_create(
     grants.case_grants_sync(case=case, renew=[target])
     save_with_history(case, actor=actor, reason="referral_request", update_fields=_touch(case, now))
     notifications_queue(
-        recipients=_department_members(target.pk, (Role.CASEWORKER, Role.SUPERVISOR)),
+        # The receiving department is told through its supervisors, who assign it; its caseworkers see
+        # the handoff waiting in their inbox. A row per caseworker grew intake with the staff (issue 10).
+        recipients=_department_members(target.pk, (Role.SUPERVISOR,)),
         kind="referral_requested",
         title=_("つなぎの依頼: %(n)s（%(f)s から）") % {"n": case.number, "f": source.name_ja},
         body=_("受理期限: %(d)s")
