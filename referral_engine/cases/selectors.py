@@ -123,18 +123,11 @@ def referrals_visible_to(user: Any) -> QuerySet[Referral]:
         return _referral_base()
     if not p.is_staff_member:
         return Referral.objects.none()
-    view = _perm_ids("referral", "view_referral")
     case_perms = _perm_ids("case", "view_case_full", "view_case_limited")
-    by_group = ReferralGroupObjectPermission.objects.filter(
-        p.group_reach(), content_object_id=OuterRef("pk"), permission_id__in=view
-    )
-    by_user = ReferralUserObjectPermission.objects.filter(
-        content_object_id=OuterRef("pk"), user_id=p.user_id, permission_id__in=view
-    )
     case_by_group = CaseGroupObjectPermission.objects.filter(
         p.group_reach(), content_object_id=OuterRef("case_id"), permission_id__in=case_perms
     )
-    return _referral_base().filter(Q(Exists(by_group)) | Q(Exists(by_user)) | Q(Exists(case_by_group)))
+    return _referral_base().filter(referral_reach(p) | Q(Exists(case_by_group)))
 
 
 def referrals_inbox(user: Any) -> QuerySet[Referral]:
@@ -154,11 +147,24 @@ def referrals_in_progress(user: Any) -> QuerySet[Referral]:
     p = policy.principal(user)
     if not p.is_staff_member:
         return Referral.objects.none()
-    return (
-        _referral_base()
-        .filter(to_department_id__in=p.department_ids, state=ReferralState.ACCEPTED)
-        .order_by("stage_due_at", "-updated_at")
+    qs = _referral_base().filter(to_department_id__in=p.department_ids, state=ReferralState.ACCEPTED)
+    if p.group_since:
+        # A caseworker who joined later sees the work handed to them, not the department's older
+        # handoffs (the staff-move rule, docs/permissions.md).
+        qs = qs.filter(referral_reach(p))
+    return qs.order_by("stage_due_at", "-updated_at")
+
+
+def referral_reach(p: policy.Principal) -> Q:
+    """Referrals a staff member reaches through their department's rows or their own."""
+    view = _perm_ids("referral", "view_referral")
+    by_group = ReferralGroupObjectPermission.objects.filter(
+        p.group_reach(), content_object_id=OuterRef("pk"), permission_id__in=view
     )
+    by_user = ReferralUserObjectPermission.objects.filter(
+        content_object_id=OuterRef("pk"), user_id=p.user_id, permission_id__in=view
+    )
+    return Q(Exists(by_group)) | Q(Exists(by_user))
 
 
 def referral_get_for_user(user: Any, referral_id: Any) -> Referral:

@@ -59,9 +59,15 @@ def escalations_visible_to(user: Any) -> QuerySet[Escalation]:
     qs = Escalation.objects.select_related("case", "referral", "department", "acknowledged_by")
     if p.is_auditor or p.is_desk_supervisor:
         return qs
-    if p.is_staff_member:
-        return qs.filter(department_id__in=p.department_ids)
-    return qs.none()
+    if not p.is_staff_member:
+        return qs.none()
+    qs = qs.filter(department_id__in=p.department_ids)
+    if p.group_since:
+        # The staff-move rule (docs/permissions.md): only escalations about cases the user reaches.
+        from referral_engine.cases.selectors import cases_visible_to
+
+        qs = qs.filter(case__in=cases_visible_to(user).values("pk"))
+    return qs
 
 
 @dataclass(frozen=True)

@@ -204,3 +204,34 @@ def test_visible_cases_query_count_does_not_grow(open_case, users, fresh, django
     large, n_large = count_for_listing()
     assert (n_small, n_large) == (3, 33)
     assert small == large <= 2
+
+
+def test_a_mover_sees_neither_the_old_taken_on_work_nor_its_escalations(users, open_case, fresh):
+    from referral_engine.cases.selectors import referrals_in_progress
+    from referral_engine.timers.models import Escalation
+    from referral_engine.timers.selectors import escalations_visible_to
+
+    handoff = open_case("worker_welfare", referrals=[{**REFER_HEALTH[0], "to_department": "longevity_support"}])
+    referral = handoff.referrals.get()
+    referral_transition(referral_id=referral.pk, name="accept", actor=fresh(users["worker_longevity"]))
+    Escalation.objects.create(
+        case=handoff,
+        referral=referral,
+        object_key=f"referral:{referral.pk}",
+        rule="stage_stall",
+        level=1,
+        department=referral.to_department,
+        due_at=handoff.created_at,
+    )
+    colleague = fresh(users["worker_longevity"])
+    assert referrals_in_progress(colleague).filter(pk=referral.pk).exists()
+    assert escalations_visible_to(colleague).filter(case=handoff).exists()
+
+    mover = fresh(users["worker_health"])
+    membership_move(user=mover, to_department=_department("longevity_support"), actor=users["admin"])
+    assert not referrals_in_progress(fresh(mover)).filter(pk=referral.pk).exists()
+    assert not escalations_visible_to(fresh(mover)).filter(case=handoff).exists()
+
+    referral_assign(referral_id=referral.pk, actor=fresh(users["chief_longevity"]), worker_id=mover.pk)
+    assert referrals_in_progress(fresh(mover)).filter(pk=referral.pk).exists()
+    assert escalations_visible_to(fresh(mover)).filter(case=handoff).exists()
