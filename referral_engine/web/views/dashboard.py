@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -47,6 +48,10 @@ def _charts(data: dict) -> dict:
     }
 
 
+# Stands for the escalation's id in the note field rendered once for every row (digits never contain it).
+BLANK_ID = "__escalation__"
+
+
 @domain_errors
 def dashboard(request, ack_form=None, ack_id=None, status=200):
     user = request.user
@@ -70,17 +75,18 @@ def dashboard(request, ack_form=None, ack_id=None, status=200):
         }
         for e in escalations
     ]
-    # Every row's empty note field is the same HTML: rendered once, not once per escalation (50
-    # widget renders were a fifth of the page's time at a million cases).
-    blank_note = (
-        render_to_string("includes/_field.html", {"field": EscalationAcknowledgeForm()["note"]}, request=request)
-        if any(row["can_ack"] and row["form"] is None for row in rows)
-        else ""
-    )
+    # Every row's empty note field is the same HTML but for its id: rendered once, not once per
+    # escalation (50 widget renders were a fifth of the page's time at a million cases), then each
+    # row gets its own id so every label points at its own field.
+    if any(row["can_ack"] and row["form"] is None for row in rows):
+        blank = EscalationAcknowledgeForm(auto_id=f"id_ack_{BLANK_ID}_%s")["note"]
+        blank_note = render_to_string("includes/_field.html", {"field": blank}, request=request)
+        for row in rows:
+            row["blank_note"] = mark_safe(blank_note.replace(BLANK_ID, str(row["escalation"].pk)))  # noqa: S308
     return render(
         request,
         "web/dashboard.html",
-        {"data": data, "escalations": rows, "blank_note": blank_note, "setbacks": setbacks, **_charts(data)},
+        {"data": data, "escalations": rows, "setbacks": setbacks, **_charts(data)},
         status=status,
     )
 
