@@ -138,6 +138,13 @@ def code_of(*, allow_null: bool = False) -> serializers.SlugRelatedField:
 class TokenRequestSerializer(serializers.Serializer):
     username = StrictCharField(max_length=150)
     password = StrictCharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    otp_token = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=32,
+        help_text="The 6-digit code from the authenticator app; required when the user has a confirmed "
+        "TOTP device (two-factor login), ignored otherwise.",
+    )
 
 
 class TokenSerializer(serializers.Serializer):

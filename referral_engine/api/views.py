@@ -99,7 +99,9 @@ class TokenObtainView(ApiView):
     )
     def post(self, request: Request) -> Response:
         data = _validated(s.TokenRequestSerializer, request.data).validated_data
-        token = auth.token_obtain(request=request, username=data["username"], password=data["password"])
+        token = auth.token_obtain(
+            request=request, username=data["username"], password=data["password"], otp_token=data.get("otp_token")
+        )
         return Response({"token": token})
 
 

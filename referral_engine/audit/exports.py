@@ -1,10 +1,14 @@
 """CSV exports for auditors: UTF-8 with a BOM (so Japanese Excel opens it as UTF-8), Japanese headers,
-and formula injection neutralised (a cell starting with =, +, -, @, tab or CR gets a leading
-apostrophe, OWASP "CSV injection"). Streamed, so a large access log never sits in memory."""
+and formula injection neutralised (OWASP "CSV injection"): a cell gets a leading apostrophe when it
+starts with a tab or CR, or when its first visible character is =, +, - or @ — in any form a
+spreadsheet or a Japanese IME may produce (full-width ＝＋－＠, small ﹦﹢﹣﹫, the minus sign −) and
+whatever invisible characters stand before it (spaces of any kind, zero-width characters, BOM, word
+joiner, bidi marks and overrides, combining marks). Streamed, so a large access log never sits in memory."""
 
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -16,7 +20,32 @@ from referral_engine.audit.models import AccessLog
 from referral_engine.audit.timeline import Entry
 
 BOM = "\ufeff"
+# The plain ASCII starts (OWASP's list); looks_like_formula also sees through widths and invisibles.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+ALWAYS_PREFIXED = ("\t", "\r")
+FORMULA_CHARACTERS = frozenset("=+-@")
+# Not folded to "-" by NFKC, but read as a minus by people and by some spreadsheets.
+MINUS_LOOKALIKES = frozenset("\u2212\u2010\u2011\u2012\u2013\u2014\u2796\ufe58")
+# Characters that show nothing before a formula: controls, format characters (zero-width space and
+# joiners, BOM, word joiner, bidi marks, embeddings, overrides and isolates, soft hyphen), every kind
+# of space and line separator, combining and enclosing marks (variation selectors too).
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
+# Blank letters (Hangul fillers, braille blank) that are not in those categories.
+INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _invisible(char: str) -> bool:
+    return char.isspace() or char in INVISIBLE_LETTERS or unicodedata.category(char) in INVISIBLE_CATEGORIES
+
+
+def looks_like_formula(text: str) -> bool:
+    if text.startswith(ALWAYS_PREFIXED):
+        return True
+    for char in text:
+        if _invisible(char):
+            continue
+        return char in MINUS_LOOKALIKES or unicodedata.normalize("NFKC", char)[:1] in FORMULA_CHARACTERS
+    return False
 
 
 def neutralise(value: Any) -> str:
@@ -26,7 +55,7 @@ def neutralise(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     text = value if isinstance(value, str) else str(value)
-    if text.startswith(FORMULA_PREFIXES):
+    if looks_like_formula(text):
         return "'" + text
     return text
 

@@ -133,14 +133,8 @@ class TwoFactorMiddleware:
     def __call__(self, request):
         from referral_engine.security import two_factor
 
-        user = getattr(request, "user", None)
-        if (
-            user is not None
-            and user.is_authenticated
-            and not request.path.startswith(TWO_FACTOR_OPEN_PREFIXES)
-            and not two_factor.is_verified(user)
-        ):
-            step = two_factor.pending_step(user)
+        if getattr(request, "user", None) is not None and not request.path.startswith(TWO_FACTOR_OPEN_PREFIXES):
+            step = two_factor.session_pending_step(request)
             if step is not None:
                 return self._stop(request, step)
         return self.get_response(request)

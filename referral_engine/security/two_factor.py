@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 from xml.etree import ElementTree
 
@@ -18,10 +19,12 @@ from django.conf import settings
 from django.db import transaction
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.authtoken.models import Token
 
 from referral_engine.access import policy
 
 DEVICE_NAME = "authenticator"
+OTP_CODE = re.compile(r"[0-9]{6}")  # ASCII digits only: \d would take full-width and other scripts' digits
 SVG_NS = "http://www.w3.org/2000/svg"
 
 
@@ -58,6 +61,17 @@ def pending_step(user: Any) -> str | None:
     return None
 
 
+def session_pending_step(request: Any) -> str | None:
+    """`pending_step` of the session's user, or None once the session is verified. Remembered on the
+    request: TwoFactorMiddleware and the API's session authentication both ask, one query between them."""
+    user = request.user
+    if not user.is_authenticated or is_verified(user):
+        return None
+    if not hasattr(request, "_two_factor_pending_step"):
+        request._two_factor_pending_step = pending_step(user)
+    return request._two_factor_pending_step
+
+
 @transaction.atomic
 def device_for_setup(user: Any) -> TOTPDevice:
     """The user's unconfirmed device (a new secret when there is none), kept across page reloads."""
@@ -86,8 +100,24 @@ def device_confirm(*, request: Any, device: TOTPDevice, code: str) -> bool:
     device.save(update_fields=["confirmed"])
     # One authenticator per user: a confirmed device replaces any earlier one.
     TOTPDevice.objects.filter(user=request.user).exclude(pk=device.pk).delete()
+    # An API token got on the password alone would outlive the second factor: the next one needs a code.
+    Token.objects.filter(user=request.user).delete()
     otp_login(request, device)
     return True
+
+
+@transaction.atomic
+def token_code_verify(*, user: Any, code: str) -> bool:
+    """A code sent with the password to the API token endpoint. Exactly six digits, checked by
+    django-otp on the row locked: two requests with one code cannot both pass (django-otp refuses a
+    code whose time step was used already), and its throttling after failures applies as on the web."""
+    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("pk").first()
+    if device is None:
+        return False
+    if not isinstance(code, str) or not OTP_CODE.fullmatch(code):
+        device.throttle_increment(commit=True)  # a malformed code is a wrong one, throttled alike
+        return False
+    return device.verify_token(code)
 
 
 def session_verify(*, request: Any, code: str) -> bool:

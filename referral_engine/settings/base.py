@@ -203,7 +203,8 @@ CELERY_BEAT_SCHEDULE = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",  # first: unauthenticated is a 401
-        "rest_framework.authentication.SessionAuthentication",  # CSRF enforced for session writes
+        # CSRF enforced for session writes; a session that owes its second factor does not authenticate.
+        "referral_engine.api.auth.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
