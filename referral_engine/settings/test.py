@@ -19,3 +19,7 @@ STORAGES = {
 }
 AXES_ENABLED = True
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"writes": "10000/minute"}}  # noqa: F405
+
+# The dashboard's aggregate figures are cached for a minute in production; tests read them live
+# (tests/web/test_dashboard_figures_cache.py turns the cache on to test it).
+DASHBOARD_FIGURES_SECONDS = 0

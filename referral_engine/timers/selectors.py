@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -122,6 +124,7 @@ def _department(code: str | None, name: str | None) -> dict:
 def dashboard_data(*, user: Any, now: datetime | None = None) -> dict:
     """Everything the supervisor dashboard shows, scoped to the user (Forbidden for others)."""
     scope = dashboard_scope(user)
+    live = now is None
     now = now or timezone.now()
     soon = calendar.office_days_later(now, 1)  # the close of the next office day
 
@@ -170,9 +173,8 @@ def dashboard_data(*, user: Any, now: datetime | None = None) -> dict:
     for row in escalations.exclude(state=Escalation.State.RESOLVED).values("level", "state").annotate(n=Count("*")):
         (by_level if row["state"] == Escalation.State.OPEN else acknowledged)[row["level"]] += row["n"]
 
-    # The department table is small: read once, for the per-department counts and the chart's names.
-    all_departments = {d.pk: d for d in Department.objects.order_by("id")}
-    departments = _department_counts(scope, now, all_departments)
+    figures = _figures(scope, now, escalations, live=live)
+    departments = figures["departments"]
     return {
         "generated_at": now,
         "scope": {"all": scope.all, "departments": [d["code"] for d in departments]},
@@ -212,10 +214,35 @@ def dashboard_data(*, user: Any, now: datetime | None = None) -> dict:
         ],
         "open_escalations_by_level": {f"L{k}": v for k, v in by_level.items()},
         "acknowledged_escalations_by_level": {f"L{k}": v for k, v in acknowledged.items()},
+        "figures_at": figures["figures_at"],
         "departments": departments,
+        "acceptance_hours_by_department": figures["acceptance_hours_by_department"],
+        "escalations_per_week": figures["escalations_per_week"],
+    }
+
+
+def _figures(scope: DashboardScope, now: datetime, escalations: QuerySet[Escalation], *, live: bool) -> dict:
+    """The per-department table and the two charts: aggregates over every open case and twelve weeks
+    of acceptances and escalations, the part of the dashboard that grows with the data. They are
+    kept for DASHBOARD_FIGURES_SECONDS (default 60: the sweep's minute) per scope; the lists and
+    totals above them are always live. A dashboard for a past `now` is never cached."""
+    seconds = getattr(settings, "DASHBOARD_FIGURES_SECONDS", 60)
+    key = "dashboard-figures:" + ("all" if scope.all else ",".join(map(str, sorted(scope.department_ids))))
+    if live and seconds > 0:
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+    # The department table is small: read once, for the per-department counts and the chart's names.
+    all_departments = {d.pk: d for d in Department.objects.order_by("id")}
+    figures = {
+        "figures_at": now,
+        "departments": _department_counts(scope, now, all_departments),
         "acceptance_hours_by_department": _acceptance_hours(scope, now, all_departments),
         "escalations_per_week": _escalations_per_week(escalations, now),
     }
+    if live and seconds > 0:
+        cache.set(key, figures, seconds)
+    return figures
 
 
 def _handoff(r: dict, now: datetime) -> dict:
