@@ -246,6 +246,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=1024 * 1024)
 
 # --- Domain settings ----------------------------------------------------------------------------
 OFFICE_CLOSE_TIME = env("OFFICE_CLOSE_TIME", default="17:15")
+# The supervisor dashboard's per-department table and charts are recomputed at most this often per
+# scope (its lists and totals are always live). 0: every request.
+DASHBOARD_FIGURES_SECONDS = env.int("DASHBOARD_FIGURES_SECONDS", default=60)
 DEMO_PASSWORD = env("DEMO_PASSWORD", default="tsukumi-demo")
 SYSTEM_USERNAME = "system"
 RETENTION_ACCESS_LOG_YEARS = env.int("RETENTION_ACCESS_LOG_YEARS", default=5)
