@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -82,7 +82,14 @@ def _snapshot(obj: Model) -> dict[str, Any]:
     return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
 
 
-def _event(
+def _event(**fields: Any) -> CaseEvent:
+    """Write one timeline row (see `_event_row` for the fields)."""
+    event = _event_row(**fields)
+    event.save(force_insert=True)
+    return event
+
+
+def _event_row(
     *,
     case: Case,
     kind: str,
@@ -95,7 +102,8 @@ def _event(
     department: Department | None = None,
     data: dict[str, Any] | None = None,
 ) -> CaseEvent:
-    return CaseEvent.objects.create(
+    """A timeline row, not yet saved (`_event` saves one; `bulk_create` several)."""
+    return CaseEvent(
         case=case,
         referral=referral,
         kind=kind,
@@ -177,12 +185,20 @@ def case_number_format(fiscal_year: int, seq: int) -> str:
 
 
 def _next_case_number(moment: datetime) -> tuple[int, str]:
+    """The next number of the fiscal year. The UPDATE locks the year's row until the intake commits,
+    so intakes take their numbers one after the other (no duplicates; a rolled-back intake's number
+    is reused by the next). One statement, two in the first intake of a year."""
     fiscal_year = fiscal_year_of(moment)
-    CaseNumberSequence.objects.bulk_create([CaseNumberSequence(fiscal_year=fiscal_year)], ignore_conflicts=True)
-    sequence = CaseNumberSequence.objects.select_for_update().get(fiscal_year=fiscal_year)
-    sequence.last += 1
-    sequence.save(update_fields=["last"])
-    return fiscal_year, case_number_format(fiscal_year, sequence.last)
+    table = connection.ops.quote_name(CaseNumberSequence._meta.db_table)
+    sql = f"UPDATE {table} SET last = last + 1 WHERE fiscal_year = %s RETURNING last"  # noqa: S608 - our table name
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [fiscal_year])
+        row = cursor.fetchone()
+        if row is None:
+            CaseNumberSequence.objects.bulk_create([CaseNumberSequence(fiscal_year=fiscal_year)], ignore_conflicts=True)
+            cursor.execute(sql, [fiscal_year])
+            row = cursor.fetchone()
+    return fiscal_year, case_number_format(fiscal_year, row[0])
 
 
 def _touch(case: Case, at: datetime) -> list[str]:
@@ -451,7 +467,8 @@ def case_open(
         data={"channel": channel, "risk": risk},
     )
     grants.case_grants_sync(case=case)
-    policy.forget(actor)
+    # No policy.forget(actor) here: the grants are on a case no cache of this request has seen (its
+    # permissions are read when first asked), and they change no membership.
 
     if idempotency_key:
         try:
@@ -468,13 +485,14 @@ def case_open(
         consent_obj = consent_record(case_id=case.pk, actor=actor, _case=case, **consent)
     if first_note:
         activity_add(case_id=case.pk, actor=actor, kind=ActivityKind.NOTE, body=first_note, _case=case)
+    requested: set[int] = set()  # departments asked by this intake so far (the case has no other referral)
     for index, spec in enumerate(referrals or []):
         if not isinstance(spec, dict):
             raise InvalidInput(
                 _("つなぎ先が正しくありません。"), fields={f"referrals[{index}]": [_("不正な形式です。")]}
             )
         try:
-            referral_create(
+            _referral_create(  # already in case_open's transaction: no savepoint of its own
                 case_id=case.pk,
                 actor=actor,
                 to_department=spec.get("to_department"),
@@ -485,6 +503,8 @@ def case_open(
                 consent_id=spec.get("consent_id") or (consent_obj.pk if consent_obj else None),
                 _case=case,
                 _from_department=window if _slip_district is not None else None,
+                _now=now,
+                _requested=requested,
             )
         except InvalidInput as exc:
             raise InvalidInput(
@@ -552,8 +572,7 @@ def _find_consent(case: Case, to_department: Department, consent_id: Any) -> Con
     return (active or covering or [None])[0]
 
 
-@transaction.atomic
-def referral_create(
+def _referral_create(
     *,
     case_id: int,
     actor: Any,
@@ -567,6 +586,8 @@ def referral_create(
     from_department_code: str | None = None,
     _case: Case | None = None,
     _from_department: Department | None = None,
+    _now: datetime | None = None,
+    _requested: set[int] | None = None,
 ) -> Referral:
     case = _case or _case_for_write(case_id, actor)
     if _from_department is None and not policy.can_refer(actor, case):
@@ -580,9 +601,13 @@ def referral_create(
     source = _from_department or _requesting_department(actor, case, from_department_code)
     if target.pk == source.pk:
         raise InvalidInput(_("自分の部署にはつなげません。"), fields={"to_department": [_("依頼元と同じ部署です。")]})
-    if case.referrals.filter(
-        to_department=target, state__in=[ReferralState.REQUESTED, ReferralState.ACCEPTED]
-    ).exists():
+    if (
+        target.pk in _requested
+        if _requested is not None
+        else case.referrals.filter(
+            to_department=target, state__in=[ReferralState.REQUESTED, ReferralState.ACCEPTED]
+        ).exists()
+    ):
         raise InvalidInput(
             _("「%(d)s」へのつなぎは既に進行中です。") % {"d": target.name_ja},
             fields={"to_department": [_("進行中のつなぎがあります。")]},
@@ -604,7 +629,7 @@ def referral_create(
                 _("前回のつなぎが見つかりません。"), fields={"previous_id": [_("このケースのつなぎではありません。")]}
             )
 
-    now = timezone.now()
+    now = _now or timezone.now()  # an intake's referrals are made at the moment the case was opened
     referral = Referral(
         case=case,
         from_department=source,
@@ -618,31 +643,39 @@ def referral_create(
         previous=previous,
     )
     referral.created_at = now
+    if _requested is not None:
+        _requested.add(target.pk)
     timers.timers_referral_changed(referral=referral)
     save_with_history(referral, actor=actor, reason=f"referral_request: {basis}")
-    _event(
-        case=case,
-        referral=referral,
-        kind=EventKind.REFERRAL_REQUESTED,
-        actor=actor,
-        name="request",
-        to_state=referral.state,
-        department=source,
-        reason=reason,
-        data={"to": target.code, "from": source.code, "basis": basis, "urgent": referral.urgent},
-    )
-    _event(
-        case=case,
-        referral=referral,
-        kind=EventKind.DISCLOSURE,
-        actor=actor,
-        name=basis,
-        department=source,
-        reason=justification,
-        data={"to": target.code, "basis": basis, "consent_id": referral.consent_id},
+    # The request and the disclosure it is: two timeline rows, one INSERT.
+    CaseEvent.objects.bulk_create(
+        [
+            _event_row(
+                case=case,
+                referral=referral,
+                kind=EventKind.REFERRAL_REQUESTED,
+                actor=actor,
+                name="request",
+                to_state=referral.state,
+                department=source,
+                reason=reason,
+                data={"to": target.code, "from": source.code, "basis": basis, "urgent": referral.urgent},
+            ),
+            _event_row(
+                case=case,
+                referral=referral,
+                kind=EventKind.DISCLOSURE,
+                actor=actor,
+                name=basis,
+                department=source,
+                reason=justification,
+                data={"to": target.code, "basis": basis, "consent_id": referral.consent_id},
+            ),
+        ]
     )
     grants.case_grants_sync(case=case, renew=[target])
-    save_with_history(case, actor=actor, reason="referral_request", update_fields=_touch(case, now))
+    if case.last_touched_at != now:  # at intake the case was touched at this very moment: nothing moves
+        save_with_history(case, actor=actor, reason="referral_request", update_fields=_touch(case, now), changed=True)
     notifications_queue(
         # The receiving department is told through its supervisors, who assign it; its caseworkers see
         # the handoff waiting in their inbox. A row per caseworker grew intake with the staff (issue 10).
@@ -656,6 +689,9 @@ def referral_create(
         url=f"/cases/{case.pk}/",
     )
     return referral
+
+
+referral_create = transaction.atomic(_referral_create)
 
 
 def _requesting_department(actor: Any, case: Case, code: str | None) -> Department:
@@ -916,7 +952,13 @@ def case_transition(
     before_state = case.state
     method(at=now, closure_reason=closure_reason, reason=reason)
     changed = _changed_fields(case, before) + _touch(case, now)
-    save_with_history(case, actor=actor, reason=f"{name}: {reason}".strip(": "), update_fields=changed)
+    save_with_history(
+        case,
+        actor=actor,
+        reason=f"{name}: {reason}".strip(": "),
+        update_fields=changed,
+        changed=case.state != before_state or case.last_touched_at != before["last_touched_at"],
+    )
     _event(
         case=case,
         kind=EventKind.CASE_TRANSITION,
@@ -927,7 +969,8 @@ def case_transition(
         reason=reason,
         data={"closure_reason": closure_reason} if closure_reason else {},
     )
-    timers.timers_object_resolved(case=case, actor=actor)
+    # No timers_object_resolved(case=...) here: `_touch` above already brought the case's clocks in
+    # line with its new state (stall clock restarted, paused or stopped; all clocks stopped on close).
     return case
 
 

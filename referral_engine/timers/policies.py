@@ -3,11 +3,23 @@
 Rows of `EscalationPolicy` are the source of truth and are edited in the admin; `seed_policies`
 writes the defaults below. A rule without a row falls back to its default, so a fresh database
 still escalates; a row with `is_active=False` switches the rule off.
+
+The rules are cached per process, like the closed days (`timers.calendar`): every intake asks for
+them three times and a transition twice, and they change a few times a year. Every ORM write to
+`EscalationPolicy` leaves a history row, so the largest history id (and the row count, for deletes
+without history) is the table's version: a process re-reads the rules when it changes (checked at
+most every `VERSION_CHECK_SECONDS`), and the process that saves or deletes a rule drops its cache at
+once (`post_save` / `post_delete`, connected below). The admin's save also recomputes the open
+clocks of the rule after commit, in the saving process, with the new rule.
 """
 
 from __future__ import annotations
 
+import threading
+import time as _time
 from dataclasses import dataclass
+
+from django.db.models.signals import post_delete, post_save
 
 from referral_engine.timers.calendar import Duration
 from referral_engine.timers.models import EscalationPolicy
@@ -95,13 +107,61 @@ def default_rules() -> dict[str, Rule]:
     return {r.rule: r for r in rules}
 
 
+VERSION_CHECK_SECONDS = 5.0
+
+
+class _RuleCache:
+    """Every rule by code (the rows, else the defaults), with the version it was read at."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: dict[str, Rule] | None = None
+        self._version: tuple[int, int] | None = None
+        self._checked_at = 0.0
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._rules, self._version, self._checked_at = None, None, 0.0
+
+    def get(self) -> dict[str, Rule]:
+        now = _time.monotonic()
+        with self._lock:
+            if self._rules is not None and now - self._checked_at < VERSION_CHECK_SECONDS:
+                return self._rules
+        version = _table_version()
+        with self._lock:
+            if self._rules is not None and version == self._version:
+                self._checked_at = now
+                return self._rules
+        rules = default_rules()
+        rules.update({p.rule: Rule.from_policy(p) for p in EscalationPolicy.objects.all()})
+        with self._lock:
+            self._rules, self._version, self._checked_at = rules, version, now
+        return rules
+
+
+def _table_version() -> tuple[int, int]:
+    from django.db.models import Count, Max
+
+    found = EscalationPolicy.history.aggregate(v=Max("history_id"), n=Count("history_id"))
+    return (found["v"] or 0, found["n"])
+
+
+_cache = _RuleCache()
+
+
+def invalidate_cache(**kwargs) -> None:
+    """Drop this process's rules (a rule was saved or deleted here; tests between cases)."""
+    _cache.invalidate()
+
+
+post_save.connect(invalidate_cache, sender=EscalationPolicy, dispatch_uid="timers.policies.invalidate_save")
+post_delete.connect(invalidate_cache, sender=EscalationPolicy, dispatch_uid="timers.policies.invalidate_delete")
+
+
 def rules_for(codes: list[str]) -> dict[str, Rule]:
-    """The active rules among `codes` (one query)."""
+    """The active rules among `codes` (from the process cache: no query most of the time)."""
     if not codes:
         return {}
-    found = {p.rule: Rule.from_policy(p) for p in EscalationPolicy.objects.filter(rule__in=codes)}
-    missing = [c for c in codes if c not in found]
-    if missing:
-        defaults = default_rules()
-        found.update({c: defaults[c] for c in missing if c in defaults})
-    return {code: rule for code, rule in found.items() if rule.is_active}
+    rules = _cache.get()
+    return {code: rules[code] for code in codes if code in rules and rules[code].is_active}

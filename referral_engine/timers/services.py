@@ -169,13 +169,19 @@ def _sync_clocks(
     now: datetime,
     actor: Any,
     reason: str,
+    inserted: bool = False,
 ) -> dict[str, Timer]:
     """Make the object's Timer rows match `specs`: start, restart, recompute or stop. Returns the
-    open timers by rule. Stopping a clock resolves its live escalations."""
-    existing = {
-        t.rule: t
-        for t in Timer.objects.select_for_update().filter(object_key=object_key, target__in=list(target_filter))
-    }
+    open timers by rule. Stopping a clock resolves its live escalations. `inserted`: the object's
+    row was inserted in this transaction, so it has no clocks yet (nothing to lock or read)."""
+    existing = (
+        {}
+        if inserted
+        else {
+            t.rule: t
+            for t in Timer.objects.select_for_update().filter(object_key=object_key, target__in=list(target_filter))
+        }
+    )
     system = _LazySystemUser()
     open_timers: dict[str, Timer] = {}
     for spec in specs:
@@ -200,7 +206,7 @@ def _sync_clocks(
             timer.is_open, timer.closed_at = True, None  # e.g. resumed after a hold: same period
             why = f"resume: {reason}"
         else:
-            if timer.is_open:
+            if timer.is_open and timer.fired_level > 0:  # no level fired in this cycle: nothing to resolve
                 _resolve_escalations(
                     timer=timer, now=now, system=system.get(), reason=_("期限の起算点が変わりました") + f" ({reason})"
                 )
@@ -214,7 +220,8 @@ def _sync_clocks(
         timer.stage = spec.stage
         _schedule(timer, spec.rule, case=case)
         if before != (_schedule_snapshot(timer), timer.is_open, timer.cycle) or timer.pk is None:
-            save_with_history(timer, actor=actor or system.get(), reason=why[:500])
+            # Compared just above: a tracked field moved, no need to read the last history row.
+            save_with_history(timer, actor=actor or system.get(), reason=why[:500], changed=True)
         open_timers[timer.rule] = timer
     for timer in existing.values():
         if timer.is_open:
@@ -227,9 +234,14 @@ def _stop_clock(*, timer: Timer, now: datetime, actor: Any, system: Any, reason:
     timer.closed_at = now
     timer.next_fire_at = None
     save_with_history(
-        timer, actor=actor, reason=f"stop: {reason}"[:500], update_fields=["is_open", "closed_at", "next_fire_at"]
+        timer,
+        actor=actor,
+        reason=f"stop: {reason}"[:500],
+        update_fields=["is_open", "closed_at", "next_fire_at"],
+        changed=True,  # an open clock closes
     )
-    _resolve_escalations(timer=timer, now=now, system=system, reason=reason)
+    if timer.fired_level > 0:  # escalations exist only for the levels fired in this cycle
+        _resolve_escalations(timer=timer, now=now, system=system, reason=reason)
 
 
 def _resolve_escalations(*, timer: Timer, now: datetime, system: Any, reason: str) -> int:
@@ -245,7 +257,11 @@ def _resolve(escalations: Iterable[Escalation], *, now: datetime, system: Any, r
         escalation.state = Escalation.State.RESOLVED
         escalation.resolved_at = now
         save_with_history(
-            escalation, actor=system, reason=f"resolved: {reason}"[:500], update_fields=["state", "resolved_at"]
+            escalation,
+            actor=system,
+            reason=f"resolved: {reason}"[:500],
+            update_fields=["state", "resolved_at"],
+            changed=True,  # open or acknowledged → resolved
         )
         CaseEvent.objects.create(
             case_id=escalation.case_id,
@@ -362,6 +378,7 @@ def timers_sync_after_insert(sender, instance, created: bool, **kwargs) -> None:
             now=now,
             actor=actor,
             reason=f"referral {instance.state}",
+            inserted=created,
         )
     else:
         _sync_clocks(
@@ -373,6 +390,7 @@ def timers_sync_after_insert(sender, instance, created: bool, **kwargs) -> None:
             now=now,
             actor=actor,
             reason=f"case {instance.state}",
+            inserted=created,
         )
 
 

@@ -30,10 +30,12 @@ def test_case_open_with_referral_note_and_consent(open_case, delta):
             first_note="初回の記録",
             consent={"recipients": ["shakyo"], "purposes": "支援のため", "method": "written"},
         )
-    # case: opened + touched by the referral; events: opened, consent, activity, request, disclosure.
+    # case: opened (the intake's referral is made at the moment the case was opened, so touching the
+    # case changes nothing and writes no second row); events: opened, consent, activity, request,
+    # disclosure.
     assert _domain(d.value) == {
         "cases.Person": 1,
-        "cases.Case": 2,
+        "cases.Case": 1,
         "cases.Consent": 1,
         "cases.Activity": 1,
         "cases.Referral": 1,
