@@ -379,7 +379,7 @@ def pgbench_limit(username: str, env: dict[str, str], work_dir: Path) -> dict[st
     }
     recipients = list(
         Membership.objects.filter(
-            department=health, role__in=[Role.CASEWORKER, Role.SUPERVISOR], ended_at__isnull=True, user__is_active=True
+            department=health, role=Role.SUPERVISOR, ended_at__isnull=True, user__is_active=True
         ).values_list("user_id", flat=True)
     )
     ids = Ids(

@@ -45,7 +45,7 @@ class Ids:
     group_to: int
     perm_case: dict[str, int]  # codename -> permission id
     perm_referral: dict[str, int]
-    recipient_ids: list[int]  # who a new referral notifies (the receiving department's members)
+    recipient_ids: list[int]  # who a new referral notifies (the receiving department's supervisors)
 
 
 def _case_values(number_expr: str) -> str:
@@ -140,8 +140,8 @@ def script(ids: Ids, counts: dict[str, tuple[int, int]]) -> str:
     case_groups = n("access_casegroupobjectpermission")
     full = [ids.perm_case["view_case_full"], ids.perm_case["work_case"]]
     lines.append(
-        "INSERT INTO access_casegroupobjectpermission (permission_id, group_id, content_object_id) VALUES "
-        + ", ".join(f"({p}, {ids.group_dept}, :case_id)" for p in full[: min(2, case_groups)])
+        "INSERT INTO access_casegroupobjectpermission (permission_id, group_id, content_object_id, granted_at) VALUES "
+        + ", ".join(f"({p}, {ids.group_dept}, :case_id, now())" for p in full[: min(2, case_groups)])
         + ";"
     )
     if n("access_caseuserobjectpermission"):
@@ -177,19 +177,18 @@ def script(ids: Ids, counts: dict[str, tuple[int, int]]) -> str:
             )
         if case_groups > 2:  # the receiving department's limited view
             lines.append(
-                "INSERT INTO access_casegroupobjectpermission (permission_id, group_id, content_object_id) VALUES "
-                f"({ids.perm_case['view_case_limited']}, {ids.group_to}, :case_id);"
+                "INSERT INTO access_casegroupobjectpermission (permission_id, group_id, content_object_id, granted_at) "
+                f"VALUES ({ids.perm_case['view_case_limited']}, {ids.group_to}, :case_id, now());"
             )
         ref_rows = [
-            f"({ids.perm_referral['view_referral']}, {ids.group_to}, :referral_id)",
-            f"({ids.perm_referral['respond_referral']}, {ids.group_to}, :referral_id)",
-            f"({ids.perm_referral['view_referral']}, {ids.group_dept}, :referral_id)",
+            f"({ids.perm_referral['view_referral']}, {ids.group_to}, :referral_id, now())",
+            f"({ids.perm_referral['respond_referral']}, {ids.group_to}, :referral_id, now())",
+            f"({ids.perm_referral['view_referral']}, {ids.group_dept}, :referral_id, now())",
         ][: n("access_referralgroupobjectpermission")]
         if ref_rows:
             lines.append(
-                "INSERT INTO access_referralgroupobjectpermission (permission_id, group_id, content_object_id) VALUES "
-                + ", ".join(ref_rows)
-                + ";"
+                "INSERT INTO access_referralgroupobjectpermission (permission_id, group_id, content_object_id, "
+                "granted_at) VALUES " + ", ".join(ref_rows) + ";"
             )
     # The stall clock restarts when the referral touches the case: the timer and the case are updated.
     for _ in range(n("timers_timer", updated=True)):

@@ -92,7 +92,8 @@ def _desired_referral_rows(referral: Any) -> tuple[dict[int, set[str]], dict[int
     return groups, users
 
 
-def _reconcile(model: Any, owner_field: str, obj: Any, desired: dict[int, set[str]], kind: str) -> None:
+def _reconcile(model: Any, owner_field: str, obj: Any, desired: dict[int, set[str]], kind: str) -> set[int]:
+    """Make the object's rows equal to `desired`; return the owners that kept a row they had."""
     wanted = {(owner, _perm_id(kind, code)) for owner, codes in desired.items() for code in codes}
     existing = {
         (row[owner_field], row["permission_id"]): row["pk"]
@@ -106,6 +107,7 @@ def _reconcile(model: Any, owner_field: str, obj: Any, desired: dict[int, set[st
         model.objects.bulk_create(
             [model(**{owner_field: owner, "permission_id": perm, "content_object": obj}) for owner, perm in missing]
         )
+    return {owner for owner, _perm in existing if (owner, _perm) in wanted}
 
 
 @transaction.atomic
@@ -113,21 +115,24 @@ def case_grants_sync(*, case: Any, renew: Iterable[Any] = ()) -> None:
     """Reconcile every grant on the case and its referrals. Called on: case opened, lead changed,
     referral requested / accepted / declined / returned / cancelled / completed / assigned.
     `renew`: the departments this event grants something; their rows on the case count as granted now."""
-    groups, users = _desired_case_rows(case)
-    _reconcile(CaseGroupObjectPermission, "group_id", case, groups, "case")
-    _reconcile(CaseUserObjectPermission, "user_id", case, users, "case")
-    referrals = list(case.referrals.select_related("from_department", "to_department"))
-    for referral in referrals:
-        r_groups, r_users = _desired_referral_rows(referral)
-        _reconcile(ReferralGroupObjectPermission, "group_id", referral, r_groups, "referral")
-        _reconcile(ReferralUserObjectPermission, "user_id", referral, r_users, "referral")
     renewed = {department.group_id for department in renew}
-    if renewed:
-        now = timezone.now()
-        CaseGroupObjectPermission.objects.filter(content_object=case, group_id__in=renewed).update(granted_at=now)
-        ReferralGroupObjectPermission.objects.filter(
-            content_object__in=[r.pk for r in referrals], group_id__in=renewed
-        ).update(granted_at=now)
+    groups, users = _desired_case_rows(case)
+    kept = _reconcile(CaseGroupObjectPermission, "group_id", case, groups, "case") & renewed
+    _reconcile(CaseUserObjectPermission, "user_id", case, users, "case")
+    kept_on_referrals: list[int] = []
+    for referral in case.referrals.select_related("from_department", "to_department"):
+        r_groups, r_users = _desired_referral_rows(referral)
+        if _reconcile(ReferralGroupObjectPermission, "group_id", referral, r_groups, "referral") & renewed:
+            kept_on_referrals.append(referral.pk)
+        _reconcile(ReferralUserObjectPermission, "user_id", referral, r_users, "referral")
+    # Rows made just now already carry this moment; only rows kept from before are renewed.
+    now = timezone.now()
+    if kept:
+        CaseGroupObjectPermission.objects.filter(content_object=case, group_id__in=kept).update(granted_at=now)
+    if kept_on_referrals:
+        ReferralGroupObjectPermission.objects.filter(content_object__in=kept_on_referrals, group_id__in=renewed).update(
+            granted_at=now
+        )
 
 
 @transaction.atomic
