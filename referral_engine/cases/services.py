@@ -466,7 +466,8 @@ def case_open(
         department=window,
         data={"channel": channel, "risk": risk},
     )
-    grants.case_grants_sync(case=case)
+    if not referrals:  # otherwise each referral below reconciles the case's grants, this one included
+        grants.case_grants_sync(case=case)
     # No policy.forget(actor) here: the grants are on a case no cache of this request has seen (its
     # permissions are read when first asked), and they change no membership.
 
@@ -590,7 +591,9 @@ def _referral_create(
     _requested: set[int] | None = None,
 ) -> Referral:
     case = _case or _case_for_write(case_id, actor)
-    if _from_department is None and not policy.can_refer(actor, case):
+    # In an intake (`_requested` given) the opener refers from their own window, which the intake
+    # itself authorised; elsewhere the actor must be able to work the case.
+    if _from_department is None and _requested is None and not policy.can_refer(actor, case):
         raise Forbidden(_("このケースをつなぐ権限がありません。"))
     if not case.is_open:
         raise Conflict(_("終結したケースはつなげません。再開してから依頼してください。"))

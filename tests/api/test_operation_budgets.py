@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.api.conftest import PERSON
 
-INTAKE_WITH_REFERRAL_CAP = 44
+INTAKE_WITH_REFERRAL_CAP = 35
 INTAKE_CAP = 24
 TRANSITION_CAP = 13
 HISTORY_CAP = 19
