@@ -51,7 +51,6 @@ logger = logging.getLogger(__name__)
 
 LIVE_ESCALATION_STATES = (Escalation.State.OPEN, Escalation.State.ACKNOWLEDGED)
 STALL_PAUSED_STATES = (CaseState.CLOSED, CaseState.ON_HOLD)
-WORKING_ROLES = (Role.CASEWORKER, Role.SUPERVISOR)
 RUNAROUND_THRESHOLD = 2  # declines and returns, in total, that make a case はざま
 
 
@@ -450,7 +449,7 @@ TARGET_TITLES = {
 
 
 class Recipients:
-    """Active members of departments by role, loaded once for a batch of firings (one query)."""
+    """Active members of departments by role, in one query (the runaround rule tells the desk supervisors)."""
 
     def __init__(self, department_ids: Iterable[int]) -> None:
         self._by_department: dict[int, list[tuple[str, Any]]] = defaultdict(list)
@@ -460,10 +459,6 @@ class Recipients:
         for m in memberships:
             self._by_department[m.department_id].append((m.role, m.user))
 
-    def members(self, department_id: int) -> list[Any]:
-        """Those who can act on it: caseworkers and supervisors (the front desk refers, not accepts)."""
-        return [u for role, u in self._by_department[department_id] if role in WORKING_ROLES]
-
     def supervisors(self, department_id: int) -> list[Any]:
         return [u for role, u in self._by_department[department_id] if role == Role.SUPERVISOR]
 
@@ -471,17 +466,6 @@ class Recipients:
 def desk_department_id() -> int | None:
     """The social_welfare department (None before the organisation is seeded)."""
     return Department.objects.filter(code=DESK_DEPARTMENT_CODE).values_list("pk", flat=True).first()
-
-
-def recipients_for_level(*, level: int, timer_department_id: int, case: Case, desk_id: int | None, people: Recipients):
-    """L1: the department's members; L2: its supervisors and the case lead (the lead worker, or the
-    lead department's supervisors); L3: the social_welfare (desk) supervisors."""
-    if level == 1:
-        return people.members(timer_department_id)
-    if level == 2:
-        lead = [case.lead_worker] if case.lead_worker_id else people.supervisors(case.lead_department_id)
-        return people.supervisors(timer_department_id) + lead
-    return people.supervisors(desk_id)
 
 
 def escalation_fire(
