@@ -269,51 +269,40 @@ def _department_counts(scope: DashboardScope, now: datetime, all_departments: di
     (what is counted is in the index: `COUNT(*)` or the department, not the id)."""
     departments = [d for d in all_departments.values() if d.is_active and (scope.all or d.pk in scope.department_ids)]
     ids = [d.pk for d in departments]
-    zero = Value(0, output_field=IntegerField())
-    cases = (
-        Case.objects.filter(CASE_OPEN, lead_department_id__in=ids)
-        .order_by()
-        .values(dept=F("lead_department_id"))
-        .annotate(
-            open_cases=Count("*"),
-            stalled_cases=Count("lead_department", filter=STALL_RUNNING & Q(stall_due_at__lte=now)),
-            gap_cases=Count("lead_department", filter=Q(is_gap=True)),
-            pending_handoffs=zero,
-            overdue_handoffs=zero,
-            open_escalations=zero,
-        )
+    cases = _per_department(
+        Case.objects.filter(CASE_OPEN, lead_department_id__in=ids),
+        "lead_department_id",
+        open_cases=Count("*"),
+        stalled_cases=Count("lead_department", filter=STALL_RUNNING & Q(stall_due_at__lte=now)),
+        gap_cases=Count("lead_department", filter=Q(is_gap=True)),
     )
-    referrals = (
-        Referral.objects.filter(state=ReferralState.REQUESTED, to_department_id__in=ids)
-        .order_by()
-        .values(dept=F("to_department_id"))
-        .annotate(
-            open_cases=zero,
-            stalled_cases=zero,
-            gap_cases=zero,
-            pending_handoffs=Count("*"),
-            overdue_handoffs=Count("to_department", filter=Q(due_at__lte=now)),
-            open_escalations=zero,
-        )
+    referrals = _per_department(
+        Referral.objects.filter(state=ReferralState.REQUESTED, to_department_id__in=ids),
+        "to_department_id",
+        pending_handoffs=Count("*"),
+        overdue_handoffs=Count("to_department", filter=Q(due_at__lte=now)),
     )
-    escalations = (
-        Escalation.objects.filter(state=Escalation.State.OPEN, department_id__in=ids)
-        .order_by()
-        .values(dept=F("department_id"))
-        .annotate(
-            open_cases=zero,
-            stalled_cases=zero,
-            gap_cases=zero,
-            pending_handoffs=zero,
-            overdue_handoffs=zero,
-            open_escalations=Count("*"),
-        )
+    escalations = _per_department(
+        Escalation.objects.filter(state=Escalation.State.OPEN, department_id__in=ids),
+        "department_id",
+        open_escalations=Count("*"),
     )
     counts = {d: dict.fromkeys(DEPARTMENT_FIGURES, 0) for d in ids}
     for row in cases.union(referrals, escalations, all=True) if ids else []:
         for figure in DEPARTMENT_FIGURES:
             counts[row["dept"]][figure] += row[figure]
     return [{"code": d.code, "name": d.name_ja, **counts[d.pk]} for d in departments]
+
+
+def _per_department(qs: QuerySet, department_field: str, **figures: Any) -> QuerySet:
+    """One grouped pass: `figures` per department, every other DEPARTMENT_FIGURES column a zero, so
+    the passes over cases, referrals and escalations can be one UNION ALL."""
+    zero = Value(0, output_field=IntegerField())
+    return (
+        qs.order_by()
+        .values(dept=F(department_field))
+        .annotate(**{name: figures.get(name, zero) for name in DEPARTMENT_FIGURES})
+    )
 
 
 def _acceptance_hours(scope: DashboardScope, now: datetime, all_departments: dict[int, Department]) -> list[dict]:
