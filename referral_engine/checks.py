@@ -151,7 +151,8 @@ def _transition_errors(workflow: Any) -> list[checks.CheckMessage]:
     for t in transitions:
         where = f"Workflow {wf!r}: transition {t.name!r}"
         permission = t.permission
-        if not callable(permission) or getattr(permission, "__module__", "") != POLICY_MODULE:
+        module = getattr(permission, "__module__", None) or ""
+        if not callable(permission) or not (module == POLICY_MODULE or module.startswith(f"{POLICY_MODULE}.")):
             errors.append(
                 _error(
                     f"{where} needs a permission callable from {POLICY_MODULE} (got {permission!r}).",

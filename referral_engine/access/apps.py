@@ -9,6 +9,6 @@ class AccessConfig(AppConfig):
     verbose_name = _("アクセス権")
 
     def ready(self) -> None:
-        from referral_engine.access.grants import forget_permission_ids
+        from referral_engine.access.permissions import forget_permission_ids
 
         post_migrate.connect(forget_permission_ids, dispatch_uid="access.forget_permission_ids")

@@ -24,7 +24,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,22 +33,16 @@ from referral_engine.access.models import (
     ReferralGroupObjectPermission,
     ReferralUserObjectPermission,
 )
+from referral_engine.access.permissions import forget_permission_ids, permission_id  # noqa: F401
 from referral_engine.cases.choices import ReferralState
 
 CASE_FULL = ("view_case_full", "work_case")
 CASE_FULL_READONLY = ("view_case_full",)
 CASE_LIMITED = ("view_case_limited",)
 
-_perm_ids: dict[tuple[str, str], int] = {}
-
-
-def _perm_id(model: str, codename: str) -> int:
-    key = (model, codename)
-    if key not in _perm_ids:
-        _perm_ids[key] = Permission.objects.get(
-            content_type__app_label="cases", content_type__model=model, codename=codename
-        ).pk
-    return _perm_ids[key]
+# The load generator reads `grants._perm_id` and calls `grants.forget_permission_ids` until it leaves the
+# package (issue 15 item 6); both are the one cache of `access.permissions`.
+_perm_id = permission_id
 
 
 def _desired_case_rows(case: Any) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
@@ -94,7 +87,7 @@ def _desired_referral_rows(referral: Any) -> tuple[dict[int, set[str]], dict[int
 
 def _reconcile(model: Any, owner_field: str, obj: Any, desired: dict[int, set[str]], kind: str) -> set[int]:
     """Make the object's rows equal to `desired`; return the owners that kept a row they had."""
-    wanted = {(owner, _perm_id(kind, code)) for owner, codes in desired.items() for code in codes}
+    wanted = {(owner, permission_id(kind, code)) for owner, codes in desired.items() for code in codes}
     existing = {
         (row[owner_field], row["permission_id"]): row["pk"]
         for row in model.objects.filter(content_object=obj).values("pk", owner_field, "permission_id")
@@ -168,11 +161,3 @@ def user_groups_sync(*, user: Any) -> None:
         user.groups.remove(*(current - wanted_ids))
     if wanted_ids - current:
         user.groups.add(*(wanted_ids - current))
-
-
-def forget_permission_ids(**kwargs: Any) -> None:
-    """Permission ids are cached per process; a flush (tests) re-creates them with new ids."""
-    _perm_ids.clear()
-    from referral_engine.cases import selectors
-
-    selectors._perm_cache.clear()

@@ -56,8 +56,7 @@ def _fresh_principal(request: Request) -> None:
 def _require_staff_or_auditor(request: Request) -> None:
     """Lists of cases, referrals and escalations are for the desk's staff and auditors, as in the UI:
     a connector or the admin has no business there (403), rather than an empty list."""
-    p = policy.principal(request.user)
-    if not (p.is_staff_member or p.is_auditor):
+    if not policy.can_list_cases(request.user):
         raise Forbidden(_("このページを開く権限がありません。"))
 
 

@@ -1,42 +1,24 @@
-"""Permission-scoped reads (CONVENTIONS 5). Lists are one query each, filtered with `Exists(...)` over
-the direct-FK guardian tables (never `get_objects_for_user`, which loads rows into Python); a case you
-may not see is a NotFound, the same as one that does not exist. Every view of a case or person and
-every search is written to the access log."""
+"""Permission-scoped reads (CONVENTIONS 5). Lists are one query each: the policy's reach
+(`policy.cases_reach`, `policy.referrals_reach`, …, `Exists(...)` filters over the guardian tables) plus
+what the page needs (`select_related`, filters, order). A case you may not see is a NotFound, the same
+as one that does not exist. Every view of a case or person and every search is written to the access
+log."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import Permission
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from referral_engine.access import policy
-from referral_engine.access.models import (
-    CaseGroupObjectPermission,
-    CaseUserObjectPermission,
-    ReferralGroupObjectPermission,
-    ReferralUserObjectPermission,
-)
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record
 from referral_engine.cases import normalize
 from referral_engine.cases.choices import SENSITIVE_FLAGS, CaseState, ReferralState, SlipStatus
 from referral_engine.cases.models import Activity, Case, CaseEvent, CommunitySlip, Consent, Person, Referral
 from referral_engine.errors import NotFound
-
-_perm_cache: dict[tuple[str, str], int] = {}
-
-
-def _perm_ids(model: str, *codenames: str) -> list[int]:
-    missing = [c for c in codenames if (model, c) not in _perm_cache]
-    if missing:
-        for pk, codename in Permission.objects.filter(
-            content_type__app_label="cases", content_type__model=model, codename__in=missing
-        ).values_list("pk", "codename"):
-            _perm_cache[(model, codename)] = pk
-    return [_perm_cache[(model, c)] for c in codenames if (model, c) in _perm_cache]
 
 
 def _case_base() -> QuerySet[Case]:
@@ -47,19 +29,7 @@ def _case_base() -> QuerySet[Case]:
 
 def cases_visible_to(user: Any) -> QuerySet[Case]:
     """Every case the user may open (full or limited), as one query."""
-    p = policy.principal(user)
-    if p.is_auditor or p.is_desk_supervisor:
-        return _case_base()
-    if not p.is_staff_member:
-        return Case.objects.none()
-    perms = _perm_ids("case", "view_case_full", "view_case_limited")
-    by_group = CaseGroupObjectPermission.objects.filter(
-        p.group_reach(), content_object_id=OuterRef("pk"), permission_id__in=perms
-    )
-    by_user = CaseUserObjectPermission.objects.filter(
-        content_object_id=OuterRef("pk"), user_id=p.user_id, permission_id__in=perms
-    )
-    return _case_base().filter(Q(Exists(by_group)) | Q(Exists(by_user)))
+    return _case_base().filter(policy.cases_reach(user))
 
 
 def cases_filter(
@@ -118,53 +88,27 @@ def _referral_base() -> QuerySet[Referral]:
 
 
 def referrals_visible_to(user: Any) -> QuerySet[Referral]:
-    p = policy.principal(user)
-    if p.is_auditor or p.is_desk_supervisor:
-        return _referral_base()
-    if not p.is_staff_member:
-        return Referral.objects.none()
-    case_perms = _perm_ids("case", "view_case_full", "view_case_limited")
-    case_by_group = CaseGroupObjectPermission.objects.filter(
-        p.group_reach(), content_object_id=OuterRef("case_id"), permission_id__in=case_perms
-    )
-    return _referral_base().filter(referral_reach(p) | Q(Exists(case_by_group)))
+    """Every referral the user may open, as one query."""
+    return _referral_base().filter(policy.referrals_reach(user))
 
 
 def referrals_inbox(user: Any) -> QuerySet[Referral]:
     """Handoffs waiting for one of the user's departments, most pressing first."""
-    p = policy.principal(user)
-    if not p.is_staff_member:
-        return Referral.objects.none()
     return (
         _referral_base()
-        .filter(to_department_id__in=p.department_ids, state=ReferralState.REQUESTED)
+        .filter(policy.inbox_reach(user), state=ReferralState.REQUESTED)
         .order_by("-urgent", "due_at", "id")
     )
 
 
 def referrals_in_progress(user: Any) -> QuerySet[Referral]:
-    """Referrals the user's departments have taken on and are working."""
-    p = policy.principal(user)
-    if not p.is_staff_member:
-        return Referral.objects.none()
-    qs = _referral_base().filter(to_department_id__in=p.department_ids, state=ReferralState.ACCEPTED)
-    if p.group_since:
-        # A caseworker who joined later sees the work handed to them, not the department's older
-        # handoffs (the staff-move rule, docs/permissions.md).
-        qs = qs.filter(referral_reach(p))
-    return qs.order_by("stage_due_at", "-updated_at")
-
-
-def referral_reach(p: policy.Principal) -> Q:
-    """Referrals a staff member reaches through their department's rows or their own."""
-    view = _perm_ids("referral", "view_referral")
-    by_group = ReferralGroupObjectPermission.objects.filter(
-        p.group_reach(), content_object_id=OuterRef("pk"), permission_id__in=view
+    """Referrals the user's departments have taken on and are working (a caseworker who joined later:
+    the work handed to them, not the department's older handoffs)."""
+    return (
+        _referral_base()
+        .filter(policy.in_progress_reach(user), state=ReferralState.ACCEPTED)
+        .order_by("stage_due_at", "-updated_at")
     )
-    by_user = ReferralUserObjectPermission.objects.filter(
-        content_object_id=OuterRef("pk"), user_id=p.user_id, permission_id__in=view
-    )
-    return Q(Exists(by_group)) | Q(Exists(by_user))
 
 
 def referral_get_for_user(user: Any, referral_id: Any) -> Referral:

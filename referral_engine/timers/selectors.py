@@ -7,7 +7,6 @@ aggregate in SQL); the page and `GET /api/v1/dashboard/` render what it returns.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,11 +17,9 @@ from django.db.models import (
     Aggregate,
     Count,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
     IntegerField,
-    OuterRef,
     Q,
     QuerySet,
     Value,
@@ -31,8 +28,9 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from referral_engine.access import policy
+from referral_engine.access.policy import DashboardScope
 from referral_engine.accounts.models import Department
-from referral_engine.cases.choices import OPEN_REFERRAL_STATES, CaseState, ReferralState
+from referral_engine.cases.choices import CaseState, ReferralState
 from referral_engine.cases.models import Case, Referral
 from referral_engine.errors import Forbidden
 from referral_engine.timers import calendar
@@ -56,53 +54,18 @@ ACCEPTED_AT_SOME_POINT = (ReferralState.ACCEPTED, ReferralState.COMPLETED, Refer
 
 
 def escalations_visible_to(user: Any) -> QuerySet[Escalation]:
-    """The desk supervisor and auditors see every escalation; staff see their departments'."""
-    p = policy.principal(user)
-    qs = Escalation.objects.select_related("case", "referral", "department", "acknowledged_by")
-    if p.is_auditor or p.is_desk_supervisor:
-        return qs
-    if not p.is_staff_member:
-        return qs.none()
-    qs = qs.filter(department_id__in=p.department_ids)
-    if p.group_since:
-        # The staff-move rule (docs/permissions.md): only escalations about cases the user reaches.
-        from referral_engine.cases.selectors import cases_visible_to
-
-        qs = qs.filter(case__in=cases_visible_to(user).values("pk"))
-    return qs
-
-
-@dataclass(frozen=True)
-class DashboardScope:
-    all: bool
-    department_ids: frozenset[int]
-
-    def cases(self, qs: QuerySet[Case]) -> QuerySet[Case]:
-        if self.all:
-            return qs
-        involved = Referral.objects.filter(
-            case=OuterRef("pk"), to_department_id__in=self.department_ids, state__in=OPEN_REFERRAL_STATES
-        )
-        return qs.filter(Q(lead_department_id__in=self.department_ids) | Exists(involved))
-
-    def referrals(self, qs: QuerySet[Referral]) -> QuerySet[Referral]:
-        if self.all:
-            return qs
-        return qs.filter(Q(to_department_id__in=self.department_ids) | Q(from_department_id__in=self.department_ids))
-
-    def escalations(self, qs: QuerySet[Escalation]) -> QuerySet[Escalation]:
-        return qs if self.all else qs.filter(department_id__in=self.department_ids)
-
-    def departments(self, qs: QuerySet[Department]) -> QuerySet[Department]:
-        return qs if self.all else qs.filter(pk__in=self.department_ids)
+    """The desk supervisor and auditors see every escalation; staff see their departments' (about
+    cases they reach, for those whose reach starts with their membership)."""
+    return Escalation.objects.select_related("case", "referral", "department", "acknowledged_by").filter(
+        policy.escalations_reach(user)
+    )
 
 
 def dashboard_scope(user: Any) -> DashboardScope:
     """Desk supervisor and auditors: the whole desk; a department supervisor: their department."""
     if not policy.can_view_dashboard(user):
         raise Forbidden()
-    p = policy.principal(user)
-    return DashboardScope(all=p.is_auditor or p.is_desk_supervisor, department_ids=p.department_ids)
+    return policy.dashboard_reach(user)
 
 
 class Median(Aggregate):

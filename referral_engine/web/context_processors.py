@@ -13,8 +13,8 @@ def navigation(request):
         "principal": p,
         "nav": {
             "open_case": policy.can_open_case(user),
-            "cases": p.is_staff_member or p.is_auditor,
-            "inbox": p.is_staff_member,
+            "cases": policy.can_list_cases(user),
+            "inbox": policy.can_view_inbox(user),
             "dashboard": policy.can_view_dashboard(user),
             "audit": policy.can_audit(user),
             "slips": policy.can_submit_slip(user),

@@ -55,8 +55,7 @@ PAGE_SIZE = 50
 @domain_errors
 def case_list(request):
     user = request.user
-    p = policy.principal(user)
-    require(p.is_staff_member or p.is_auditor)
+    require(policy.can_list_cases(user))
     params = request.GET
     stalled = {"1": True, "0": False}.get(params.get("stalled", ""))
     qs = selectors.cases_filter(
@@ -220,7 +219,7 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
             "person": case.person,
             "view_level": int(level),
             "see_full": see_full,
-            "is_auditor": policy.principal(user).is_auditor,
+            "is_auditor": policy.can_audit(user),
             "flags": [(f, flag_labels.get(f, f)) for f in selectors.person_flags_for(user, case)],
             "needs": [(n, need_labels.get(n, n)) for n in case.needs],
             "case_actions": case_actions,

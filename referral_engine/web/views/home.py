@@ -24,7 +24,7 @@ def home(request):
     user = request.user
     p = policy.principal(user)
     context = {"p": p}
-    if p.is_staff_member:
+    if policy.can_view_inbox(user):
         inbox = selectors.referrals_inbox(user)
         in_progress = selectors.referrals_in_progress(user)
         context.update(

@@ -50,7 +50,7 @@ def inbox_rows(user, referrals, now):
 @domain_errors
 def inbox(request):
     user = request.user
-    require(policy.principal(user).is_staff_member)
+    require(policy.can_view_inbox(user))
     now = timezone.now()
     pending = CappedCountPaginator(selectors.referrals_inbox(user), PAGE_SIZE).get_page(request.GET.get("page"))
     working = CappedCountPaginator(selectors.referrals_in_progress(user), PAGE_SIZE).get_page(request.GET.get("wpage"))

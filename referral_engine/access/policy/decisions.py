@@ -1,0 +1,204 @@
+"""The per-object answers: may this user see this case, at which level; may they work it, refer from
+it, respond to this referral… django-fsm transitions take the writing ones as `permission=` callables:
+`(instance, user) -> bool`.
+
+Decisions read the guardian rows written by `referral_engine.access.grants` (per-object reach of
+departments and assigned users) and the user's roles (auditor, desk supervisor). The queryset form of
+the reading answers is in `reach.py`, and must agree with them (tests/access/test_reach.py).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any
+
+from referral_engine.access.policy.object_permissions import case_perms, referral_perms
+from referral_engine.access.policy.principals import principal
+
+if TYPE_CHECKING:
+    from referral_engine.cases.models import Case, Referral
+
+
+class ViewLevel(enum.IntEnum):
+    NONE = 0
+    LIMITED = 1  # a department whose referral is only requested: summary and referral reason
+    FULL = 2  # lead and departments that took the work on
+    AUDIT = 3  # auditors: read everything, change nothing
+
+
+# --- Reading ------------------------------------------------------------------------------------
+
+
+def case_view_level(user: Any, case: Case) -> ViewLevel:
+    p = principal(user)
+    if p.is_auditor:
+        return ViewLevel.AUDIT
+    if p.is_desk_supervisor:
+        return ViewLevel.FULL
+    if not p.is_staff_member:
+        return ViewLevel.NONE
+    perms = case_perms(user, case)
+    if "view_case_full" in perms:
+        return ViewLevel.FULL
+    if "view_case_limited" in perms:
+        return ViewLevel.LIMITED
+    return ViewLevel.NONE
+
+
+def can_view_case(user: Any, case: Case) -> bool:
+    return case_view_level(user, case) > ViewLevel.NONE
+
+
+def can_see_sensitive(user: Any, case: Case) -> bool:
+    return case_view_level(user, case) >= ViewLevel.FULL
+
+
+def can_view_referral(user: Any, referral: Referral) -> bool:
+    p = principal(user)
+    if p.reaches_every_case:
+        return True
+    if not p.is_staff_member:
+        return False
+    return "view_referral" in referral_perms(user, referral) or can_view_case(user, referral.case)
+
+
+def can_view_history(user: Any, case: Case) -> bool:
+    """Field-level history: auditors, and those who see the whole case."""
+    return case_view_level(user, case) >= ViewLevel.FULL
+
+
+def can_audit(user: Any) -> bool:
+    return principal(user).is_auditor
+
+
+def can_list_cases(user: Any) -> bool:
+    """The lists of cases, referrals and escalations (web and API) are for the desk's staff and
+    auditors: a connector or the admin gets a 403 there rather than an empty list."""
+    p = principal(user)
+    return p.is_staff_member or p.is_auditor
+
+
+def can_view_inbox(user: Any) -> bool:
+    """A department's inbox and work in progress: its staff (front desk, caseworkers, supervisors)."""
+    return principal(user).is_staff_member
+
+
+def can_view_dashboard(user: Any) -> bool:
+    p = principal(user)
+    return p.is_supervisor or p.is_auditor
+
+
+def can_open_case(user: Any) -> bool:
+    """Every counter receives (DESIGN §2): front desk, caseworkers and supervisors, at their window."""
+    return principal(user).is_staff_member
+
+
+def can_submit_slip(user: Any) -> bool:
+    p = principal(user)
+    return p.is_connector and bool(p.district_ids)
+
+
+def can_search_persons(user: Any) -> bool:
+    return principal(user).is_staff_member
+
+
+# --- Writing ------------------------------------------------------------------------------------
+
+
+def can_work_case(case: Case, user: Any) -> bool:
+    """Notes, case transitions, new referrals: staff whose department holds `work_case`."""
+    p = principal(user)
+    if p.is_auditor or not p.is_staff_member:
+        return False
+    if p.is_desk_supervisor:
+        return True
+    return "work_case" in case_perms(user, case)
+
+
+def can_refer(user: Any, case: Case) -> bool:
+    return can_work_case(case, user)
+
+
+def can_add_activity(user: Any, case: Case) -> bool:
+    return can_work_case(case, user)
+
+
+def can_manage_consent(user: Any, case: Case) -> bool:
+    return can_work_case(case, user)
+
+
+def can_close_case(case: Case, user: Any) -> bool:
+    """Closing and reopening belong to the lead department's workers (and the desk supervisor)."""
+    p = principal(user)
+    if not can_work_case(case, user) or not p.can_work:
+        return False
+    return p.is_desk_supervisor or case.lead_department_id in p.department_ids
+
+
+def can_reassign(user: Any, case: Case) -> bool:
+    p = principal(user)
+    if p.is_desk_supervisor:
+        return True
+    return case.lead_department_id in p.supervisor_department_ids and can_work_case(case, user)
+
+
+def can_respond(referral: Referral, user: Any) -> bool:
+    """Accept or decline: caseworkers and supervisors of the receiving department."""
+    p = principal(user)
+    if not p.can_work or p.is_auditor:
+        return False
+    return referral.to_department_id in p.department_ids and "respond_referral" in referral_perms(user, referral)
+
+
+def can_cancel(referral: Referral, user: Any) -> bool:
+    """Cancel: the requesting side (its department's staff, or the requester)."""
+    p = principal(user)
+    if not p.is_staff_member or p.is_auditor:
+        return False
+    if referral.requested_by_id == p.user_id:
+        return True
+    return referral.from_department_id in p.department_ids and can_work_case(referral.case, user)
+
+
+def can_work_referral(referral: Referral, user: Any) -> bool:
+    """Stages, return and complete: the receiving department once it has taken the work on."""
+    p = principal(user)
+    if not p.can_work or p.is_auditor:
+        return False
+    return "work_referral" in referral_perms(user, referral)
+
+
+def can_assign(user: Any, referral: Referral) -> bool:
+    """Name the worker who takes a referral on: the receiving department's supervisors (and the desk
+    supervisor), while the referral is open."""
+    from referral_engine.cases.choices import OPEN_REFERRAL_STATES
+
+    p = principal(user)
+    if referral.state not in OPEN_REFERRAL_STATES:
+        return False
+    return p.is_desk_supervisor or referral.to_department_id in p.supervisor_department_ids
+
+
+def can_edit_stage_record(referral: Referral, user: Any) -> bool:
+    return can_work_referral(referral, user)
+
+
+def stage_is_final(referral: Referral) -> bool:
+    """`complete` is allowed only at one of the department workflow's final stages."""
+    from referral_engine import workflow_registry
+
+    workflow = workflow_registry.get(referral.to_department.code)
+    return workflow is not None and workflow.is_final(referral.stage)
+
+
+def can_acknowledge_escalation(user: Any, escalation: Any) -> bool:
+    p = principal(user)
+    if not p.is_supervisor:
+        return False
+    if p.is_desk_supervisor:
+        return True
+    return bool({escalation.department_id} & p.supervisor_department_ids)
+
+
+def can_manage_master_data(user: Any) -> bool:
+    return bool(getattr(user, "is_superuser", False)) or principal(user).is_admin

@@ -1,0 +1,103 @@
+"""The guardian rows one user holds on one case or referral (direct FK tables), read for the per-object
+decisions and cached on the user object; the prefetches fill the caches for a whole list in two queries.
+
+Rows are written only by `referral_engine.access.grants`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from referral_engine.access.policy.principals import (
+    CASE_PERMS_CACHE,
+    REFERRAL_PERMS_CACHE,
+    principal,
+    user_cache,
+)
+
+if TYPE_CHECKING:
+    from referral_engine.cases.models import Case, Referral
+
+
+def case_perms(user: Any, case: Case) -> frozenset[str]:
+    p = principal(user)
+    if p.user_id is None:
+        return frozenset()
+    cache = user_cache(user, CASE_PERMS_CACHE)
+    if case.pk not in cache:
+        from referral_engine.access.models import CaseGroupObjectPermission, CaseUserObjectPermission
+
+        by_group = CaseGroupObjectPermission.objects.filter(p.group_reach(), content_object_id=case.pk)
+        by_user = CaseUserObjectPermission.objects.filter(content_object_id=case.pk, user_id=p.user_id)
+        cache[case.pk] = frozenset(
+            by_group.values_list("permission__codename", flat=True).union(
+                by_user.values_list("permission__codename", flat=True)
+            )
+        )
+    return cache[case.pk]
+
+
+def referral_perms(user: Any, referral: Referral) -> frozenset[str]:
+    p = principal(user)
+    if p.user_id is None:
+        return frozenset()
+    cache = user_cache(user, REFERRAL_PERMS_CACHE)
+    if referral.pk not in cache:
+        from referral_engine.access.models import ReferralGroupObjectPermission, ReferralUserObjectPermission
+
+        by_group = ReferralGroupObjectPermission.objects.filter(p.group_reach(), content_object_id=referral.pk)
+        by_user = ReferralUserObjectPermission.objects.filter(content_object_id=referral.pk, user_id=p.user_id)
+        cache[referral.pk] = frozenset(
+            by_group.values_list("permission__codename", flat=True).union(
+                by_user.values_list("permission__codename", flat=True)
+            )
+        )
+    return cache[referral.pk]
+
+
+def _perms_prefetch(user: Any, attr: str, ids: set[int], group_model: Any, user_model: Any) -> None:
+    p = principal(user)
+    if p.user_id is None:
+        return
+    cache = user_cache(user, attr)
+    missing = {i for i in ids if i is not None and i not in cache}
+    if not missing:
+        return
+    found: dict[int, set[str]] = {}
+    by_group = group_model.objects.filter(p.group_reach(), content_object_id__in=missing)
+    by_user = user_model.objects.filter(content_object_id__in=missing, user_id=p.user_id)
+    rows = by_group.values_list("content_object_id", "permission__codename").union(
+        by_user.values_list("content_object_id", "permission__codename")
+    )
+    for object_id, codename in rows:
+        found.setdefault(object_id, set()).add(codename)
+    for object_id in missing:
+        cache[object_id] = frozenset(found.get(object_id, ()))
+
+
+def referrals_perms_prefetch(user: Any, referrals: Any) -> None:
+    """Load the rows `referral_perms`/`case_perms` read for many referrals in two queries, so a list
+    page can ask the policy about every row without one query per row."""
+    from referral_engine.access.models import (
+        CaseGroupObjectPermission,
+        CaseUserObjectPermission,
+        ReferralGroupObjectPermission,
+        ReferralUserObjectPermission,
+    )
+
+    referrals = list(referrals)
+    _perms_prefetch(
+        user,
+        REFERRAL_PERMS_CACHE,
+        {r.pk for r in referrals},
+        ReferralGroupObjectPermission,
+        ReferralUserObjectPermission,
+    )
+    _perms_prefetch(
+        user, CASE_PERMS_CACHE, {r.case_id for r in referrals}, CaseGroupObjectPermission, CaseUserObjectPermission
+    )
+
+
+def cases_perms_prefetch(user: Any, cases: Any) -> None:
+    from referral_engine.access.models import CaseGroupObjectPermission, CaseUserObjectPermission
+
+    _perms_prefetch(user, CASE_PERMS_CACHE, {c.pk for c in cases}, CaseGroupObjectPermission, CaseUserObjectPermission)
