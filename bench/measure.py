@@ -260,10 +260,12 @@ def sweep_idle() -> dict[str, Any]:
 
 def sweep_due(env: dict[str, str]) -> dict[str, Any]:
     log(f"generating {DUE} more cases with a due stall clock")
-    # generate_load refuses the production settings: the generator runs with the base settings.
+    # The production settings have no generate_load (bench.loadgen is a dev-only app): the generator
+    # runs with the local settings, DEBUG off.
     generator_env = {
         **env,
-        "DJANGO_SETTINGS_MODULE": env.get("BENCH_GENERATOR_SETTINGS", "referral_engine.settings.base"),
+        "DJANGO_SETTINGS_MODULE": env.get("BENCH_GENERATOR_SETTINGS", "referral_engine.settings.local"),
+        "DEBUG": "False",
     }
     started = time.monotonic()
     subprocess.run(

@@ -32,6 +32,8 @@ PG = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
 RT_PORT = int(os.environ.get("RT_PORT", "8091"))
 APP_PORT = int(os.environ.get("BENCH_PORT", "8093"))
 REDIS_DB = os.environ.get("BENCH_REDIS_DB", "13")
+# generate_load is a command of the dev-only app bench.loadgen: the local settings install it, production does not.
+GENERATOR_SETTINGS = "referral_engine.settings.local"
 
 TARGETS = {
     "inbox": "p95 ≤ 150 ms",
@@ -94,6 +96,11 @@ def env_for(settings: str) -> dict[str, str]:
     return env
 
 
+def generator_env() -> dict[str, str]:
+    """The generator's environment: the local settings with DEBUG off (no debug cursor on the load)."""
+    return env_for(GENERATOR_SETTINGS) | {"DEBUG": "False"}
+
+
 BENCH_SECRET = secrets.token_urlsafe(48)
 
 
@@ -125,7 +132,7 @@ def generate(size: int, out_dir: Path) -> dict[str, Any]:
     started = time.monotonic()
     result = sh(
         [PYTHON, "manage.py", "generate_load", "--cases", str(size), "--fast", "--workers", "2", "--batch", "2000"],
-        env=env_for("referral_engine.settings.base"),
+        env=generator_env(),
         timeout=4 * 3600,
     )
     seconds = time.monotonic() - started
@@ -329,8 +336,7 @@ def main() -> None:
         log(f"measuring {size}")
         measured = sh(
             [PYTHON, "bench/measure.py", "--size", str(size), "--out", str(path), "--port", str(APP_PORT)],
-            env=env_for("referral_engine.settings.production")
-            | {"BENCH_GENERATOR_SETTINGS": "referral_engine.settings.base"},
+            env=env_for("referral_engine.settings.production") | {"BENCH_GENERATOR_SETTINGS": GENERATOR_SETTINGS},
             timeout=6 * 3600,
             check=False,
         )

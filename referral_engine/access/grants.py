@@ -21,8 +21,9 @@ docs/permissions.md).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.utils import timezone
@@ -45,7 +46,53 @@ CASE_LIMITED = ("view_case_limited",)
 _perm_id = permission_id
 
 
-def _desired_case_rows(case: Any) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
+def permission_id(model: str, codename: str) -> int:
+    """The id of the `cases.<model>` permission `codename` (cached per process), for writers that put
+    guardian rows down in bulk (the load generator) with the ids this module would use."""
+    return _perm_id(model, codename)
+
+
+class _HasGroup(Protocol):
+    group_id: int
+
+
+class CaseGrantFacts(Protocol):
+    """What the rules read of a case: a `Case` with its departments loaded, or any stand-in."""
+
+    lead_department: _HasGroup
+    intake_department: _HasGroup
+    lead_worker_id: int | None
+
+
+class ReferralGrantFacts(Protocol):
+    """What the rules read of a referral: a `Referral` with its departments loaded, or any stand-in."""
+
+    from_department: _HasGroup
+    to_department: _HasGroup
+    state: str
+    assigned_worker_id: int | None
+
+
+Owners = dict[int, set[str]]  # group or user id -> permission codenames
+
+
+@dataclass(frozen=True)
+class DesiredGrants:
+    """The rows a case and its referrals should carry, by owner: what `case_grants_sync` reconciles to."""
+
+    case_groups: Owners
+    case_users: Owners
+    referrals: list[tuple[Owners, Owners]]  # (groups, users) of each referral, in the order given
+
+
+def grants_desired_for(case: CaseGrantFacts, referrals: Sequence[ReferralGrantFacts]) -> DesiredGrants:
+    """The grant rules of this module (see its docstring) applied to a case and all its referrals,
+    without a query. `case_grants_sync` reconciles the rows to this answer; a bulk writer (the load
+    generator) writes it directly, with the ids from `permission_id`."""
+    return DesiredGrants(*_desired_case_rows(case, referrals), referrals=[_desired_referral_rows(r) for r in referrals])
+
+
+def _desired_case_rows(case: Any, referrals: Iterable[Any]) -> tuple[Owners, Owners]:
     """(group_id -> codenames, user_id -> codenames) the case should carry."""
     groups: dict[int, set[str]] = defaultdict(set)
     users: dict[int, set[str]] = defaultdict(set)
@@ -53,7 +100,7 @@ def _desired_case_rows(case: Any) -> tuple[dict[int, set[str]], dict[int, set[st
     groups[case.intake_department.group_id].update(CASE_FULL)
     if case.lead_worker_id:
         users[case.lead_worker_id].update(CASE_FULL)
-    for referral in case.referrals.select_related("from_department", "to_department"):
+    for referral in referrals:
         groups[referral.from_department.group_id].update(CASE_FULL)
         target = groups[referral.to_department.group_id]
         if referral.state == ReferralState.REQUESTED:
@@ -70,7 +117,7 @@ def _desired_case_rows(case: Any) -> tuple[dict[int, set[str]], dict[int, set[st
     return groups, users
 
 
-def _desired_referral_rows(referral: Any) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
+def _desired_referral_rows(referral: Any) -> tuple[Owners, Owners]:
     groups: dict[int, set[str]] = defaultdict(set)
     users: dict[int, set[str]] = defaultdict(set)
     groups[referral.from_department.group_id].add("view_referral")
@@ -109,12 +156,12 @@ def case_grants_sync(*, case: Any, renew: Iterable[Any] = ()) -> None:
     referral requested / accepted / declined / returned / cancelled / completed / assigned.
     `renew`: the departments this event grants something; their rows on the case count as granted now."""
     renewed = {department.group_id for department in renew}
-    groups, users = _desired_case_rows(case)
-    kept = _reconcile(CaseGroupObjectPermission, "group_id", case, groups, "case") & renewed
-    _reconcile(CaseUserObjectPermission, "user_id", case, users, "case")
+    referrals = list(case.referrals.select_related("from_department", "to_department"))
+    desired = grants_desired_for(case, referrals)
+    kept = _reconcile(CaseGroupObjectPermission, "group_id", case, desired.case_groups, "case") & renewed
+    _reconcile(CaseUserObjectPermission, "user_id", case, desired.case_users, "case")
     kept_on_referrals: list[int] = []
-    for referral in case.referrals.select_related("from_department", "to_department"):
-        r_groups, r_users = _desired_referral_rows(referral)
+    for referral, (r_groups, r_users) in zip(referrals, desired.referrals):
         if _reconcile(ReferralGroupObjectPermission, "group_id", referral, r_groups, "referral") & renewed:
             kept_on_referrals.append(referral.pk)
         _reconcile(ReferralUserObjectPermission, "user_id", referral, r_users, "referral")

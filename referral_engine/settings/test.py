@@ -1,9 +1,11 @@
 """Tests: SQLite and an eager Celery by default; DATABASE_URL / REDIS_URL switch on the real ones."""
 
 from .base import *  # noqa: F403
-from .base import DATABASES, REDIS_URL
+from .base import DATABASES, INSTALLED_APPS, REDIS_URL
 
 DEBUG = False
+# The load generator (bench/loadgen) is tested here; like local.py, unlike production.
+INSTALLED_APPS = [*INSTALLED_APPS, "bench.loadgen"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["NAME"] = ":memory:"

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import threading
 import time as _time
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import jpholiday
@@ -96,60 +98,20 @@ def closed_dates() -> frozenset[date]:
 
 def invalidate_cache() -> None:
     _cache.invalidate()
+    _prepared.cache_clear()
 
 
 # --- Pure arithmetic (every function takes the closed set, so tests can pass their own) ---------
+#
+# One implementation: `OfficeDays` holds the office days of a bounded range as a sorted list and
+# answers with a binary search. The module's functions ask one prepared for the closed set and the
+# years from the question on (kept per process); a bulk writer that schedules millions of deadlines
+# (the load generator) prepares its own over the range it needs and asks it directly.
 
 
 def is_office_day(day: date, closed: frozenset[date] | None = None) -> bool:
     closed = closed_dates() if closed is None else closed
     return day.weekday() < 5 and day not in closed
-
-
-def next_office_day(day: date, closed: frozenset[date] | None = None) -> date:
-    """The first office day strictly after `day`."""
-    closed = closed_dates() if closed is None else closed
-    day += timedelta(days=1)
-    while not is_office_day(day, closed):
-        day += timedelta(days=1)
-    return day
-
-
-def nth_office_day_after(day: date, n: int, closed: frozenset[date] | None = None) -> date:
-    """The Nth office day after `day` (n=0: `day` itself)."""
-    closed = closed_dates() if closed is None else closed
-    for _ in range(n):
-        day = next_office_day(day, closed)
-    return day
-
-
-def close_of_day(day: date) -> datetime:
-    return datetime.combine(day, office_close_time(), tzinfo=office_tz())
-
-
-def counting_day(moment: datetime, closed: frozenset[date] | None = None) -> date:
-    """The office day a request made at `moment` counts from."""
-    closed = closed_dates() if closed is None else closed
-    local = timezone.localtime(moment, office_tz())
-    if is_office_day(local.date(), closed) and local.time() < office_close_time():
-        return local.date()
-    return next_office_day(local.date(), closed)
-
-
-def office_deadline(start: datetime, office_days: int, closed: frozenset[date] | None = None) -> datetime:
-    """DESIGN §7: the close of office hours on the Nth office day after the counting day."""
-    closed = closed_dates() if closed is None else closed
-    return close_of_day(nth_office_day_after(counting_day(start, closed), office_days, closed))
-
-
-def office_days_later(moment: datetime, office_days: int, closed: frozenset[date] | None = None) -> datetime:
-    """The close of office hours on the Nth office day after `moment`'s date (the L3 time: "two
-    office days after the deadline"; a deadline at 17:15 on Monday gives Wednesday 17:15)."""
-    if office_days <= 0:
-        return moment
-    closed = closed_dates() if closed is None else closed
-    local_day = timezone.localtime(moment, office_tz()).date()
-    return close_of_day(nth_office_day_after(local_day, office_days, closed))
 
 
 @dataclass(frozen=True)
@@ -166,9 +128,157 @@ class Duration:
         return self.office_days > 0 or (self.calendar_days == 0 and self.hours == 0)
 
 
+class BeyondRange(ValueError):
+    """The answer lies after the last day an `OfficeDays` was prepared for."""
+
+
+class OfficeDays:
+    """The office days of `first` … `last` (given the closed days), read once from the settings'
+    time zone and close of office hours. Days are kept as ordinals; every question is a bisection."""
+
+    def __init__(self, closed: frozenset[date], first: date, last: date) -> None:
+        self.tz = office_tz()
+        self.close = office_close_time()
+        self.first, self.last = first, last
+        days, day = [], first
+        while day <= last:
+            if is_office_day(day, closed):
+                days.append(day.toordinal())
+            day += timedelta(days=1)
+        self._days = days
+        self._office = frozenset(days)
+        self._closes: dict[int, datetime] = {}
+
+    # On ordinals (the generator's hot path stays on these).
+    def _ordinal(self, day: date) -> int:
+        if not (self.first <= day <= self.last):
+            raise ValueError(f"{day} is outside the prepared office days ({self.first} … {self.last})")
+        return day.toordinal()
+
+    def _nth_after(self, ordinal: int, n: int) -> int:
+        if n <= 0:
+            return ordinal
+        i = bisect_right(self._days, ordinal) + n - 1
+        if i >= len(self._days):
+            raise BeyondRange(f"{n} office day(s) after {date.fromordinal(ordinal)} fall after {self.last}")
+        return self._days[i]
+
+    def _counting(self, moment: datetime) -> int:
+        if moment.tzinfo is None:
+            raise ValueError("office-day arithmetic needs an aware datetime")
+        local = moment.astimezone(self.tz)
+        day = local.date()
+        if not (self.first <= day <= self.last):
+            raise ValueError(f"{day} is outside the prepared office days ({self.first} … {self.last})")
+        ordinal = day.toordinal()
+        if ordinal in self._office and local.time() < self.close:
+            return ordinal
+        days = self._days
+        i = bisect_right(days, ordinal)
+        if i >= len(days):
+            raise BeyondRange(f"the office day after {day} falls after {self.last}")
+        return days[i]
+
+    def _close_of(self, ordinal: int) -> datetime:
+        found = self._closes.get(ordinal)
+        if found is None:
+            found = datetime.combine(date.fromordinal(ordinal), self.close, tzinfo=self.tz)
+            self._closes[ordinal] = found
+        return found
+
+    # The questions.
+    def nth_office_day_after(self, day: date, n: int) -> date:
+        """The Nth office day after `day` (n=0: `day` itself)."""
+        return date.fromordinal(self._nth_after(self._ordinal(day), n))
+
+    def counting_day(self, moment: datetime) -> date:
+        """The office day a request made at `moment` counts from: its own day if that is an office
+        day and the request came before the close of office hours, else the next office day."""
+        return date.fromordinal(self._counting(moment))
+
+    def office_deadline(self, start: datetime, office_days: int) -> datetime:
+        """DESIGN §7: the close of office hours on the Nth office day after the counting day."""
+        return self._close_of(self._nth_after(self._counting(start), office_days))
+
+    def deadline_after(self, start: datetime, duration: Duration) -> datetime:
+        if duration.uses_office_days:
+            due = self._close_of(self._nth_after(self._counting(start), duration.office_days))
+        else:
+            due = start
+        if duration.calendar_days or duration.hours:
+            due = due + timedelta(days=duration.calendar_days, hours=duration.hours)
+        return due
+
+    def office_days_later(self, moment: datetime, office_days: int) -> datetime:
+        """The close of office hours on the Nth office day after `moment`'s date (the L3 time: "two
+        office days after the deadline"; a deadline at 17:15 on Monday gives Wednesday 17:15)."""
+        if office_days <= 0:
+            return moment
+        if moment.tzinfo is None:
+            raise ValueError("office-day arithmetic needs an aware datetime")
+        return self._close_of(self._nth_after(self._ordinal(moment.astimezone(self.tz).date()), office_days))
+
+
+@lru_cache(maxsize=32)
+def _prepared(closed: frozenset[date], first_year: int, years: int, tz: str, close: str) -> OfficeDays:
+    # `tz` and `close` are part of the key only: a settings change must not reuse an old range.
+    return OfficeDays(closed, date(first_year, 1, 1), date(first_year + years - 1, 12, 31))
+
+
+def _ask(closed: frozenset[date] | None, day: date, office_days: int, question: Callable[[OfficeDays], Any]) -> Any:
+    """Ask the office days prepared from `day`'s year on, with room for `office_days` more (a year
+    has about 240): a range too short for the closed days given is doubled until it holds the answer."""
+    closed = closed_dates() if closed is None else closed
+    years = 2 + max(office_days, 0) // 200
+    while True:
+        try:
+            return question(_prepared(closed, day.year, years, settings.TIME_ZONE, settings.OFFICE_CLOSE_TIME))
+        except BeyondRange:
+            years *= 2
+
+
+def _local_day(moment: datetime) -> date:
+    return timezone.localtime(moment, office_tz()).date()
+
+
+def next_office_day(day: date, closed: frozenset[date] | None = None) -> date:
+    """The first office day strictly after `day`."""
+    return nth_office_day_after(day, 1, closed)
+
+
+def nth_office_day_after(day: date, n: int, closed: frozenset[date] | None = None) -> date:
+    """The Nth office day after `day` (n=0: `day` itself)."""
+    if n <= 0:
+        return day
+    return _ask(closed, day, n, lambda days: days.nth_office_day_after(day, n))
+
+
+def close_of_day(day: date) -> datetime:
+    return datetime.combine(day, office_close_time(), tzinfo=office_tz())
+
+
+def counting_day(moment: datetime, closed: frozenset[date] | None = None) -> date:
+    """The office day a request made at `moment` counts from."""
+    return _ask(closed, _local_day(moment), 1, lambda days: days.counting_day(moment))
+
+
+def office_deadline(start: datetime, office_days: int, closed: frozenset[date] | None = None) -> datetime:
+    """DESIGN §7: the close of office hours on the Nth office day after the counting day."""
+    return _ask(closed, _local_day(start), office_days + 1, lambda days: days.office_deadline(start, office_days))
+
+
+def office_days_later(moment: datetime, office_days: int, closed: frozenset[date] | None = None) -> datetime:
+    """The close of office hours on the Nth office day after `moment`'s date (the L3 time: "two
+    office days after the deadline"; a deadline at 17:15 on Monday gives Wednesday 17:15)."""
+    if office_days <= 0:
+        return moment
+    return _ask(closed, _local_day(moment), office_days, lambda days: days.office_days_later(moment, office_days))
+
+
 def deadline_after(start: datetime, duration: Duration, closed: frozenset[date] | None = None) -> datetime:
-    due = office_deadline(start, duration.office_days, closed) if duration.uses_office_days else start
-    return due + timedelta(days=duration.calendar_days, hours=duration.hours)
+    if not duration.uses_office_days:
+        return start + timedelta(days=duration.calendar_days, hours=duration.hours)
+    return _ask(closed, _local_day(start), duration.office_days + 1, lambda days: days.deadline_after(start, duration))
 
 
 # --- What `seed_calendar` writes --------------------------------------------------------------------

@@ -20,7 +20,7 @@ def now():
 @pytest.fixture
 def load(db):
     """`load(n, seed=…, due=…)`: add n generated cases (appending to what is there)."""
-    from referral_engine.loadgen.run import generate
+    from bench.loadgen.run import generate
 
     def _load(cases: int, *, seed: int = 7, due: int = 0, years: float = 2.0):
         return generate(cases=cases, seed=seed, batch=50, workers=1, years=years, due=due, now=NOW)

@@ -4,10 +4,6 @@ timers services would keep; and nothing left for the sweep unless asked for."""
 
 from __future__ import annotations
 
-import random
-from collections import Counter
-from datetime import timedelta
-
 import pytest
 from django.core.management import call_command
 from django.db.models import Count, Max
@@ -162,27 +158,3 @@ def test_the_command_prints_a_summary(db, capsys):
     out = capsys.readouterr()
     assert "generate_load: 5 cases" in out.out
     assert "cases/s" in out.err  # the progress bar
-
-
-def test_office_days_agree_with_the_calendar_module(db):
-    from referral_engine.loadgen.officedays import OfficeDays
-    from referral_engine.timers import calendar
-    from referral_engine.timers.calendar import Duration
-    from referral_engine.timers.services import timers_calendar_seed
-    from tests.perf.conftest import NOW
-
-    timers_calendar_seed(years=range(2024, 2029))
-    calendar.invalidate_cache()
-    closed = calendar.closed_dates()
-    fast = OfficeDays(closed, NOW.date() - timedelta(days=800), NOW.date() + timedelta(days=800))
-    rng = random.Random(5)
-    durations = [Duration(office_days=2), Duration(hours=4), Duration(calendar_days=14), Duration(office_days=5)]
-    seen = Counter()
-    for _ in range(400):
-        moment = NOW - timedelta(minutes=rng.randrange(2 * 365 * 24 * 60))
-        for duration in durations:
-            assert fast.deadline_after(moment, duration) == calendar.deadline_after(moment, duration, closed)
-        for n in (1, 2):
-            assert fast.office_days_later(moment, n) == calendar.office_days_later(moment, n, closed)
-        seen[calendar.is_office_day(moment.date(), closed)] += 1
-    assert seen[True] and seen[False]  # both office and closed days were tried

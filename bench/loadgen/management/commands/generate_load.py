@@ -4,14 +4,14 @@ People with Japanese names and フリガナ, cases over every window, channel, s
 in every handoff state with their department's stages, activities, consents, the case timeline,
 simple-history rows, guardian grants, running clocks and the escalations the sweep fired, and access
 log rows, written through bulk paths (COPY on PostgreSQL, `bulk_create` elsewhere). See
-`referral_engine.loadgen` and docs/benchmarks.md. Refuses to run in production.
+`bench.loadgen` and docs/benchmarks.md. Only the local and test settings install the app, so the
+production settings have no such command.
 """
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
-from referral_engine.loadgen.run import default_workers, generate, indexes_restore
+from bench.loadgen.run import default_workers, generate, indexes_restore
 
 
 class Command(BaseCommand):
@@ -46,8 +46,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        if settings.SETTINGS_MODULE.endswith(".production"):
-            raise CommandError("generate_load refuses to run with the production settings")
         if options["restore_indexes"]:
             n = indexes_restore(log=self.stderr)
             self.stdout.write(f"restored {n} index(es)")

@@ -50,7 +50,7 @@ class Table:
             else:
                 raise ImproperlyConfigured(
                     f"{self.model._meta.label}.{attname} is required and has no default: teach "
-                    "referral_engine.loadgen.simulate to fill it"
+                    "bench.loadgen.simulate to fill it"
                 )
             extra_columns.append(attname)
             extra_values.append(value)

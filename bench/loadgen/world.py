@@ -12,6 +12,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Max
 
+from bench.loadgen import vocabulary as vocab
 from referral_engine.access import grants
 from referral_engine.accounts.demo import demo_users_ensure
 from referral_engine.accounts.models import Department, District, Membership, User
@@ -26,7 +27,6 @@ from referral_engine.cases.models import (
     Person,
     Referral,
 )
-from referral_engine.loadgen import vocabulary as vocab
 from referral_engine.timers import calendar
 from referral_engine.timers.models import Escalation, Timer
 from referral_engine.timers.policies import Rule, default_rules, rules_for
@@ -94,7 +94,7 @@ def staff_size(cases: int) -> tuple[int, int, int, int]:
 
 def _synthetic_staff(cases: int, seed: int) -> None:
     """Create the staff that the demo users do not cover (no password: they never log in)."""
-    rng = random.Random(seed)  # noqa: S311 - synthetic names, not secrets
+    rng = random.Random(seed)
     desk_n, worker_n, chief_n, connector_n = staff_size(cases)
     existing = set(User.objects.filter(username__startswith="lg_").values_list("username", flat=True))
     system = system_user()
@@ -156,8 +156,10 @@ def world_prepare(*, cases: int, seed: int, years: range, demo_password: str | N
     districts = list(District.objects.filter(is_active=True).order_by("id").values_list("id", "code", "name"))
 
     grants.forget_permission_ids()
-    case_perm = {c: grants._perm_id("case", c) for c in ("view_case_full", "view_case_limited", "work_case")}
-    referral_perm = {c: grants._perm_id("referral", c) for c in ("view_referral", "respond_referral", "work_referral")}
+    case_perm = {c: grants.permission_id("case", c) for c in ("view_case_full", "view_case_limited", "work_case")}
+    referral_perm = {
+        c: grants.permission_id("referral", c) for c in ("view_referral", "respond_referral", "work_referral")
+    }
     codes = list(default_rules())
     rules = rules_for(codes)
 

@@ -28,9 +28,9 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from referral_engine.loadgen.simulate import CaseFactory, Rows, created_times, numbers_for, workflow_shapes
-from referral_engine.loadgen.tables import BulkCreateWriter, CopyWriter
-from referral_engine.loadgen.world import World, sequences_finish, world_prepare
+from bench.loadgen.simulate import CaseFactory, Rows, created_times, numbers_for, workflow_shapes
+from bench.loadgen.tables import BulkCreateWriter, CopyWriter
+from bench.loadgen.world import World, sequences_finish, world_prepare
 
 DUE_MIN_AGE = timedelta(days=16)  # a due case was opened before its stall period could pass
 DROPPED_INDEXES_FILE = Path(settings.BASE_DIR) / "var" / "loadgen-dropped-indexes.sql"

@@ -7,9 +7,9 @@ then replayed in time order through the same bookkeeping the services do: every 
 and a reason, every change leaves a timeline event. The clocks are then scheduled with the office
 calendar and the editable rules, and every level that fell due before `now` is fired as the sweep
 (running every minute) would have fired it. Grants come last, from the final states, through the
-grants module's own `_desired_*_rows` rules.
+grants module's own rules (`grants.grants_desired_for`).
 
-Every table's rows go to `Rows` (see `referral_engine.loadgen.tables`); ids of rows that other rows
+Every table's rows go to `Rows` (see `bench.loadgen.tables`); ids of rows that other rows
 point at are chosen here from per-case slots, so batches can be built in separate processes.
 """
 
@@ -23,6 +23,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from bench.loadgen import vocabulary as vocab
+from bench.loadgen.tables import Table, history_table
+from bench.loadgen.world import Dept, Staff, World
 from referral_engine.access import grants
 from referral_engine.accounts.roles import Role
 from referral_engine.audit.models import AccessLog
@@ -44,11 +47,7 @@ from referral_engine.cases.choices import (
     SlipUrgency,
 )
 from referral_engine.cases.models import Activity, Case, CaseEvent, CommunitySlip, Consent, Person, Referral
-from referral_engine.cases.services import case_number_format
-from referral_engine.loadgen import vocabulary as vocab
-from referral_engine.loadgen.officedays import OfficeDays
-from referral_engine.loadgen.tables import Table, history_table
-from referral_engine.loadgen.world import Dept, Staff, World
+from referral_engine.cases.services import case_number_format, fiscal_year_of
 from referral_engine.timers import calendar
 from referral_engine.timers.models import Escalation, Timer
 from referral_engine.timers.policies import HANDOFF, HANDOFF_URGENT, RUNAROUND, STALL_DAYS, Rule, Target
@@ -295,17 +294,17 @@ class CaseFactory:
 
     def __init__(self, world: World, rows: Rows, *, now: datetime, shapes: dict[str, Shape], first_day: date) -> None:
         self.w = world
-        self.cal = OfficeDays(world.closed, first_day - 30 * DAY, timezone.localdate(now) + 3 * 366 * DAY)
+        self.cal = calendar.OfficeDays(world.closed, first_day - 30 * DAY, timezone.localdate(now) + 3 * 366 * DAY)
         self.rows = rows
         self.now = now
-        self.rng = random.Random(0)  # noqa: S311 - synthetic data, not secrets
+        self.rng = random.Random(0)
         self.shapes = shapes
         self.persons: list[dict[str, Any]] = []
         self.today = timezone.localdate(now)
         self.ids = world.next_ids
 
     def start_batch(self, seed: int) -> None:
-        self.rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
+        self.rng = random.Random(seed)
         self.persons = []  # a second case of the same person stays within a batch
 
     # --- Small helpers ---------------------------------------------------------------------------
@@ -1184,33 +1183,31 @@ class CaseFactory:
 
     # --- Grants and the access log -------------------------------------------------------------
     def grants(self, case, referrals: list[ReferralPlan]) -> None:
-        """grants.case_grants_sync's own rules (`_desired_case_rows`, `_desired_referral_rows`),
-        applied to stand-ins of the final case and referrals, so no query is made."""
+        """The grants module's own rules (`grants.grants_desired_for`) applied to stand-ins of the
+        final case and referrals (departments are `Dept`s, which carry the group id): no query."""
         rows, w = self.rows, self.w
         dept = w.dept_by_id
         refs = [
             SimpleNamespace(
-                from_department=SimpleNamespace(group_id=dept[r.frm.id].group_id),
-                to_department=SimpleNamespace(group_id=dept[r.to.id].group_id),
+                from_department=r.frm,
+                to_department=r.to,
                 state=r.values["state"],
                 assigned_worker_id=r.values["assigned_worker_id"],
             )
             for r in referrals
         ]
         stub = SimpleNamespace(
-            lead_department=SimpleNamespace(group_id=dept[case["lead_department_id"]].group_id),
-            intake_department=SimpleNamespace(group_id=dept[case["intake_department_id"]].group_id),
+            lead_department=dept[case["lead_department_id"]],
+            intake_department=dept[case["intake_department_id"]],
             lead_worker_id=case["lead_worker_id"],
-            referrals=SimpleNamespace(select_related=lambda *names: refs),
         )
-        groups, users = grants._desired_case_rows(stub)
+        desired = grants.grants_desired_for(stub, refs)
         case_id = case["id"]
-        for owner, codes in groups.items():
+        for owner, codes in desired.case_groups.items():
             rows.case_group.rows.extend((case_id, owner, w.case_perm[code]) for code in codes)
-        for owner, codes in users.items():
+        for owner, codes in desired.case_users.items():
             rows.case_user.rows.extend((case_id, owner, w.case_perm[code]) for code in codes)
-        for r, ref in zip(referrals, refs):
-            r_groups, r_users = grants._desired_referral_rows(ref)
+        for r, (r_groups, r_users) in zip(referrals, desired.referrals):
             for owner, codes in r_groups.items():
                 rows.referral_group.rows.extend((r.id, owner, w.referral_perm[code]) for code in codes)
             for owner, codes in r_users.items():
@@ -1256,11 +1253,6 @@ def case_target_is_new(created: datetime, now: datetime) -> bool:
     return (now - created) < timedelta(days=3)
 
 
-def fiscal_year_of(moment: datetime) -> int:
-    local = timezone.localtime(moment)
-    return local.year if local.month >= 4 else local.year - 1
-
-
 def office_time(rng: random.Random, moment: datetime, closed: frozenset[date]) -> datetime:
     """Most intakes happen at the counter in office hours; phone and visits now and then outside."""
     local = timezone.localtime(moment, calendar.office_tz())
@@ -1276,7 +1268,7 @@ def office_time(rng: random.Random, moment: datetime, closed: frozenset[date]) -
 
 def created_times(n: int, *, seed: int, now: datetime, years: float, closed: frozenset[date]) -> list[datetime]:
     """The intake times of `n` cases spread over the last `years`, sorted (numbers follow them)."""
-    rng = random.Random(seed * 7919 + 1)  # noqa: S311 - synthetic data
+    rng = random.Random(seed * 7919 + 1)
     start = now - timedelta(days=365.25 * years)
     step = (now - start) / max(n, 1)
     times = [office_time(rng, start + step * (i + rng.random()), closed) for i in range(n)]
