@@ -594,8 +594,9 @@ class CaseFactory:
         plans: list[ReferralPlan] = []
         for j, (state, to) in enumerate(zip(states, others[:MAX_REFERRALS])):
             urgent = case["risk"] == Risk.URGENT or rng.random() < 0.04
+            # An intake's referrals are made at the intake's moment (cases.services.case_open).
             at_intake = j == 0 and rng.random() < 0.4
-            r0 = created + MINUTE * (1 + j) if at_intake else self.between(created + MINUTE, end - 2 * HOUR)
+            r0 = created if at_intake else self.between(created + MINUTE, end - 2 * HOUR)
             if state is None:
                 if closed_at is not None:
                     state = _w(rng, ["completed", "declined", "returned", "cancelled"], [70, 12, 8, 10])
@@ -611,7 +612,7 @@ class CaseFactory:
             if state == "requested" and (index in forced or urgent):
                 # Forced or urgent: asked for within the last hours (an urgent handoff is due in 4).
                 back = timedelta(hours=rng.uniform(0, 6 if urgent else 70))
-                r0 = max(created + MINUTE * (1 + j), self.now - back)
+                r0 = max(created if at_intake else created + MINUTE * (1 + j), self.now - back)
             r0 = min(r0, end - MINUTE)
             if to.external or window.external:
                 basis = Basis.CONSENT if rng.random() < 0.7 else _w(rng, list(JUSTIFIED_BASES), [50, 20, 15, 15])
@@ -913,7 +914,8 @@ class CaseFactory:
             self.event(case_id, at, EventKind.DISCLOSURE, actor=r.requested_by.id, name=r.basis, referral_id=r.id,
                        department_id=r.frm.id, reason=v["justification"],
                        data={"to": r.to.code, "basis": r.basis, "consent_id": r.consent_id})  # fmt: skip
-            self.touch(case, at, r.requested_by.id, "referral_request")
+            if case["last_touched_at"] != at:  # as the service: an intake's referral moves no clock, saves no case
+                self.touch(case, at, r.requested_by.id, "referral_request")
             return
         v["updated_at"] = at
         if kind == "respond":

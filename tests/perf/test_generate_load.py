@@ -82,6 +82,41 @@ def test_every_row_has_its_history_with_user_and_reason(load):
     assert last.state == "closed" and last.closed_at == case.closed_at
 
 
+def test_an_intake_with_a_referral_leaves_the_rows_the_intake_service_leaves(load):
+    """`case_open` with a referral saves the case once and starts the referral's handoff clock at the
+    intake's moment (no second case history row, no clock moved): the generator's intakes with a
+    referral do the same."""
+    from referral_engine.accounts.models import User
+    from referral_engine.cases.models import Case
+    from referral_engine.cases.services import case_open
+    from referral_engine.timers.models import Timer
+    from referral_engine.timers.policies import Target
+
+    load(60)
+    opened = case_open(
+        actor=User.objects.get(username="worker_welfare"),
+        channel="phone",
+        summary="ひとり暮らしで話し相手がいない",
+        person={"family_name": "津久見", "given_name": "花子", "family_name_kana": "ツクミ",
+                "given_name_kana": "ハナコ", "birth_date": "1944-05-03", "district": "kawakami"},
+        confirm_new_person=True,
+        referrals=[{"to_department": "health_promotion", "basis": "internal_use", "reason": "訪問をお願いします。"}],
+    )  # fmt: skip
+    handoff_started = dict(Timer.objects.filter(target=Target.REFERRAL).values_list("referral_id", "started_at"))
+    service_rows = list(opened.history.values_list("history_type", "history_change_reason"))
+    assert handoff_started[opened.referrals.get().pk] == opened.history.earliest("history_date").last_touched_at
+
+    with_referral_at_intake = 0
+    for case in Case.objects.exclude(pk=opened.pk).prefetch_related("referrals"):
+        opening = case.history.earliest("history_date")
+        if not any(handoff_started.get(r.pk) == opening.last_touched_at for r in case.referrals.all()):
+            continue
+        with_referral_at_intake += 1
+        rows = case.history.filter(history_date=opening.history_date)
+        assert list(rows.values_list("history_type", "history_change_reason")) == service_rows, case.number
+    assert with_referral_at_intake > 0
+
+
 def test_grants_are_what_the_grants_module_would_write(load):
     """Reconciling with the grants module itself changes nothing."""
     from referral_engine.access import grants
