@@ -189,3 +189,9 @@ def test_dockerfile_builds_one_slim_image_that_runs_as_a_normal_user():
 def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image():
     ignored = set((ROOT / ".dockerignore").read_text(encoding="utf-8").split())
     assert {".env", ".venv", "var", ".git"} <= ignored
+
+
+def test_the_image_leaves_the_benchmarks_and_the_load_generator_out():
+    """bench/ (the dev-only bench.loadgen app among it) is not copied: production never installs it."""
+    ignored = set((ROOT / ".dockerignore").read_text(encoding="utf-8").split())
+    assert "bench" in ignored

@@ -1,6 +1,7 @@
 """The production settings, loaded in a subprocess with a strong SECRET_KEY (issue 11 §4): secure
 cookies, HSTS, CSP, X-Frame-Options DENY, no DEBUG, Argon2 first, the idle timeout, and
-`check --deploy` clean. A weak or missing key is refused at start-up."""
+`check --deploy` clean. A weak or missing key is refused at start-up. The development-only load
+generator (bench.loadgen) is neither installed nor loaded (issue 15)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ out["plain_http_status"] = r.status_code
 out["plain_http_location"] = r.headers.get("Location")
 r = c.get("/no/such/page/", secure=True, HTTP_HOST="127.0.0.1")
 out["anonymous_404_status"] = r.status_code
+import sys
+from django.core.management import get_commands
+out["INSTALLED_APPS"] = list(s.INSTALLED_APPS)
+out["commands"] = sorted(get_commands())
+out["bench_modules"] = sorted(m for m in sys.modules if m == "bench" or m.startswith("bench."))
 print("PROBE" + json.dumps(out))
 """
 
@@ -110,6 +116,13 @@ def test_login_hashing_and_sessions(production):
     assert production["REQUIRE_2FA_FOR_ROLES"] == []
     assert production["login_status"] == 200
     assert production["anonymous_404_status"] == 302  # even a missing page asks for a login first
+
+
+def test_the_load_generator_is_neither_installed_nor_loaded(production):
+    assert [app for app in production["INSTALLED_APPS"] if app.split(".")[0] == "bench"] == []
+    assert "generate_load" not in production["commands"]
+    assert "migrate" in production["commands"]  # the command list itself was read
+    assert production["bench_modules"] == []
 
 
 def test_check_deploy_is_clean():
