@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from bench.loadgen import vocabulary as vocab
-from referral_engine.access import grants
+from referral_engine.access import permissions
 from referral_engine.accounts.demo import demo_users_ensure
 from referral_engine.accounts.models import Department, District, Membership, User
 from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE, Role
@@ -155,10 +155,10 @@ def world_prepare(*, cases: int, seed: int, years: range, demo_password: str | N
                 raise RuntimeError(f"no active {role} in {d.code}: the generator needs one")
     districts = list(District.objects.filter(is_active=True).order_by("id").values_list("id", "code", "name"))
 
-    grants.forget_permission_ids()
-    case_perm = {c: grants.permission_id("case", c) for c in ("view_case_full", "view_case_limited", "work_case")}
+    permissions.forget_permission_ids()
+    case_perm = {c: permissions.permission_id("case", c) for c in ("view_case_full", "view_case_limited", "work_case")}
     referral_perm = {
-        c: grants.permission_id("referral", c) for c in ("view_referral", "respond_referral", "work_referral")
+        c: permissions.permission_id("referral", c) for c in ("view_referral", "respond_referral", "work_referral")
     }
     codes = list(default_rules())
     rules = rules_for(codes)

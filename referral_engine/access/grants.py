@@ -34,22 +34,12 @@ from referral_engine.access.models import (
     ReferralGroupObjectPermission,
     ReferralUserObjectPermission,
 )
-from referral_engine.access.permissions import forget_permission_ids, permission_id  # noqa: F401
+from referral_engine.access.permissions import permission_id
 from referral_engine.cases.choices import ReferralState
 
 CASE_FULL = ("view_case_full", "work_case")
 CASE_FULL_READONLY = ("view_case_full",)
 CASE_LIMITED = ("view_case_limited",)
-
-# The load generator reads `grants._perm_id` and calls `grants.forget_permission_ids` until it leaves the
-# package (issue 15 item 6); both are the one cache of `access.permissions`.
-_perm_id = permission_id
-
-
-def permission_id(model: str, codename: str) -> int:
-    """The id of the `cases.<model>` permission `codename` (cached per process), for writers that put
-    guardian rows down in bulk (the load generator) with the ids this module would use."""
-    return _perm_id(model, codename)
 
 
 class _HasGroup(Protocol):
@@ -88,7 +78,7 @@ class DesiredGrants:
 def grants_desired_for(case: CaseGrantFacts, referrals: Sequence[ReferralGrantFacts]) -> DesiredGrants:
     """The grant rules of this module (see its docstring) applied to a case and all its referrals,
     without a query. `case_grants_sync` reconciles the rows to this answer; a bulk writer (the load
-    generator) writes it directly, with the ids from `permission_id`."""
+    generator) writes it directly, with the ids from `access.permissions.permission_id`."""
     return DesiredGrants(*_desired_case_rows(case, referrals), referrals=[_desired_referral_rows(r) for r in referrals])
 
 

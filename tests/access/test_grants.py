@@ -53,11 +53,12 @@ def test_the_desired_grants_are_the_rows_the_services_leave(open_case, users, fr
 
 
 def test_permission_ids_are_the_ones_the_grants_carry(open_case):
-    from referral_engine.access import grants
+    """The generator writes rows with `access.permissions.permission_id`: the ids grants write."""
+    from referral_engine.access import permissions
     from referral_engine.access.models import CaseGroupObjectPermission
 
     case = open_case()
     rows = list(CaseGroupObjectPermission.objects.filter(content_object=case).select_related("permission"))
     assert rows
     for row in rows:
-        assert grants.permission_id("case", row.permission.codename) == row.permission_id
+        assert permissions.permission_id("case", row.permission.codename) == row.permission_id

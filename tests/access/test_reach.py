@@ -128,7 +128,7 @@ def test_one_permission_id_cache(db):
     from referral_engine.access import grants, permissions
 
     permissions.forget_permission_ids()
-    assert grants._perm_id("case", "view_case_full") == permissions.permission_ids("case", "view_case_full")[0]
+    assert grants.permission_id("case", "view_case_full") == permissions.permission_ids("case", "view_case_full")[0]
     assert set(permissions.permission_ids("referral", "view_referral", "no_such_permission")) == {
         permissions.permission_id("referral", "view_referral")
     }
