@@ -13,5 +13,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("referral_engine.api.urls")),
     path("audit/", include("referral_engine.audit.urls")),
+    path("reports/", include("referral_engine.reports.urls")),
     path("", include("referral_engine.web.urls")),
 ]

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from referral_engine.api import views
 from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView
+from referral_engine.reports.api import FiscalYearReportAPIView
 
 
 class IdConverter:
@@ -74,6 +75,7 @@ v1 = [
     ),
     path("dashboard/", views.DashboardView.as_view(), name="api-dashboard"),
     path("audit/access-log/", AccessLogListAPIView.as_view(), name="api-audit-access-log"),
+    path("reports/fiscal-year/<int:year>/", FiscalYearReportAPIView.as_view(), name="api-reports-fiscal-year"),
 ]
 
 urlpatterns = [

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "referral_engine.audit",
     "referral_engine.timers",
     "referral_engine.notifications",
+    "referral_engine.reports",
     "referral_engine.web",
     "referral_engine.api",
     "referral_engine.security",
@@ -197,6 +198,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-timers": {"task": "timers.sweep", "schedule": 60.0},
     "deliver-notifications": {"task": "notifications.deliver_pending", "schedule": 30.0},
+    "report-exports-cleanup": {"task": "reports.exports_cleanup", "schedule": 3600.0},
 }
 
 # --- REST framework -----------------------------------------------------------------------------
@@ -254,6 +256,13 @@ SYSTEM_USERNAME = "system"
 RETENTION_ACCESS_LOG_YEARS = env.int("RETENTION_ACCESS_LOG_YEARS", default=5)
 RETENTION_CLOSED_CASE_YEARS = env.int("RETENTION_CLOSED_CASE_YEARS", default=5)
 TIMER_SWEEP_BATCH = 500
+# Fiscal-year reports (docs/reports.md): in exports for publication a district cell from 1 to
+# REPORT_SUPPRESS_BELOW - 1 shows "<N"; a report file made in the background can be downloaded by its
+# owner for REPORT_EXPORT_HOURS, then the hourly cleanup deletes it. Files live under MEDIA_ROOT, which
+# the web and worker processes must share (docker-compose.yml mounts one volume on both).
+REPORT_SUPPRESS_BELOW = env.int("REPORT_SUPPRESS_BELOW", default=3)
+REPORT_EXPORT_HOURS = env.int("REPORT_EXPORT_HOURS", default=24)
+MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
 LOGGING = {
     "version": 1,

@@ -16,6 +16,7 @@ def navigation(request):
             "cases": policy.can_list_cases(user),
             "inbox": policy.can_view_inbox(user),
             "dashboard": policy.can_view_dashboard(user),
+            "reports": policy.can_view_reports(user),
             "audit": policy.can_audit(user),
             "slips": policy.can_submit_slip(user),
             "admin": user.is_staff and policy.can_manage_master_data(user),

@@ -36,6 +36,7 @@ from referral_engine.access.policy.decisions import (
     can_view_history,
     can_view_inbox,
     can_view_referral,
+    can_view_reports,
     can_work_case,
     can_work_referral,
     case_view_level,
@@ -50,12 +51,14 @@ from referral_engine.access.policy.object_permissions import (
 from referral_engine.access.policy.principals import MEMBERSHIP_SCOPED_ROLES, NOBODY, Principal, forget, principal
 from referral_engine.access.policy.reach import (
     DashboardScope,
+    ReportScope,
     cases_reach,
     dashboard_reach,
     escalations_reach,
     in_progress_reach,
     inbox_reach,
     referrals_reach,
+    report_scope,
 )
 
 __all__ = [
@@ -63,6 +66,7 @@ __all__ = [
     "NOBODY",
     "DashboardScope",
     "Principal",
+    "ReportScope",
     "ViewLevel",
     "can_acknowledge_escalation",
     "can_add_activity",
@@ -86,6 +90,7 @@ __all__ = [
     "can_view_history",
     "can_view_inbox",
     "can_view_referral",
+    "can_view_reports",
     "can_work_case",
     "can_work_referral",
     "case_perms",
@@ -101,5 +106,6 @@ __all__ = [
     "referral_perms",
     "referrals_perms_prefetch",
     "referrals_reach",
+    "report_scope",
     "stage_is_final",
 ]

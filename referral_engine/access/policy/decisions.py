@@ -202,3 +202,17 @@ def can_acknowledge_escalation(user: Any, escalation: Any) -> bool:
 
 def can_manage_master_data(user: Any) -> bool:
     return bool(getattr(user, "is_superuser", False)) or principal(user).is_admin
+
+
+# --- Fiscal-year reports (issue 21) ---------------------------------------------------------------
+
+
+def _active_superuser(user: Any) -> bool:
+    return bool(getattr(user, "is_active", False) and getattr(user, "is_superuser", False))
+
+
+def can_view_reports(user: Any) -> bool:
+    """Supervisors (their departments' figures), auditors and admins (everything). Caseworkers, front
+    desk and connectors: no."""
+    p = principal(user)
+    return p.is_supervisor or p.is_auditor or p.is_admin or _active_superuser(user)

@@ -162,3 +162,25 @@ def dashboard_reach(user: Any) -> DashboardScope:
     """The scope of the user's dashboard; whether they may open one at all is `can_view_dashboard`."""
     p = principal(user)
     return DashboardScope(all=p.reaches_every_case, department_ids=p.department_ids)
+
+
+# --- Fiscal-year reports (issue 21) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """Whose figures a fiscal-year report counts: everything (`all`), or what concerns these
+    departments (the reports selectors turn it into filters: docs/reports.md)."""
+
+    all: bool
+    department_ids: frozenset[int]
+
+
+def report_scope(user: Any) -> ReportScope:
+    """The desk supervisor, auditors and admins count the whole desk; another supervisor the
+    departments they supervise; anybody else nothing (callers check `can_view_reports` first)."""
+    p = principal(user)
+    everything = p.reaches_every_case or p.is_admin
+    if everything or (getattr(user, "is_active", False) and getattr(user, "is_superuser", False)):
+        return ReportScope(all=True, department_ids=frozenset())
+    return ReportScope(all=False, department_ids=p.supervisor_department_ids)
