@@ -16,13 +16,16 @@ year's range, whatever the size of the data:
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
-from django.db.models import Aggregate, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -99,6 +102,29 @@ def report_first_year() -> int:
 
 
 def report_figures(*, scope: ReportScope, fy: FiscalYear, now: datetime | None = None) -> dict:
+    """One year's figures for one scope. Kept REPORT_FIGURES_SECONDS (default 300) per scope and
+    year, so the page, its print layout, the CSV and the Excel file made right after it read the
+    same figures once; `generated_at` says when they were counted. A report for a given `now`
+    (tests) is never cached."""
+    seconds = getattr(settings, "REPORT_FIGURES_SECONDS", 0)
+    key = f"report-figures:{fy.year}:" + ("all" if scope.all else ",".join(map(str, sorted(scope.department_ids))))
+    if now is None and seconds > 0:
+        cached = cache.get(key)
+        if cached is not None:
+            return copy.deepcopy(cached)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # A few cheap expressions over many rows: compiling them (JIT) would cost more than it
+            # saves at a million cases.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+        figures = _report_figures(scope, fy, now)
+    if now is None and seconds > 0:
+        cache.set(key, figures, seconds)
+    return figures
+
+
+def _report_figures(scope: ReportScope, fy: FiscalYear, now: datetime | None) -> dict:
     departments = list(Department.objects.order_by("id").values_list("id", "code"))
     districts = list(District.objects.order_by("id").values_list("id", "code"))
     department_codes = dict(departments)
@@ -143,8 +169,10 @@ def report_cases(scope: ReportScope, fy: FiscalYear) -> QuerySet[Case]:
     if scope.all:
         return qs
     ids = sorted(scope.department_ids)
-    referred = Referral.objects.filter(case=OuterRef("pk"), to_department_id__in=ids)
-    return qs.filter(Q(intake_department_id__in=ids) | Q(lead_department_id__in=ids) | Exists(referred))
+    # A case is referred after it is opened: referrals from the year's start on are enough (the
+    # planner hashes this set once instead of probing the referrals for every case).
+    referred = Referral.objects.filter(to_department_id__in=ids, created_at__gte=fy.start).values("case_id")
+    return qs.filter(Q(intake_department_id__in=ids) | Q(lead_department_id__in=ids) | Q(pk__in=referred))
 
 
 def report_referrals(scope: ReportScope, fy: FiscalYear) -> QuerySet[Referral]:
@@ -183,7 +211,7 @@ def _case_figures(
     bucket("closed", "", Q(state="closed"))
 
     row = cases.order_by().aggregate(
-        total=Count("id"), **{alias: Count("id", filter=condition) for alias, (_f, _k, condition) in buckets.items()}
+        total=Count("*"), **{alias: Count("id", filter=condition) for alias, (_f, _k, condition) in buckets.items()}
     )
     figures: dict[str, Any] = {"total": row["total"], "by_channel": {}, "by_window": {}, "by_district": {}}
     figures["by_month"] = {}
@@ -225,7 +253,7 @@ def _referral_counts(referrals: QuerySet[Referral], departments: list[tuple[int,
     by_department = {code: dict.fromkeys(REFERRAL_STATES, 0) for _pk, code in departments}
     codes = dict(departments)
     total = 0
-    for row in referrals.order_by().values("to_department_id", "state").annotate(n=Count("id")):
+    for row in referrals.order_by().values("to_department_id", "state").annotate(n=Count("*")):
         total += row["n"]
         if row["state"] in REFERRAL_STATES:
             by_department[codes[row["to_department_id"]]][row["state"]] += row["n"]
@@ -246,7 +274,7 @@ def _acceptance_hours(referrals: QuerySet[Referral]) -> dict:
     if connection.vendor == "postgresql":
         waited = ExpressionWrapper(F("responded_at") - F("created_at"), output_field=DurationField())
         row = accepted.aggregate(
-            count=Count("id"),
+            count=Count("*"),
             median=PercentileCont(waited, 0.5, output_field=DurationField()),
             p90=PercentileCont(waited, 0.9, output_field=DurationField()),
         )

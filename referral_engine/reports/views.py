@@ -62,10 +62,10 @@ def _table_context(table: exports.Table) -> dict[str, Any]:
     chart = None
     if table.key in CHARTED:
         bars = [charts.Bar(line.label, line.values[0]) for line in table.lines if not line.is_total]
-        chart = charts.hbar_chart(bars, title=table.title, unit=_("件"), label_width=200, width=560)
+        chart = charts.labelled_bar_chart(bars, title=table.title, unit=_("件"))
     elif table.key == "referrals":
         bars = [charts.Bar(line.label, line.values[-1]) for line in table.lines if not line.is_total]
-        chart = charts.hbar_chart(bars, title=table.title, unit=_("件"), label_width=200, width=560)
+        chart = charts.labelled_bar_chart(bars, title=table.title, unit=_("件"))
     elif table.key == "by_month":
         lines = [line for line in table.lines if not line.is_total]
         chart = charts.column_pair_chart(

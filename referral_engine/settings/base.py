@@ -261,6 +261,8 @@ TIMER_SWEEP_BATCH = 500
 # owner for REPORT_EXPORT_HOURS, then the hourly cleanup deletes it. Files live under MEDIA_ROOT, which
 # the web and worker processes must share (docker-compose.yml mounts one volume on both).
 REPORT_SUPPRESS_BELOW = env.int("REPORT_SUPPRESS_BELOW", default=3)
+# A report's figures are counted at most this often per scope and fiscal year (0: every request).
+REPORT_FIGURES_SECONDS = env.int("REPORT_FIGURES_SECONDS", default=300)
 REPORT_EXPORT_HOURS = env.int("REPORT_EXPORT_HOURS", default=24)
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 

@@ -1,5 +1,8 @@
 """Tests: SQLite and an eager Celery by default; DATABASE_URL / REDIS_URL switch on the real ones."""
 
+import os
+import tempfile
+
 from .base import *  # noqa: F403
 from .base import DATABASES, INSTALLED_APPS, REDIS_URL
 
@@ -25,3 +28,9 @@ REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"writes": "10000/
 # The dashboard's aggregate figures are cached for a minute in production; tests read them live
 # (tests/web/test_dashboard_figures_cache.py turns the cache on to test it).
 DASHBOARD_FIGURES_SECONDS = 0
+
+# Reports are counted on every request in tests (tests/reports/test_figures.py turns the cache on).
+REPORT_FIGURES_SECONDS = 0
+# Report files made by tests go to a folder of their own, never to var/media.
+# (A Celery worker started by a test gets the test's folder through TEST_MEDIA_ROOT.)
+MEDIA_ROOT = os.environ.get("TEST_MEDIA_ROOT") or tempfile.mkdtemp(prefix="referral-engine-test-media-")

@@ -113,9 +113,9 @@ def column_pair_chart(
     ]
     if previous is not None:
         parts += [
-            f'<rect class="chart-bar" x="{left}" y="6" width="14" height="14"></rect>',
+            f'<rect class="chart-bar chart-legend" x="{left}" y="6" width="14" height="14"></rect>',
             f'<text class="chart-tick" x="{left + 20}" y="18">{escape(legend[0])}</text>',
-            f'<rect class="chart-bar-previous" x="{left + 150}" y="6" width="14" height="14"></rect>',
+            f'<rect class="chart-bar-previous chart-legend" x="{left + 150}" y="6" width="14" height="14"></rect>',
             f'<text class="chart-tick" x="{left + 170}" y="18">{escape(legend[1])}</text>',
         ]
     for i, label in enumerate(labels):
@@ -137,6 +137,31 @@ def column_pair_chart(
         parts.append(
             f'<text class="chart-tick" x="{left + i * slot + slot / 2:.1f}" y="{top + plot_h + 16}" '
             f'text-anchor="middle">{escape(label)}</text>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
+
+
+def labelled_bar_chart(bars: list[Bar], *, title: str, unit: str = "", width: int = 420) -> SafeString:
+    """Horizontal bars with each label on its own line above its bar: long Japanese names (総務課
+    防災・コミュニティ班) are never cut, and the chart stays legible in a phone's width."""
+    row, bar_h, top = 44, 16, 4
+    height = top + len(bars) * row + 4
+    plot = width - 70
+    peak = max([b.value or 0 for b in bars] + [1])
+    ident = f"chart-title-{id(bars)}"
+    parts = [
+        f'<svg class="chart chart-labelled" role="img" aria-labelledby="{ident}" viewBox="0 0 {width} {height}" '
+        f'width="100%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="{ident}">{escape(title)}</title>',
+    ]
+    for i, bar in enumerate(bars):
+        y = top + i * row
+        length = 0 if not bar.value else max(2, round(plot * bar.value / peak))
+        parts.append(f'<text class="chart-label" x="0" y="{y + 15}">{escape(bar.label)}</text>')
+        parts.append(f'<rect class="chart-bar" x="0" y="{y + 21}" width="{length}" height="{bar_h}" rx="2"></rect>')
+        parts.append(
+            f'<text class="chart-value" x="{length + 6}" y="{y + 21 + bar_h - 2}">{escape(_fmt(bar.value, unit))}</text>'
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped

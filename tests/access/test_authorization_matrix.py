@@ -52,6 +52,7 @@ STAFF = {u for u in USERS if u.split("_")[0] in ("desk", "worker", "chief")}
 WORKERS = {u for u in STAFF if not u.startswith("desk_")}
 SUPERVISORS = {u for u in USERS if u.startswith("chief_")}
 CONNECTORS = {"minsei_kawakami", "minsei_aoe"}
+REPORTERS = SUPERVISORS | {"auditor", "admin"}
 
 
 def case_rule(*, ok: int, who: set[str], seen_by: set[str] = SEES_A) -> Callable[[str], int]:
@@ -166,6 +167,22 @@ ROUTES: dict[str, Route] = {
         lambda w: f"/escalations/{w['escalation'].pk}/acknowledge/",
         case_rule(ok=302, who=ESCALATION_ACK, seen_by=SEES_ESCALATION),
         data=lambda w: {"note": "確認しました"},
+    ),
+    # --- fiscal-year reports: supervisors, auditors, the admin; an export's file only for its owner ---------
+    "reports:index": Route("get", lambda w: "/reports/", role_rule(ok=200, who=REPORTERS)),
+    "reports:year": Route("get", lambda w: "/reports/2026/", role_rule(ok=200, who=REPORTERS)),
+    "reports:print": Route("get", lambda w: "/reports/2026/print/", role_rule(ok=200, who=REPORTERS)),
+    "reports:csv": Route("get", lambda w: "/reports/2026/report.csv", role_rule(ok=200, who=REPORTERS)),
+    "reports:export_start": Route(
+        "post", lambda w: "/reports/2026/exports/", role_rule(ok=302, who=REPORTERS), data=lambda w: {"format": "csv"}
+    ),
+    "reports:export_status": Route(
+        "get", lambda w: f"/reports/exports/{w['export'].pk}/", role_rule(ok=200, who={"chief_health"}, other=404)
+    ),
+    "reports:export_download": Route(
+        "get",
+        lambda w: f"/reports/exports/{w['export'].pk}/download/",
+        role_rule(ok=200, who={"chief_health"}, other=404),
     ),
     "slips": Route("get", lambda w: "/slips/", role_rule(ok=200, who=CONNECTORS)),
     "notifications": Route("get", lambda w: "/notifications/", role_rule(ok=200, who=set(USERS))),
@@ -309,6 +326,9 @@ ROUTES: dict[str, Route] = {
         json=True,
     ),
     "api-dashboard": Route("get", lambda w: "/api/v1/dashboard/", role_rule(ok=200, who=SUPERVISORS | {"auditor"})),
+    "api-reports-fiscal-year": Route(
+        "get", lambda w: "/api/v1/reports/fiscal-year/2026/", role_rule(ok=200, who=REPORTERS)
+    ),
     "api-audit-access-log": Route("get", lambda w: "/api/v1/audit/access-log/", role_rule(ok=200, who={"auditor"})),
     "api-not-found": Route("get", lambda w: "/api/v1/no-such-thing/", role_rule(ok=404, who=set(USERS))),
 }
@@ -392,6 +412,12 @@ def world(users, fresh):
     )
     # referral_create is imported for its side effect in other tests; keep the world minimal here.
     assert referral_create
+    # A fiscal-year report file made for chief_health (only its owner may fetch it).
+    from referral_engine.reports.models import ReportExport
+    from referral_engine.reports.services import report_export_run
+
+    export = ReportExport.objects.create(owner=u["chief_health"], fiscal_year=2026, format="csv")
+    report_export_run(export_id=export.pk)
     return {
         "users": u,
         "A": a,
@@ -401,6 +427,7 @@ def world(users, fresh):
         "consent": consent,
         "slip": slip,
         "escalation": escalation,
+        "export": export,
     }
 
 

@@ -46,3 +46,14 @@ def calendar_and_rules(db):
     calendar.invalidate_cache()
     yield
     calendar.invalidate_cache()
+
+
+@pytest.fixture
+def eager():
+    """Celery tasks run in the caller even when REDIS_URL points at a real broker (no worker here)."""
+    from referral_engine.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before

@@ -144,7 +144,7 @@ def test_text_that_looks_like_a_formula_is_neutralised_in_both_files(world, user
 
 
 def test_excel_is_made_by_the_task_and_downloaded_by_its_owner_only(
-    world, client, users, media, django_capture_on_commit_callbacks
+    world, client, users, media, eager, django_capture_on_commit_callbacks
 ):
     client.force_login(users["chief_health"])
     with django_capture_on_commit_callbacks(execute=True):
@@ -271,7 +271,7 @@ def test_an_export_runs_on_a_real_celery_worker(transactional_db, tmp_path, sett
 
     media_root = tmp_path / "media"
     settings.MEDIA_ROOT = str(media_root)
-    monkeypatch.setenv("MEDIA_ROOT", str(media_root))  # the worker process reads it from the environment
+    monkeypatch.setenv("TEST_MEDIA_ROOT", str(media_root))  # the worker process reads it at start
     users = {u.username: u for u in demo_users_ensure(password="pw-for-tests")}
     export = ReportExport.objects.create(owner=users["chief_welfare"], fiscal_year=YEAR, format="xlsx")
 

@@ -248,3 +248,23 @@ def test_fiscal_year_names_and_months():
     assert FiscalYear(2026).months()[-1].end == jst(2027, 4, 1)
     assert FiscalYear.of(jst(2026, 3, 31, 23, 59, 59)).year == 2025
     assert FiscalYear.of(jst(2026, 4, 1)).year == 2026
+
+
+def test_figures_are_kept_for_a_while_per_scope_and_year(open_case, users, fresh, settings):
+    settings.REPORT_FIGURES_SECONDS = 300
+    from django.core.cache import cache
+
+    cache.clear()
+    with at(jst(2026, 5, 1, 10)):
+        open_case("desk_health")
+    first = fiscal_year_report(user=fresh(users["chief_welfare"]), year=2026)
+    with at(jst(2026, 5, 2, 10)):
+        open_case("desk_health")
+    again = fiscal_year_report(user=fresh(users["auditor"]), year=2026)  # the same scope: the whole desk
+    assert again["consultations"]["total"] == first["consultations"]["total"] == 1
+    assert again["generated_at"] == first["generated_at"]
+    # Another scope or year is counted afresh; with the cache off, every request counts.
+    assert fiscal_year_report(user=fresh(users["chief_health"]), year=2026)["consultations"]["total"] == 2
+    settings.REPORT_FIGURES_SECONDS = 0
+    assert fiscal_year_report(user=fresh(users["auditor"]), year=2026)["consultations"]["total"] == 2
+    cache.clear()
