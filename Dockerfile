@@ -28,7 +28,7 @@ RUN export SECRET_KEY="build-time-only-$(python -c 'import secrets; print(secret
     && python manage.py collectstatic --noinput -v 0 \
     && if [ -d locale ]; then python manage.py compilemessages --ignore=var; fi \
     && rm -rf var/broker /tmp/build.sqlite3 \
-    && mkdir -p var \
+    && mkdir -p var/media \
     && chown -R app:app var
 
 USER app

@@ -18,7 +18,8 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -45,13 +46,27 @@ class Labels:
     referral_state: dict[str, str]
 
 
+# Texts of the tables are Japanese in every file; the web page shows them translated (gettext_noop
+# marks them for the catalogue). The two composed headers of the handoff table:
+COMPOSED_HEADERS = (gettext_noop("前年度（計）"), gettext_noop("増減（計）"))
+
+
 def report_labels() -> Labels:
-    """Japanese names of every code a report uses (departments and districts from the master data)."""
+    """Japanese names of every code a report uses (departments and districts from the master data),
+    whatever the language of the request: the files are Japanese."""
+    with translation.override("ja"):
+        return _labels()
+
+
+def _labels() -> Labels:
     return Labels(
         channel={c: str(label) for c, label in Channel.choices},
         window=dict(Department.objects.order_by("id").values_list("code", "name_ja")),
         need={c: str(label) for c, label in Need.choices},
-        district={**dict(District.objects.order_by("id").values_list("code", "name")), UNKNOWN_DISTRICT: "地区不明"},
+        district={
+            **dict(District.objects.order_by("id").values_list("code", "name")),
+            UNKNOWN_DISTRICT: gettext_noop("地区不明"),
+        },
         closure={c: str(label) for c, label in ClosureReason.choices},
         referral_state={c: str(label) for c, label in ReferralState.choices},
     )
@@ -135,7 +150,7 @@ def report_tables(report: dict, labels: Labels, *, publication: bool = False) ->
         note: str = "",
         suppress: bool = False,
     ) -> Table:
-        table = Table(key, title, sheet, row_header, [("count", "件数")], note=note, compare=compare)
+        table = Table(key, title, sheet, row_header, [("count", gettext_noop("件数"))], note=note, compare=compare)
         hide = (lambda v: suppressed(v, below)) if suppress and below else (lambda v: v)
         for code, n in figures.items():
             line = Line(code, names.get(code, code), [hide(n)])
@@ -155,16 +170,31 @@ def report_tables(report: dict, labels: Labels, *, publication: bool = False) ->
             value = value.get(key)
         return value
 
-    summary = Table("summary", "主な指標", "概要", "項目", [("value", "値")], compare=compare)
+    summary = Table(
+        "summary",
+        gettext_noop("主な指標"),
+        gettext_noop("概要"),
+        gettext_noop("項目"),
+        [("value", gettext_noop("値"))],
+        compare=compare,
+    )
     for code, label, path in (
-        ("consultations", "相談件数（受付したケース）", ("consultations", "total")),
-        ("referrals", "つなぎ（依頼）件数", ("referrals", "total")),
-        ("acceptance_median", "受理までの時間 中央値（時間）", ("referrals", "acceptance_hours", "median")),
-        ("acceptance_p90", "受理までの時間 90パーセンタイル（時間）", ("referrals", "acceptance_hours", "p90")),
-        ("gap_cases", "はざまのケース", ("gap_cases",)),
-        ("closures", "終結したケース", ("closures", "total")),
-        ("community_slips", "つなぎ票（地域からの連絡）", ("community_slips",)),
-        ("watch_requests", "見守り依頼", ("watch_requests",)),
+        ("consultations", gettext_noop("相談件数（受付したケース）"), ("consultations", "total")),
+        ("referrals", gettext_noop("つなぎ（依頼）件数"), ("referrals", "total")),
+        (
+            "acceptance_median",
+            gettext_noop("受理までの時間 中央値（時間）"),
+            ("referrals", "acceptance_hours", "median"),
+        ),
+        (
+            "acceptance_p90",
+            gettext_noop("受理までの時間 90パーセンタイル（時間）"),
+            ("referrals", "acceptance_hours", "p90"),
+        ),
+        ("gap_cases", gettext_noop("はざまのケース"), ("gap_cases",)),
+        ("closures", gettext_noop("終結したケース"), ("closures", "total")),
+        ("community_slips", gettext_noop("つなぎ票（地域からの連絡）"), ("community_slips",)),
+        ("watch_requests", gettext_noop("見守り依頼"), ("watch_requests",)),
     ):
         value: Any = report
         for key in path:
@@ -177,44 +207,46 @@ def report_tables(report: dict, labels: Labels, *, publication: bool = False) ->
         summary,
         counts(
             "by_channel",
-            "経路別の相談件数",
-            "経路別",
-            "経路",
+            gettext_noop("経路別の相談件数"),
+            gettext_noop("経路別"),
+            gettext_noop("経路"),
             labels.channel,
             c["by_channel"],
             pc and pc["by_channel"],
-            total=("計", total, before_total),
+            total=(gettext_noop("計"), total, before_total),
         ),
         counts(
             "by_window",
-            "受付窓口別の相談件数",
-            "受付窓口別",
-            "受付窓口",
+            gettext_noop("受付窓口別の相談件数"),
+            gettext_noop("受付窓口別"),
+            gettext_noop("受付窓口"),
             labels.window,
             c["by_window"],
             pc and pc["by_window"],
-            total=("計", total, before_total),
+            total=(gettext_noop("計"), total, before_total),
         ),
         counts(
             "by_need",
-            "相談分野別の件数（複数該当）",
-            "相談分野別",
-            "相談分野",
+            gettext_noop("相談分野別の件数（複数該当）"),
+            gettext_noop("相談分野別"),
+            gettext_noop("相談分野"),
             labels.need,
             c["by_need"],
             pc and pc["by_need"],
-            total=("（参考）相談件数", total, before_total),
-            note="1件のケースが複数の分野に当たるときは、それぞれに数えます（合計は相談件数を超えることがあります）。",
+            total=(gettext_noop("（参考）相談件数"), total, before_total),
+            note=gettext_noop(
+                "1件のケースが複数の分野に当たるときは、それぞれに数えます（合計は相談件数を超えることがあります）。"
+            ),
         ),
         counts(
             "by_district",
-            "地区別の相談件数",
-            "地区別",
-            "地区",
+            gettext_noop("地区別の相談件数"),
+            gettext_noop("地区別"),
+            gettext_noop("地区"),
             labels.district,
             c["by_district"],
             pc and pc["by_district"],
-            total=("計", total, before_total),
+            total=(gettext_noop("計"), total, before_total),
             suppress=True,
             note=(
                 f"公表用：{below}件未満の地区は「<{below}」と表示しています（合計は秘匿していません）。"
@@ -224,37 +256,41 @@ def report_tables(report: dict, labels: Labels, *, publication: bool = False) ->
         ),
         counts(
             "by_month",
-            "月別の相談件数",
-            "月別",
-            "月",
+            gettext_noop("月別の相談件数"),
+            gettext_noop("月別"),
+            gettext_noop("月"),
             {m.key: f"{int(m.key[:4])}年{int(m.key[5:])}月" for m in fy.months()},
             c["by_month"],
             # Last year's months line up with this year's by position (April with April).
             dict(zip(c["by_month"], pc["by_month"].values(), strict=True)) if pc else None,
-            total=("計", total, before_total),
+            total=(gettext_noop("計"), total, before_total),
         ),
         _referral_table(report, previous, labels, compare),
         counts(
             "closures",
-            "終結理由別の件数（この年度に受付したケースのうち終結したもの）",
-            "終結理由別",
-            "終結理由",
+            gettext_noop("終結理由別の件数（この年度に受付したケースのうち終結したもの）"),
+            gettext_noop("終結理由別"),
+            gettext_noop("終結理由"),
             labels.closure,
             report["closures"]["by_reason"],
             previous and previous["closures"]["by_reason"],
-            total=("計", report["closures"]["total"], previous["closures"]["total"] if previous else None),
+            total=(
+                gettext_noop("計"),
+                report["closures"]["total"],
+                previous["closures"]["total"] if previous else None,
+            ),
         ),
     ]
     return tables
 
 
 def _referral_table(report: dict, previous: dict | None, labels: Labels, compare: bool) -> Table:
-    columns = [(s, labels.referral_state[s]) for s in REFERRAL_STATES] + [("total", "計")]
+    columns = [(s, labels.referral_state[s]) for s in REFERRAL_STATES] + [("total", gettext_noop("計"))]
     table = Table(
         "referrals",
-        "依頼先別・状態別のつなぎ件数（この年度に依頼したもの、現在の状態）",
-        "つなぎ",
-        "依頼先",
+        gettext_noop("依頼先別・状態別のつなぎ件数（この年度に依頼したもの、現在の状態）"),
+        gettext_noop("つなぎ"),
+        gettext_noop("依頼先"),
         columns,
         compare=compare,
     )
@@ -269,7 +305,7 @@ def _referral_table(report: dict, previous: dict | None, labels: Labels, compare
             was = before.get(code)
             line.previous = [was[s] for s in REFERRAL_STATES] + [sum(was.values())] if was else [0] * len(columns)
         table.lines.append(line)
-    line = Line("total", "計", [*totals.values(), report["referrals"]["total"]], is_total=True)
+    line = Line("total", gettext_noop("計"), [*totals.values(), report["referrals"]["total"]], is_total=True)
     if compare:
         line.previous = (
             [sum(d[s] for d in before.values()) for s in REFERRAL_STATES] + [previous["referrals"]["total"]]

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from referral_engine.access import policy
+from referral_engine.accounts.models import Department
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_export, access_log_record, terms_text
 from referral_engine.errors import InvalidInput
@@ -53,29 +54,45 @@ def _signed(value: Any) -> str:
 
 
 def _table_context(table: exports.Table) -> dict[str, Any]:
+    """A table for the page: figures formatted, the change signed, texts in the page's language
+    (the tables are Japanese for the files; names from the master data stay as they are)."""
     rows = []
     for line, values in zip(table.lines, table.wide_rows(), strict=True):
         cells = [_figure(v) for v in values[1:]]
         if table.compare:
             cells[-1] = _signed(values[-1])
-        rows.append({"label": line.label, "cells": cells, "is_total": line.is_total})
+        rows.append({"label": _(line.label), "cells": cells, "is_total": line.is_total})
     chart = None
     if table.key in CHARTED:
-        bars = [charts.Bar(line.label, line.values[0]) for line in table.lines if not line.is_total]
-        chart = charts.labelled_bar_chart(bars, title=table.title, unit=_("件"))
+        bars = [charts.Bar(_(line.label), line.values[0]) for line in table.lines if not line.is_total]
+        chart = charts.labelled_bar_chart(bars, title=_(table.title), unit=_("件"))
     elif table.key == "referrals":
         bars = [charts.Bar(line.label, line.values[-1]) for line in table.lines if not line.is_total]
-        chart = charts.labelled_bar_chart(bars, title=table.title, unit=_("件"))
+        chart = charts.labelled_bar_chart(bars, title=_(table.title), unit=_("件"))
     elif table.key == "by_month":
         lines = [line for line in table.lines if not line.is_total]
         chart = charts.column_pair_chart(
             [f"{line.code[5:].lstrip('0')}月" for line in lines],
             [line.values[0] for line in lines],
             [line.previous[0] for line in lines] if table.compare else None,
-            title=table.title,
+            title=_(table.title),
             legend=(_("今年度"), _("前年度")),
         )
-    return {"table": table, "headers": table.headers, "rows": rows, "chart": chart}
+    return {
+        "table": table,
+        "title": _(table.title),
+        "note": _(table.note) if table.note else "",
+        "headers": [_(h) for h in table.headers],
+        "rows": rows,
+        "chart": chart,
+    }
+
+
+def _scope_text(report: dict) -> str:
+    if report["scope"]["all"]:
+        return _("相談窓口全体")
+    names = dict(Department.objects.filter(code__in=report["scope"]["departments"]).values_list("code", "name_ja"))
+    return _("%(names)sに関わるもの") % {"names": "・".join(names.values())}
 
 
 def _require_reports(user: Any) -> None:
@@ -118,7 +135,7 @@ def _page(request: HttpRequest, year: int, *, printing: bool = False, status: in
             "generated_at": datetime.fromisoformat(report["generated_at"]),
             "fy": FiscalYear(year),
             "previous_fy": FiscalYear(year - 1),
-            "scope_text": exports.scope_text(report, labels),
+            "scope_text": _scope_text(report),
             "summary": _table_context(summary),
             "tables": [_table_context(t) for t in breakdowns],
             "years": list(range(max(current, year), first - 1, -1)),

@@ -28,6 +28,7 @@ EXPECTED = {
     "/cases/new/": {"default": 200, "auditor": 403, "minsei_kawakami": 403, "admin": 403},
     "/inbox/": {"default": 200, "auditor": 403, "minsei_kawakami": 403, "admin": 403},
     "/dashboard/": {"default": 403, "chief_welfare": 200, "chief_health": 200, "auditor": 200},
+    "/reports/": {"default": 403, "chief_welfare": 200, "chief_health": 200, "auditor": 200, "admin": 200},
     "/slips/": {"default": 403, "minsei_kawakami": 200},
     "/notifications/": {"default": 200},
     # The case is opened at the welfare desk and referred to health (requested): welfare staff,
@@ -140,7 +141,8 @@ def test_english_is_one_click_away(as_user):
 
 def test_every_page_carries_the_csp_and_loads_only_local_assets(as_user, case_for_matrix):
     client = as_user("chief_welfare")
-    for url in ["/", "/cases/", "/cases/new/", f"/cases/{case_for_matrix.pk}/", "/inbox/", "/dashboard/"]:
+    pages = ["/", "/cases/", "/cases/new/", f"/cases/{case_for_matrix.pk}/", "/inbox/", "/dashboard/", "/reports/"]
+    for url in pages:
         response = client.get(url)
         assert "script-src 'self'" in response["Content-Security-Policy"]
         html = response.content.decode()
