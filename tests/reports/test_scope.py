@@ -166,3 +166,13 @@ def test_web_csv_and_print(world, client, users):
     assert 'class="report-tools' not in printed  # no forms on paper
     log = AccessLog.objects.filter(user=users["chief_welfare"], action="export").get()
     assert json.loads(log.query) == {"fiscal_year": YEAR, "format": "csv", "publication": True}
+
+
+def test_the_page_speaks_english_while_the_files_stay_japanese(world, client, users, settings):
+    client.force_login(users["chief_welfare"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    html = client.get(f"/reports/{YEAR}/").content.decode()
+    assert "Fiscal-year report FY2026 (Reiwa 8)" in html
+    assert "Consultations by channel" in html and "経路別の相談件数" not in html
+    csv = client.get(f"/reports/{YEAR}/report.csv").content.decode("utf-8-sig")
+    assert csv.startswith("年度,集計表") and "経路別の相談件数" in csv and "窓口" in csv
