@@ -4,7 +4,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from referral_engine.observability import metrics
 
@@ -18,4 +18,5 @@ def metrics_view(request):
             status=403,
             json_dumps_params={"ensure_ascii": False},
         )
-    return HttpResponse(metrics.metrics_text(), content_type=CONTENT_TYPE_LATEST)
+    # The classic text format (0.0.4): every Prometheus server version reads it.
+    return HttpResponse(metrics.metrics_text(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
