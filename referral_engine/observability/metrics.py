@@ -79,7 +79,7 @@ class EngineCollector(Collector):
             try:
                 yield from collect()
                 errors.add_metric([part], 0)
-            except Exception:  # noqa: BLE001 - a scrape reports, never fails
+            except Exception:
                 logger.warning("metrics: could not read %s", part, exc_info=True)
                 errors.add_metric([part], 1)
         yield errors
@@ -124,7 +124,7 @@ class EngineCollector(Collector):
     def _escalations(self) -> Iterator[GaugeMetricFamily]:
         from referral_engine.timers.models import Escalation
 
-        counts = {level: 0 for level in Escalation.Level.values}
+        counts = dict.fromkeys(Escalation.Level.values, 0)
         for row in Escalation.objects.filter(state=Escalation.State.OPEN).values("level").annotate(n=Count("id")):
             counts[row["level"]] = row["n"]
         family = GaugeMetricFamily(

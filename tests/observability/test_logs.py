@@ -80,11 +80,13 @@ def test_only_the_named_fields_are_written_and_free_text_is_scrubbed(captured_lo
     logger = logging.getLogger("referral_engine.test")
     logger.warning(
         "insert failed: %s",
-        'new row violates check constraint DETAIL:  Failing row contains (1, 山田, 花子, 津久見市1-2).',
+        "new row violates check constraint DETAIL:  Failing row contains (1, 山田, 花子, 津久見市1-2).",
         extra={"request": object(), "person_name": "山田花子", "status": 409},
     )
     try:
-        raise ValueError('duplicate key value violates unique constraint\nDETAIL:  Key (name, phone)=(山田, 0972) exists')
+        raise ValueError(
+            "duplicate key value violates unique constraint\nDETAIL:  Key (name, phone)=(山田, 0972) exists"
+        )
     except ValueError:
         logger.exception("GET /cases/?q=%E5%B1%B1 failed")
     first, second = captured_log.records
@@ -100,7 +102,5 @@ def test_only_the_named_fields_are_written_and_free_text_is_scrubbed(captured_lo
 def test_make_run_keeps_text_and_production_writes_json():
     from referral_engine.observability.logs import logging_config
 
-    assert logging_config(log_format="json", level="INFO")["formatters"]["engine"]["()"].endswith(
-        "EngineJsonFormatter"
-    )
+    assert logging_config(log_format="json", level="INFO")["formatters"]["engine"]["()"].endswith("EngineJsonFormatter")
     assert logging_config(log_format="text", level="INFO")["formatters"]["engine"]["()"].endswith("TextFormatter")

@@ -146,6 +146,7 @@ def test_intake_sweep_and_delivery_move_the_named_metrics(users, django_capture_
     after_sweep = scrape()
     assert value(after_sweep, "referral_engine_sweep_lag_seconds") < 60
     assert value(after_sweep, "referral_engine_sweep_last_success_timestamp_seconds") > 0
+
     def open_escalations(samples) -> float:
         return sum(value(samples, "referral_engine_escalations_open", level=str(n)) for n in (1, 2, 3))
 
@@ -270,8 +271,7 @@ def test_under_gunicorn_the_workers_counts_add_up_and_the_directory_is_emptied_a
         sample.value
         for family in text_string_to_metric_families(body)
         for sample in family.samples
-        if sample.name == "referral_engine_http_request_duration_seconds_count"
-        and sample.labels["view"] == "healthz"
+        if sample.name == "referral_engine_http_request_duration_seconds_count" and sample.labels["view"] == "healthz"
     ]
     assert sum(counts) >= 21  # the twenty and the probes before them, whichever worker answered each
     assert len(list(multiproc.glob("*.db"))) >= 1

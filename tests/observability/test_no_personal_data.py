@@ -132,9 +132,7 @@ def drive_the_journeys(users) -> int:
             )
         )
     ok(
-        health.patch(
-            f"/api/v1/referrals/{referral['id']}/record/", {"findings": s["record_findings"]}, format="json"
-        ),
+        health.patch(f"/api/v1/referrals/{referral['id']}/record/", {"findings": s["record_findings"]}, format="json"),
         200,
         400,
         409,
@@ -218,8 +216,11 @@ def test_no_planted_secret_reaches_a_log_line_or_the_access_log(users, captured_
     assert searches.filter(object_type="person").count() >= 4
 
     leaks = []
-    stored = [(f"access log #{row.pk} {name}", getattr(row, name)) for row in AccessLog.objects.all()
-              for name in ("query", "path")]
+    stored = [
+        (f"access log #{row.pk} {name}", getattr(row, name))
+        for row in AccessLog.objects.all()
+        for name in ("query", "path")
+    ]
     for field, secret in SECRETS.items():
         for form in forms_of(secret):
             if form in captured_log.text:
