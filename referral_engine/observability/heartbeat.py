@@ -21,7 +21,7 @@ HEARTBEAT_SECONDS = 30
 
 
 def heartbeat_write(*, name: str, kind: str, started_at: datetime) -> None:
-    from django.db import close_old_connections
+    from django.db import connection
     from django.utils import timezone
 
     from referral_engine.observability.models import Heartbeat
@@ -33,7 +33,10 @@ def heartbeat_write(*, name: str, kind: str, started_at: datetime) -> None:
     except Exception:
         logger.warning("heartbeat: could not write %s", name, exc_info=True)
     finally:
-        close_old_connections()
+        # The worker's main process and beat serve no requests, so nothing else recycles their connection.
+        # Inside a transaction (never in those processes; a test's) the connection is not ours to close.
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
 
 
 class WorkerHeartbeat(bootsteps.StartStopStep):
