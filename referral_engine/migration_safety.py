@@ -43,12 +43,10 @@ LARGE_MODELS = frozenset(
         "timers.timer",
         "timers.escalation",
         "notifications.notification",
-        "access.caseuserobjectpermission",
-        "access.casegroupobjectpermission",
-        "access.referraluserobjectpermission",
-        "access.referralgroupobjectpermission",
     }
 )
+# Apps whose every table is large: `access` holds only the per-case and per-referral permission rows.
+LARGE_APPS = frozenset({"access"})
 LARGE_TABLE_PREFIXES = ("cases_", "audit_", "timers_timer", "timers_escalation", "notifications_", "access_")
 
 # Migrations written before this rule: applied everywhere, so history — never rewritten. Each one here
@@ -82,7 +80,7 @@ class Finding:
 
 def is_large(app_label: str, model_name: str) -> bool:
     model_name = model_name.lower()
-    return model_name.startswith("historical") or f"{app_label}.{model_name}" in LARGE_MODELS
+    return app_label in LARGE_APPS or model_name.startswith("historical") or f"{app_label}.{model_name}" in LARGE_MODELS
 
 
 def _field_builds_an_index(field: models.Field) -> bool:

@@ -92,3 +92,10 @@ def test_raw_sql_on_a_large_table_must_be_concurrent_or_not_valid():
         "RunSQL a large table"
     ]
     assert findings(migrations.RunSQL("ALTER TABLE audit_accesslog ADD CONSTRAINT c CHECK (id > 0) NOT VALID")) == []
+
+
+def test_the_permission_tables_are_large():
+    index = models.Index(fields=["id"], name="grant_idx")
+    assert findings(migrations.AddIndex("casegroupobjectpermission", index), app="access") == [
+        "AddIndex access.casegroupobjectpermission"
+    ]
