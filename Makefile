@@ -16,7 +16,7 @@ MESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=node_modules --ignore=ar
 
 help: ## Show this list
 	@awk 'BEGIN {FS = ":.*## "; printf "Usage: make <target>\n\n"} \
-	     /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	     /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,13 @@ bench: install ## Benchmark table for BENCH_SIZES (default 10000,1000000; quick:
 
 clean: ## Remove runtime files under var/ (database, broker queue, logs, static); keeps .venv
 	rm -rf var/db.sqlite3 var/db.sqlite3-* var/broker var/log var/staticfiles var/celerybeat-schedule*
+
+.PHONY: backup restore-drill
+backup: install ## A verified pgBackRest backup (BACKUP_PGDATA's cluster, or a local demo cluster), docs/operations.md
+	$(BIN)/python bin/backup backup
+
+restore-drill: install ## Restore the latest backup + WAL into a scratch cluster, check counts/triggers/newest case, print the time
+	$(BIN)/python bin/backup restore-drill
 
 .PHONY: chaos
 chaos: install ## Fault scenarios + mixed load on a dedicated PostgreSQL/Redis (bench/faults, docs/reliability.md)

@@ -18,6 +18,8 @@ import yaml
 from celery import Celery
 from django.core.management import get_commands
 
+from tests.bin_scripts import load_bin_script
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = {"web", "worker", "beat"}
 SEPARATORS = {"&&", "||", ";", "|", "&"}
@@ -99,8 +101,8 @@ def check_argv_refers_to_real_code(argv: list[str]) -> str:
     raise AssertionError(f"unrecognised command in docker-compose.yml: {shlex.join(argv)}")
 
 
-def test_the_five_services(services):
-    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
+def test_the_six_services(services):
+    assert set(services) == {"postgres", "redis", "web", "worker", "beat", "backup"}
 
 
 def test_every_service_has_a_healthcheck(services):
@@ -195,3 +197,40 @@ def test_the_image_leaves_the_benchmarks_and_the_load_generator_out():
     """bench/ (the dev-only bench.loadgen app among it) is not copied: production never installs it."""
     ignored = set((ROOT / ".dockerignore").read_text(encoding="utf-8").split())
     assert "bench" in ignored
+
+
+def test_backups_have_their_own_volume_and_an_encryption_key_from_the_environment(compose, services):
+    backup = services["backup"]
+    repo_volume = "backup-repo"
+    assert repo_volume in compose["volumes"]
+    assert f"{repo_volume}:/var/lib/pgbackrest" in backup["volumes"]
+    for name in APP_SERVICES | {"redis"}:
+        assert not any(v.startswith(repo_volume) for v in services[name].get("volumes", [])), name
+    for name in ("backup", "postgres"):
+        environment = services[name]["environment"]
+        assert environment["BACKUP_ENCRYPTION_KEY"].startswith("${BACKUP_ENCRYPTION_KEY:?"), name
+        assert environment["BACKUP_RETENTION_FULL"].startswith("${BACKUP_RETENTION_FULL:-"), name
+    assert backup["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+
+
+def test_postgres_archives_its_wal_where_the_backup_service_configures_pgbackrest(services):
+    command = services["postgres"]["command"]
+    settings = dict(arg.split("=", 1) for arg in command if "=" in arg)
+    assert settings["archive_mode"] == "on" and settings["wal_level"] == "replica"
+    config = services["backup"]["environment"]["BACKUP_DIR"] + "/pgbackrest.conf"
+    assert f"--config={config}" in settings["archive_command"]
+    assert "--stanza=referral archive-push %p" in settings["archive_command"]
+    assert services["postgres"]["image"] == services["backup"]["image"]
+    dockerfile = (ROOT / services["postgres"]["build"]["dockerfile"]).read_text(encoding="utf-8")
+    assert "pgbackrest" in dockerfile and "COPY bin/backup /usr/local/bin/referral-engine-backup" in dockerfile
+
+
+def test_the_backup_service_runs_subcommands_that_bin_backup_has(services):
+    script = load_bin_script("backup")
+    program, subcommand = services["backup"]["command"]
+    health = services["backup"]["healthcheck"]["test"]
+    assert program == "referral-engine-backup" and health[1] == "referral-engine-backup"
+    for name in (subcommand, health[2]):
+        with pytest.raises(SystemExit) as exit_info:
+            script.main([name, "--help"])
+        assert exit_info.value.code == 0, name

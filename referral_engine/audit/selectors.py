@@ -26,6 +26,7 @@ class AccessLogFilter:
     action: str = ""
     case_id: int | None = None
     object_type: str = ""
+    term: str = ""  # a search term: matches searches whose stored fingerprint is this term's
     errors: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -66,6 +67,7 @@ class AccessLogFilter:
             action=action,
             case_id=case_id,
             object_type=text("object_type"),
+            term=text("term"),
             errors=problems,
         )
 
@@ -79,6 +81,7 @@ class AccessLogFilter:
             "action": self.action,
             "case": str(self.case_id) if self.case_id is not None else "",
             "object_type": self.object_type,
+            "term": self.term,
         }
         return {k: v for k, v in values.items() if v}
 
@@ -129,6 +132,12 @@ def access_log_list(*, user: Any, filters: AccessLogFilter) -> QuerySet[AccessLo
         qs = qs.filter(case_id=filters.case_id)
     if filters.object_type:
         qs = qs.filter(object_type=filters.object_type)
+    if filters.term:
+        from referral_engine.audit.services import search_term_fingerprint
+
+        fingerprint = search_term_fingerprint(filters.term)
+        # A typed search stores the fingerprint itself; a filter search stores it inside its JSON.
+        qs = qs.filter(Q(query=fingerprint) | Q(query__contains=f'"{fingerprint}"'))
     return qs.order_by("-at", "-id")
 
 

@@ -5,7 +5,9 @@ Who calls what:
 - a page or API endpoint that shows one case or person: `access_log_view(user=..., obj=..., request=...)`
   (or decorate the view with `@access_logged("person")`); `cases.selectors.case_get_for_user` already
   logs case views;
-- a search: `access_log_search(user=..., terms={...}, request=...)` with the terms as typed;
+- a search: `access_log_search(user=..., terms={...}, request=...)` with the terms as typed — what is
+  stored of a typed term is its fingerprint (`search_term_fingerprint`), never the text: staff search
+  by a person's name (docs/audit.md);
 - a CSV/PDF export or a print view: `access_log_export(...)` / `access_log_print(...)`.
 
 `via` defaults from the request path (`/api/` → "api", `/admin/` → "admin", else "ui").
@@ -15,15 +17,59 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.db import models
+from django.utils.crypto import salted_hmac
 
 from referral_engine.access import policy
 from referral_engine.audit.models import AccessLog
+from referral_engine.cases import normalize
 
 Action = AccessLog.Action
+
+# Filter keys whose value is text typed by staff (a name, a phone number, a case number): stored as a
+# fingerprint. Every other filter (state, risk, department, dates, a username) is a code and stays as is.
+SEARCH_TERM_KEYS = frozenset({"q", "term"})
+_CASE_NUMBER = re.compile(r"^(?:[A-Za-z]\d{1,2}-)?\d{1,6}$")  # R8-000004, 000004, 4: names no one
+_KANA = re.compile(r"^[\u30a0-\u30ff\s]+$")
+_PHONE = re.compile(r"^[\d\s()+\-－ー]+$")
+
+
+def search_term_kind(term: str) -> str:
+    """number / phone / kana / name."""
+    term = term.strip()
+    if _CASE_NUMBER.match(term):
+        return "number"
+    if _PHONE.match(term) and len(normalize.phone_key(term)) >= 6:
+        return "phone"
+    if _KANA.match(normalize.to_katakana(term)):
+        return "kana"
+    return "name"
+
+
+def search_term_fingerprint(term: str) -> str:
+    """What the access log keeps of a typed search term: `<kind>:<length>:<keyed hash>`, e.g.
+    `kana:6:3f9a0c1d5e7b2a44`. A case number is kept as typed (`number:R8-000004`).
+
+    The hash is an HMAC (ACCESS_LOG_TERM_KEY, by default SECRET_KEY) of the normalised term — the same
+    normalisation the search itself uses, so `ツクミ`, `つくみ` and `ﾂｸﾐ` give one fingerprint. Whoever
+    reads the table without the key cannot try names against it; an auditor can ask "who searched for
+    this name?" by its fingerprint (the access log's `term` filter)."""
+    term = (term or "").strip()
+    if not term:
+        return ""
+    kind = search_term_kind(term)
+    if kind == "number":
+        return f"number:{term}"
+    key = {"phone": normalize.phone_key, "kana": normalize.kana_key}.get(kind, normalize.name_key)(term)
+    digest = salted_hmac(
+        "referral_engine.audit.search_term", f"{kind}:{key}", secret=settings.ACCESS_LOG_TERM_KEY, algorithm="sha256"
+    ).hexdigest()
+    return f"{kind}:{len(term)}:{digest[:16]}"
 
 
 def _client_ip(request: Any) -> str | None:
@@ -63,7 +109,8 @@ def access_log_record(
         object_id=object_id,
         case_id=case_id,
         query=query[:2000],
-        path=(request.get_full_path()[:500] if request is not None else ""),
+        # The path without its query string: `?q=` may hold a name (the terms are in `query`, protected).
+        path=(request.path[:500] if request is not None else ""),
         via=via,
         ip_address=_client_ip(request),
     )
@@ -82,10 +129,15 @@ def case_id_of(obj: models.Model) -> int | None:
 
 
 def terms_text(terms: Mapping[str, Any] | str) -> str:
-    """Search terms as stored: the text as typed, or the non-empty filters as JSON (keys sorted)."""
+    """Search terms as stored: a typed term as its fingerprint, or the non-empty filters as JSON (keys
+    sorted) with the typed ones (SEARCH_TERM_KEYS) as fingerprints."""
     if isinstance(terms, str):
-        return terms
-    cleaned = {k: v for k, v in terms.items() if v not in (None, "", [], ())}
+        return search_term_fingerprint(terms)
+    cleaned = {
+        k: (search_term_fingerprint(str(v)) if k in SEARCH_TERM_KEYS else v)
+        for k, v in terms.items()
+        if v not in (None, "", [], ())
+    }
     return json.dumps(cleaned, ensure_ascii=False, sort_keys=True, default=str)
 
 

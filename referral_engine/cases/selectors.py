@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from referral_engine.access import policy
 from referral_engine.audit.models import AccessLog
-from referral_engine.audit.services import access_log_record
+from referral_engine.audit.services import access_log_record, access_log_search
 from referral_engine.cases import normalize
 from referral_engine.cases.choices import SENSITIVE_FLAGS, CaseState, ReferralState, SlipStatus
 from referral_engine.cases.models import Activity, Case, CaseEvent, CommunitySlip, Consent, Person, Referral
@@ -167,9 +167,7 @@ def persons_search(user: Any, query: str, *, request: Any = None, via: str = "ui
     query = (query or "").strip()[:100]
     if not query:
         return []
-    access_log_record(
-        user=user, action=AccessLog.Action.SEARCH, object_type="person", query=query, request=request, via=via
-    )
+    access_log_search(user=user, terms=query, object_type="person", request=request, via=via)
     kana = normalize.kana_key(query)
     name = normalize.name_key(query)
     condition = Q(name_key__startswith=name)

@@ -6,6 +6,8 @@ from pathlib import Path
 import environ
 from django.utils.translation import gettext_lazy as _
 
+from referral_engine.observability.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -46,10 +48,13 @@ INSTALLED_APPS = [
     "referral_engine.web",
     "referral_engine.api",
     "referral_engine.security",
+    "referral_engine.observability",
     "workflows",
 ]
 
 MIDDLEWARE = [
+    # Outermost: the request id, the request's log line and its latency, whatever the layers below answer.
+    "referral_engine.observability.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "referral_engine.security.middleware.DatabaseUnavailableMiddleware",
     "referral_engine.security.middleware.RequestTooLargeMiddleware",
@@ -195,6 +200,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Celery's default scheduler plus a heartbeat for /metrics (referral_engine.observability.heartbeat).
+CELERY_BEAT_SCHEDULER = "referral_engine.observability.heartbeat:HeartbeatScheduler"
+# Workers and beat log through LOGGING below (referral_engine/celery.py), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "sweep-timers": {"task": "timers.sweep", "schedule": 60.0},
     "deliver-notifications": {"task": "notifications.deliver_pending", "schedule": 30.0},
@@ -255,6 +264,9 @@ DEMO_PASSWORD = env("DEMO_PASSWORD", default="tsukumi-demo")
 SYSTEM_USERNAME = "system"
 RETENTION_ACCESS_LOG_YEARS = env.int("RETENTION_ACCESS_LOG_YEARS", default=5)
 RETENTION_CLOSED_CASE_YEARS = env.int("RETENTION_CLOSED_CASE_YEARS", default=5)
+# The key of the access log's search-term fingerprints (audit.services.search_term_fingerprint). Set it
+# apart from SECRET_KEY so that rotating SECRET_KEY keeps old fingerprints comparable.
+ACCESS_LOG_TERM_KEY = env("ACCESS_LOG_TERM_KEY", default="") or SECRET_KEY
 TIMER_SWEEP_BATCH = 500
 # Fiscal-year reports (docs/reports.md): in exports for publication a district cell from 1 to
 # REPORT_SUPPRESS_BELOW - 1 shows "<N"; a report file made in the background can be downloaded by its
@@ -266,10 +278,14 @@ REPORT_FIGURES_SECONDS = env.int("REPORT_FIGURES_SECONDS", default=300)
 REPORT_EXPORT_HOURS = env.int("REPORT_EXPORT_HOURS", default=24)
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# --- Operations: logs, metrics (docs/operations.md) ------------------------------------------------
+# JSON lines with request id, user id, route, status and duration (task id in Celery), never a name or a
+# query string; `text` is a console line for people (the `make run` default).
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+# A valid X-Request-ID from the proxy in front is kept (and returned); off: always a new one.
+TRUST_REQUEST_ID_HEADER = env.bool("TRUST_REQUEST_ID_HEADER", default=True)
+# /metrics: readable with `Authorization: Bearer <METRICS_TOKEN>` or from these addresses/networks.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])

@@ -1,9 +1,10 @@
 from django.conf import settings
 from django.shortcuts import redirect
 
-# Paths that need no login: the login page itself, the health check, static files, the API (its own
-# authentication answers 401/403 in JSON) and the language switch.
-PUBLIC_PREFIXES = ("/accounts/login/", "/healthz", "/static/", "/api/", "/i18n/", "/favicon.ico")
+# Paths that need no login: the login page itself, the health check, the metrics (a bearer token or an
+# allowed address instead), static files, the API (its own authentication answers 401/403 in JSON) and
+# the language switch.
+PUBLIC_PREFIXES = ("/accounts/login/", "/healthz", "/metrics", "/static/", "/api/", "/i18n/", "/favicon.ico")
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "

@@ -331,6 +331,8 @@ ROUTES: dict[str, Route] = {
     ),
     "api-audit-access-log": Route("get", lambda w: "/api/v1/audit/access-log/", role_rule(ok=200, who={"auditor"})),
     "api-not-found": Route("get", lambda w: "/api/v1/no-such-thing/", role_rule(ok=404, who=set(USERS))),
+    # A login gives no access to the metrics: a bearer token or an allowed address does (docs/operations.md).
+    "metrics": Route("get", lambda w: "/metrics", role_rule(ok=200, who=set())),
 }
 
 # Routes outside the per-role matrix, each with the reason; they are tested where named.

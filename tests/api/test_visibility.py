@@ -151,7 +151,10 @@ def test_every_case_view_and_search_is_logged(world, client_for, api_users):
     assert {r["username"] for r in rows} == {"worker_health"}
     assert {r["via"] for r in rows} == {"api"}
     assert json.loads(rows[1]["query"]) == {"risk": "high", "stalled": False}
-    assert rows[2]["query"] == "ツクミ"
+    # The typed name is kept as its fingerprint (docs/audit.md#search-terms).
+    from referral_engine.audit.services import search_term_fingerprint
+
+    assert rows[2]["query"] == search_term_fingerprint("ツクミ") and "ツクミ" not in rows[2]["query"]
 
 
 def test_a_hidden_case_is_not_logged_as_viewed(world, client_for):

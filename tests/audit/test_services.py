@@ -33,15 +33,35 @@ def test_view_of_a_person_and_of_a_referral(open_case, users):
     assert (log.object_type, log.case_id, log.via) == ("referral", case.pk, "api")
 
 
-def test_search_keeps_the_terms_as_typed_or_as_json(users):
-    from referral_engine.audit.services import access_log_search
+def test_search_keeps_a_fingerprint_of_typed_terms_and_the_other_filters_as_json(users):
+    from referral_engine.audit.services import access_log_search, search_term_fingerprint
 
     typed = access_log_search(user=users["desk_welfare"], terms="ツクミ ハナコ")
-    assert (typed.action, typed.object_type, typed.query) == ("search", "person", "ツクミ ハナコ")
+    assert (typed.action, typed.object_type) == ("search", "person")
+    assert typed.query.startswith("kana:7:") and "ツクミ" not in typed.query
+    # The search's own normalisation: hiragana and half-width kana give the same fingerprint.
+    assert typed.query == search_term_fingerprint("つくみ はなこ")
+    assert search_term_fingerprint("ﾂｸﾐ ﾊﾅｺ")[-16:] == typed.query[-16:]
     filters = access_log_search(
         user=users["worker_welfare"], terms={"state": "assessing", "risk": "", "q": "津久見"}, object_type="case"
     )
-    assert filters.query == '{"q": "津久見", "state": "assessing"}'
+    assert filters.query == f'{{"q": "{search_term_fingerprint("津久見")}", "state": "assessing"}}'
+    assert "津久見" not in filters.query and search_term_fingerprint("津久見").startswith("name:3:")
+
+
+def test_fingerprints_keep_case_numbers_and_hide_names_and_phone_numbers(settings):
+    from referral_engine.audit.services import search_term_fingerprint
+
+    assert search_term_fingerprint("R8-000004") == "number:R8-000004"
+    assert search_term_fingerprint("000004") == "number:000004"
+    phone = search_term_fingerprint("0972-00-0001")
+    assert phone.startswith("phone:12:") and "0972" not in phone
+    assert search_term_fingerprint("0972000001")[-16:] == phone[-16:]  # the digits are what counts
+    name = search_term_fingerprint("山田 花子")
+    assert name.startswith("name:5:") and len(name.rpartition(":")[2]) == 16
+    assert search_term_fingerprint("山田花子")[-16:] == name[-16:]
+    settings.ACCESS_LOG_TERM_KEY = "another-key-" * 4
+    assert search_term_fingerprint("山田 花子") != name  # keyed: the table alone cannot be tried against names
 
 
 def test_export_and_print(open_case, users):

@@ -20,6 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 PUBLIC = {
     "healthz": {200, 503},
+    "metrics": {403},  # no METRICS_TOKEN header and not from METRICS_ALLOWED_IPS
     "accounts/login/": {200},
     "i18n/setlang/": {302},
     "api/schema/": {200},

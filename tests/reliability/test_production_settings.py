@@ -148,3 +148,10 @@ def test_a_weak_secret_key_is_refused(key):
     result = _run("import django; django.setup()", SECRET_KEY=key)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_a_short_metrics_token_is_refused_and_a_long_one_accepted():
+    short = _run("import django; django.setup()", SECRET_KEY=secrets.token_urlsafe(48), METRICS_TOKEN="guessable")
+    assert short.returncode != 0 and "METRICS_TOKEN" in short.stderr
+    strong = _run("import django; django.setup()", SECRET_KEY=secrets.token_urlsafe(48), METRICS_TOKEN="m" * 40)
+    assert strong.returncode == 0, strong.stderr[-2000:]
