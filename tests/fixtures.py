@@ -81,7 +81,7 @@ NEW_PERSON = {
 @pytest.fixture
 def open_case(users, fresh):
     """Open a case through the service as `actor` (default desk_welfare), new person each time."""
-    from referral_engine.cases.services import case_open
+    from referral_engine.cases.services.intake import case_open
 
     counter = {"n": 0}
 

@@ -665,7 +665,7 @@ def make_overdue_handoffs(n: int) -> list[int]:
     from referral_engine.accounts.models import User
     from referral_engine.audit.history import save_with_history
     from referral_engine.cases.models import Referral
-    from referral_engine.cases.services import case_open
+    from referral_engine.cases.services.intake import case_open
     from referral_engine.timers.models import Timer
     from referral_engine.timers.services import timers_referral_changed
 

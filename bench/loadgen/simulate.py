@@ -47,7 +47,7 @@ from referral_engine.cases.choices import (
     SlipUrgency,
 )
 from referral_engine.cases.models import Activity, Case, CaseEvent, CommunitySlip, Consent, Person, Referral
-from referral_engine.cases.services import case_number_format, fiscal_year_of
+from referral_engine.cases.numbering import case_number_format, fiscal_year_of
 from referral_engine.timers import calendar
 from referral_engine.timers.models import Escalation, Timer
 from referral_engine.timers.policies import HANDOFF, HANDOFF_URGENT, RUNAROUND, STALL_DAYS, Rule, Target

@@ -59,7 +59,9 @@ def demo_users_ensure(password: str | None = None) -> list[User]:
 def demo_cases_ensure() -> int:
     """A handful of cases in different states so every page has something to show."""
     from referral_engine.cases.models import Case
-    from referral_engine.cases.services import case_open, referral_transition, slip_submit
+    from referral_engine.cases.services.intake import case_open
+    from referral_engine.cases.services.referrals import referral_transition
+    from referral_engine.cases.services.slips import slip_submit
 
     if Case.objects.exists():
         return 0

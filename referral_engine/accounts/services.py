@@ -126,7 +126,7 @@ def membership_end(*, membership: Membership, actor: Any = None, reason: str = "
         )
         grants.user_groups_sync(user=membership.user)
         if membership.department_id:
-            from referral_engine.cases.services import assignments_release
+            from referral_engine.cases.services.case_state import assignments_release
 
             assignments_release(
                 user=membership.user, department=membership.department, actor=actor, reason=reason or "membership_end"

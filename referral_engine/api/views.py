@@ -25,8 +25,18 @@ from referral_engine.api import serializers as s
 from referral_engine.api.pagination import ApiPagination
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.audit.services import access_log_search
-from referral_engine.cases import selectors, services
+from referral_engine.cases import selectors
 from referral_engine.cases.models import Case, Referral
+from referral_engine.cases.services.case_state import CASE_TRANSITIONS, case_available_transitions, case_transition
+from referral_engine.cases.services.intake import case_open
+from referral_engine.cases.services.persons import person_candidate_payload
+from referral_engine.cases.services.records import activity_add, consent_record, consent_withdraw, stage_record_update
+from referral_engine.cases.services.referrals import (
+    referral_available_transitions,
+    referral_create,
+    referral_transition,
+)
+from referral_engine.cases.services.slips import slip_submit
 from referral_engine.errors import Forbidden, NotFound
 from referral_engine.timers import selectors as timer_selectors
 from referral_engine.timers import services as timer_services
@@ -121,7 +131,7 @@ class PersonSearchView(ApiView):
         if not policy.can_search_persons(request.user):
             raise Forbidden(_("本人を検索する権限がありません。"))
         persons = selectors.persons_search(request.user, query["q"], request=request, via="api")
-        return Response([services.person_candidate_payload(p) for p in persons])
+        return Response([person_candidate_payload(p) for p in persons])
 
 
 # --- Cases ----------------------------------------------------------------------------------------
@@ -180,7 +190,7 @@ class CaseListView(ApiListView):
     def post(self, request: Request) -> Response:
         serializer = _validated(s.CaseOpenSerializer, request.data)
         started = timezone.now()
-        case = services.case_open(
+        case = case_open(
             actor=request.user,
             idempotency_key=request.headers.get("Idempotency-Key") or None,
             **serializer.service_kwargs(),
@@ -210,7 +220,7 @@ class CaseTransitionListView(ApiView):
     )
     def get(self, request: Request, id: int) -> Response:
         case = _case(request, id, log=False)
-        names = services.case_available_transitions(case, request.user)
+        names = case_available_transitions(case, request.user)
         return Response({"state": case.state, "transitions": names})
 
 
@@ -218,7 +228,7 @@ CASE_TRANSITION_NAME = OpenApiParameter(
     "name",
     OpenApiTypes.STR,
     OpenApiParameter.PATH,
-    enum=list(services.CASE_TRANSITIONS),
+    enum=list(CASE_TRANSITIONS),
     description="start_assessment, start_support, start_monitoring, hold (reason), resume, close "
     "(closure_reason), reopen",
 )
@@ -243,7 +253,7 @@ class CaseTransitionView(ApiView):
     )
     def post(self, request: Request, id: int, name: str) -> Response:
         data = _validated(s.CaseTransitionSerializer, request.data).validated_data
-        case = services.case_transition(
+        case = case_transition(
             case_id=id, name=name, actor=request.user, reason=data["reason"], closure_reason=data["closure_reason"]
         )
         # No _fresh_principal: a case transition writes no grants, so what the policy read while
@@ -272,7 +282,7 @@ class CaseReferralsView(ApiListView):
     )
     def post(self, request: Request, id: int) -> Response:
         data = _validated(s.ReferralCreateSerializer, request.data).validated_data
-        referral = services.referral_create(
+        referral = referral_create(
             case_id=id,
             actor=request.user,
             to_department=data["to_department"],
@@ -310,7 +320,7 @@ class CaseActivitiesView(ApiListView):
     )
     def post(self, request: Request, id: int) -> Response:
         data = _validated(s.ActivityCreateSerializer, request.data).validated_data
-        activity = services.activity_add(
+        activity = activity_add(
             case_id=id,
             actor=request.user,
             kind=data["kind"],
@@ -341,7 +351,7 @@ class CaseConsentsView(ApiListView):
     )
     def post(self, request: Request, id: int) -> Response:
         data = _validated(s.ConsentInputSerializer, request.data).validated_data
-        consent = services.consent_record(
+        consent = consent_record(
             case_id=id,
             actor=request.user,
             recipients=list(data["recipients"]),
@@ -364,7 +374,7 @@ class ConsentWithdrawView(ApiView):
     )
     def post(self, request: Request, id: int) -> Response:
         data = _validated(s.ConsentWithdrawSerializer, request.data).validated_data
-        consent = services.consent_withdraw(consent_id=id, actor=request.user, note=data["note"])
+        consent = consent_withdraw(consent_id=id, actor=request.user, note=data["note"])
         return Response(s.ConsentSerializer(consent, context={"request": request}).data)
 
 
@@ -412,7 +422,7 @@ class ReferralTransitionListView(ApiView):
     )
     def get(self, request: Request, id: int) -> Response:
         referral = selectors.referral_get_for_user(request.user, id)
-        names = services.referral_available_transitions(referral, request.user)
+        names = referral_available_transitions(referral, request.user)
         return Response({"state": referral.state, "stage": referral.stage, "transitions": names})
 
 
@@ -428,7 +438,7 @@ class ReferralTransitionView(ApiView):
     )
     def post(self, request: Request, id: int, name: str) -> Response:
         data = _validated(s.ReferralTransitionSerializer, request.data).validated_data
-        referral = services.referral_transition(referral_id=id, name=name, actor=request.user, reason=data["reason"])
+        referral = referral_transition(referral_id=id, name=name, actor=request.user, reason=data["reason"])
         _fresh_principal(request)
         return Response(s.ReferralDetailSerializer(referral, context={"request": request}).data)
 
@@ -441,7 +451,7 @@ class ReferralRecordView(ApiView):
         workflow = workflow_registry.get(referral.to_department.code)
         form = workflow.record_form if workflow else None
         data = _validated(s.StageRecordInputSerializer, request.data, record_form=form).validated_data
-        record = services.stage_record_update(referral_id=referral.pk, actor=request.user, data=data)
+        record = stage_record_update(referral_id=referral.pk, actor=request.user, data=data)
         return Response(s.StageRecordSerializer(record).data)
 
     record_schema = {
@@ -487,7 +497,7 @@ class SlipListView(ApiListView):
     )
     def post(self, request: Request) -> Response:
         serializer = _validated(s.SlipCreateSerializer, request.data)
-        slip = services.slip_submit(actor=request.user, **serializer.service_kwargs())
+        slip = slip_submit(actor=request.user, **serializer.service_kwargs())
         return Response(s.SlipSerializer(slip, context={"request": request}).data, status=201)
 
 

@@ -1,5 +1,5 @@
 """Persons, cases, referrals and their records. Models stay data: transitions only change memory;
-every save goes through the services in `referral_engine.cases.services`."""
+every save goes through the services in the `referral_engine.cases.services` package."""
 
 from datetime import timedelta
 

@@ -21,13 +21,10 @@ import pytest
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from referral_engine.cases.services import (
-    case_open,
-    consent_record,
-    referral_create,
-    referral_transition,
-    slip_submit,
-)
+from referral_engine.cases.services.intake import case_open
+from referral_engine.cases.services.records import consent_record
+from referral_engine.cases.services.referrals import referral_create, referral_transition
+from referral_engine.cases.services.slips import slip_submit
 
 USERS = [
     "desk_welfare", "desk_health", "worker_welfare", "worker_health", "worker_longevity", "worker_bosai",
@@ -468,7 +465,7 @@ SECRET = "機微情報-XYZZY-4711"
 def test_sensitive_text_never_reaches_those_who_may_not_see_it(world, client):
     """Plant a unique string in a sensitive activity; fetch every GET route as every user; only full
     viewers of case A and auditors may ever receive it (pages, API, exports, search, notifications)."""
-    from referral_engine.cases.services import activity_add
+    from referral_engine.cases.services.records import activity_add
 
     activity_add(
         case_id=world["A"].pk, actor=world["users"]["worker_welfare"], kind="visit", body=SECRET, sensitive=True

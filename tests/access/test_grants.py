@@ -22,7 +22,7 @@ def test_the_desired_grants_are_the_rows_the_services_leave(open_case, users, fr
         ReferralUserObjectPermission,
     )
     from referral_engine.cases.models import Case
-    from referral_engine.cases.services import referral_transition
+    from referral_engine.cases.services.referrals import referral_transition
 
     opened = open_case("worker_welfare", referrals=REFERRALS)
     to_health = opened.referrals.get(to_department__code="health_promotion")

@@ -8,13 +8,9 @@ from referral_engine.access import policy
 from referral_engine.access.policy import ViewLevel
 from referral_engine.accounts.services import membership_move
 from referral_engine.cases.selectors import case_activities_for, cases_visible_to, person_flags_for, referrals_inbox
-from referral_engine.cases.services import (
-    activity_add,
-    case_lead_change,
-    referral_assign,
-    referral_create,
-    referral_transition,
-)
+from referral_engine.cases.services.case_state import case_lead_change
+from referral_engine.cases.services.records import activity_add
+from referral_engine.cases.services.referrals import referral_assign, referral_create, referral_transition
 
 REFER_HEALTH = [{"to_department": "health_promotion", "basis": "internal_use", "reason": "訪問依頼"}]
 

@@ -113,14 +113,10 @@ class World:
 
 @pytest.fixture
 def world(api_users) -> World:
-    from referral_engine.cases.services import (
-        activity_add,
-        case_open,
-        consent_record,
-        referral_create,
-        referral_transition,
-        slip_submit,
-    )
+    from referral_engine.cases.services.intake import case_open
+    from referral_engine.cases.services.records import activity_add, consent_record
+    from referral_engine.cases.services.referrals import referral_create, referral_transition
+    from referral_engine.cases.services.slips import slip_submit
 
     u = api_users
     case = case_open(

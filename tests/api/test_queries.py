@@ -11,7 +11,8 @@ from tests.api.conftest import PERSON, fresh
 
 
 def _open(api_users, n: int, start: int) -> None:
-    from referral_engine.cases.services import activity_add, case_open
+    from referral_engine.cases.services.intake import case_open
+    from referral_engine.cases.services.records import activity_add
 
     for i in range(start, start + n):
         case = case_open(
@@ -45,7 +46,9 @@ def test_list_queries_do_not_grow_with_the_rows(api_users, client_for, url):
 
 
 def test_case_sub_lists_do_not_grow_with_the_rows(api_users, client_for):
-    from referral_engine.cases.services import activity_add, case_open, referral_create
+    from referral_engine.cases.services.intake import case_open
+    from referral_engine.cases.services.records import activity_add
+    from referral_engine.cases.services.referrals import referral_create
 
     case = case_open(
         actor=fresh(api_users["desk_welfare"]),

@@ -30,7 +30,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from referral_engine import workflow_registry
-from referral_engine.cases.services import HANDOFF_TRANSITIONS
+from referral_engine.cases.services.referrals import HANDOFF_TRANSITIONS
 from tests.api.conftest import ROLE_USERS, World, token_of
 
 pytestmark = pytest.mark.slow

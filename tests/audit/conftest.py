@@ -81,7 +81,7 @@ def fresh() -> Callable[[Any], Any]:
 
 @pytest.fixture
 def open_case(users, fresh):
-    from referral_engine.cases.services import case_open
+    from referral_engine.cases.services.intake import case_open
 
     counter = {"n": 0}
 

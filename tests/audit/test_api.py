@@ -27,7 +27,7 @@ def api(users):
 
 @pytest.fixture
 def case(open_case, users, fresh):
-    from referral_engine.cases.services import referral_create, referral_transition
+    from referral_engine.cases.services.referrals import referral_create, referral_transition
 
     case = open_case()
     referral = referral_create(
@@ -146,7 +146,7 @@ def test_schema_describes_both_endpoints(api):
 def test_a_limited_viewer_sees_the_case_but_not_its_history(api, users, case, fresh):
     """A department whose referral is only requested sees a summary (LIMITED), not the history."""
     from referral_engine.access import policy
-    from referral_engine.cases.services import referral_create
+    from referral_engine.cases.services.referrals import referral_create
 
     referral_create(
         case_id=case.pk,

@@ -34,7 +34,7 @@ def _refused(sql: str) -> str:
 def populated(open_case, users, fresh):
     """At least one row in every audit table that the services write."""
     from referral_engine.audit.services import access_log_record
-    from referral_engine.cases.services import referral_transition
+    from referral_engine.cases.services.referrals import referral_transition
 
     case = open_case(
         referrals=[{"to_department": "health_promotion", "basis": "internal_use", "reason": "訪問"}],
@@ -116,7 +116,7 @@ def test_access_log_rows_cannot_be_changed(populated):
 
 def test_creating_changing_and_deleting_tracked_objects_still_works(populated, users):
     from referral_engine.audit.history import save_with_history
-    from referral_engine.cases.services import activity_add
+    from referral_engine.cases.services.records import activity_add
     from referral_engine.timers.models import ClosedDay
 
     day = ClosedDay(date="2031-08-13", name="臨時閉庁", source="manual")

@@ -44,7 +44,7 @@ def test_case_open_with_referral_note_and_consent(open_case, delta):
 
 
 def test_referral_create_writes_referral_case_touch_request_and_disclosure(open_case, delta, users, fresh):
-    from referral_engine.cases.services import referral_create
+    from referral_engine.cases.services.referrals import referral_create
 
     case = open_case()
     with delta() as d:
@@ -60,7 +60,7 @@ def test_referral_create_writes_referral_case_touch_request_and_disclosure(open_
 
 @pytest.mark.parametrize("name", ["accept", "decline"])
 def test_referral_accept_or_decline_writes_referral_case_and_one_event(name, open_case, delta, users, fresh):
-    from referral_engine.cases.services import referral_create, referral_transition
+    from referral_engine.cases.services.referrals import referral_create, referral_transition
 
     case = open_case()
     referral = referral_create(
@@ -80,7 +80,7 @@ def test_referral_accept_or_decline_writes_referral_case_and_one_event(name, ope
 
 
 def test_activity_add_writes_activity_case_touch_and_one_event(open_case, delta, users, fresh):
-    from referral_engine.cases.services import activity_add
+    from referral_engine.cases.services.records import activity_add
 
     case = open_case()
     with delta() as d:
@@ -89,7 +89,7 @@ def test_activity_add_writes_activity_case_touch_and_one_event(open_case, delta,
 
 
 def test_case_transition_writes_one_case_row_and_one_event(open_case, delta, users, fresh):
-    from referral_engine.cases.services import case_transition
+    from referral_engine.cases.services.case_state import case_transition
 
     case = open_case()
     with delta() as d:
@@ -106,7 +106,9 @@ def test_case_transition_writes_one_case_row_and_one_event(open_case, delta, use
 def test_no_history_row_repeats_its_predecessor(open_case, users, fresh):
     """Over a whole journey, no history row of any model equals the one before it (no-op saves)."""
     from referral_engine.audit.append_only import history_models
-    from referral_engine.cases.services import activity_add, case_transition, referral_create, referral_transition
+    from referral_engine.cases.services.case_state import case_transition
+    from referral_engine.cases.services.records import activity_add
+    from referral_engine.cases.services.referrals import referral_create, referral_transition
 
     case = open_case(referrals=[{"to_department": "health_promotion", "basis": "internal_use", "reason": "訪問"}])
     referral = case.referrals.get()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def old_records(open_case, users, fresh, settings):
     """Two access-log rows and one closed case, all as if six years old, and recent ones."""
     from referral_engine.audit.services import access_log_record
-    from referral_engine.cases.services import case_transition
+    from referral_engine.cases.services.case_state import case_transition
 
     settings.RETENTION_ACCESS_LOG_YEARS = 5
     settings.RETENTION_CLOSED_CASE_YEARS = 5

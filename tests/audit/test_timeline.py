@@ -10,7 +10,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def journey(open_case, users, fresh):
-    from referral_engine.cases.services import activity_add, case_transition, referral_transition
+    from referral_engine.cases.services.case_state import case_transition
+    from referral_engine.cases.services.records import activity_add
+    from referral_engine.cases.services.referrals import referral_transition
 
     case = open_case(referrals=[{"to_department": "health_promotion", "basis": "internal_use", "reason": "訪問を"}])
     referral = case.referrals.get()
@@ -120,7 +122,7 @@ def test_queries_do_not_grow_with_the_case(open_case, users, fresh):
     from django.test.utils import CaptureQueriesContext
 
     from referral_engine.audit.timeline import case_history
-    from referral_engine.cases.services import activity_add
+    from referral_engine.cases.services.records import activity_add
 
     small = open_case()
     activity_add(case_id=small.pk, actor=fresh(users["worker_welfare"]), kind="note", body="1")

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def case(open_case, users, fresh):
-    from referral_engine.cases.services import referral_transition
+    from referral_engine.cases.services.referrals import referral_transition
 
     case = open_case(referrals=[{"to_department": "health_promotion", "basis": "internal_use", "reason": "訪問を"}])
     referral_transition(referral_id=case.referrals.get().pk, name="accept", actor=fresh(users["worker_health"]))
@@ -220,7 +220,7 @@ def test_case_history_page_queries_do_not_grow_with_the_case(client, users, open
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from referral_engine.cases.services import activity_add
+    from referral_engine.cases.services.records import activity_add
 
     small = open_case()
     big = open_case()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from referral_engine.cases import services
 from referral_engine.cases.models import Case, CommunitySlip
+from referral_engine.cases.services.referrals import referral_create, referral_transition
 from tests.browser.conftest import CASE_URL, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -54,7 +54,7 @@ def test_connector_sends_a_slip_from_a_phone_and_follows_its_status(session_for,
 
     # The desk refers it and longevity accepts: the connector now sees "connected", nothing more.
     case = Case.objects.get(pk=slip.case_id)
-    referral = services.referral_create(
+    referral = referral_create(
         case_id=case.pk,
         actor=users["chief_welfare"],
         to_department="longevity_support",
@@ -62,7 +62,7 @@ def test_connector_sends_a_slip_from_a_phone_and_follows_its_status(session_for,
         reason="安否確認",
         justification="新聞・郵便がたまり安否が不明",
     )
-    services.referral_transition(referral_id=referral.pk, name="accept", actor=users["worker_longevity"])
+    referral_transition(referral_id=referral.pk, name="accept", actor=users["worker_longevity"])
     minsei.goto("/slips/")
     item = page.locator(".slip-item", has_text=f"受付番号 {slip.pk}")
     assert item.locator(".slip-status").inner_text() == "つながりました"

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from referral_engine.cases import services
+from referral_engine.cases.services.records import activity_add
+from referral_engine.cases.services.referrals import referral_transition
+from referral_engine.cases.services.slips import slip_submit
 from tests.browser.conftest import PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -26,20 +28,18 @@ def world(open_case, users, fresh):
         first_note="窓口で長く話していかれた。",
     )
     health = case.referrals.get(to_department__code="health_promotion")
-    services.referral_transition(referral_id=health.pk, name="accept", actor=fresh(users["worker_health"]))
-    services.referral_transition(referral_id=health.pk, name="record_home_visit", actor=fresh(users["worker_health"]))
+    referral_transition(referral_id=health.pk, name="accept", actor=fresh(users["worker_health"]))
+    referral_transition(referral_id=health.pk, name="record_home_visit", actor=fresh(users["worker_health"]))
     longevity = case.referrals.get(to_department__code="longevity_support")
-    services.referral_transition(
+    referral_transition(
         referral_id=longevity.pk, name="decline", actor=fresh(users["worker_longevity"]), reason="対象外"
     )
-    services.activity_add(
-        case_id=case.pk, actor=fresh(users["worker_health"]), kind="visit", body="通院歴あり", sensitive=True
-    )
+    activity_add(case_id=case.pk, actor=fresh(users["worker_health"]), kind="visit", body="通院歴あり", sensitive=True)
     requested = open_case(
         "desk_welfare",
         referrals=[{"to_department": "health_promotion", "basis": "internal_use", "reason": "相談への同行"}],
     )
-    slip = services.slip_submit(actor=fresh(users["minsei_kawakami"]), concern="新聞がたまっている", urgency="urgent")
+    slip = slip_submit(actor=fresh(users["minsei_kawakami"]), concern="新聞がたまっている", urgency="urgent")
     return {"case": case, "requested": requested, "slip": slip}
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from referral_engine.cases.choices import CaseState
 from referral_engine.cases.models import Case, CaseEvent
-from referral_engine.cases.services import case_transition
+from referral_engine.cases.services.case_state import case_transition
 from referral_engine.errors import Forbidden, IllegalTransition, InvalidInput
 
 # (transition, from-states where it is allowed, target)

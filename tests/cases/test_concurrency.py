@@ -6,7 +6,8 @@ import pytest
 from django.db import close_old_connections, connection
 
 from referral_engine.cases.models import Case, CaseEvent, Referral
-from referral_engine.cases.services import case_open, referral_transition
+from referral_engine.cases.services.intake import case_open
+from referral_engine.cases.services.referrals import referral_transition
 from referral_engine.errors import DomainError, IllegalTransition
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -1,7 +1,7 @@
 import pytest
 
 from referral_engine.cases import normalize
-from referral_engine.cases.services import case_open
+from referral_engine.cases.services.intake import case_open
 from referral_engine.errors import PossibleDuplicate
 
 BASE = {

@@ -3,7 +3,8 @@ timeline tells the story, end to end through the services."""
 
 from referral_engine.cases.models import CaseEvent
 from referral_engine.cases.selectors import case_timeline
-from referral_engine.cases.services import case_open, referral_transition
+from referral_engine.cases.services.intake import case_open
+from referral_engine.cases.services.referrals import referral_transition
 from referral_engine.notifications.models import Notification
 
 

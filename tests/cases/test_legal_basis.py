@@ -4,7 +4,8 @@ import pytest
 from django.utils import timezone
 
 from referral_engine.cases.models import Consent, Referral
-from referral_engine.cases.services import consent_record, consent_withdraw, referral_create
+from referral_engine.cases.services.records import consent_record, consent_withdraw
+from referral_engine.cases.services.referrals import referral_create
 from referral_engine.errors import InvalidInput
 
 BASES = ["consent", "internal_use", "support_meeting", "vital_interest", "disaster", "legal_duty"]
@@ -58,7 +59,7 @@ def test_basis_matrix(open_case, users, fresh, basis, target, consent_state, jus
 
 
 def test_from_shakyo_to_the_city_needs_consent_covering_the_city_section(users, fresh, org):
-    from referral_engine.cases.services import case_open
+    from referral_engine.cases.services.intake import case_open
 
     shakyo = fresh(users["worker_shakyo"])
     case = case_open(
@@ -97,7 +98,7 @@ def test_withdrawn_consent_keeps_existing_disclosures(open_case, users, fresh):
 
 def test_intake_with_a_refused_referral_saves_nothing(users, fresh, org):
     from referral_engine.cases.models import Case, Person
-    from referral_engine.cases.services import case_open
+    from referral_engine.cases.services.intake import case_open
 
     counts = (Case.objects.count(), Person.objects.count(), Referral.objects.count())
     with pytest.raises(InvalidInput) as info:

@@ -4,7 +4,7 @@ import pytest
 
 from referral_engine.cases.choices import ReferralState
 from referral_engine.cases.models import CaseEvent, Referral
-from referral_engine.cases.services import referral_available_transitions, referral_transition
+from referral_engine.cases.services.referrals import referral_available_transitions, referral_transition
 from referral_engine.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from referral_engine.notifications.models import Notification
 

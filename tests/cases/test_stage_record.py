@@ -1,7 +1,8 @@
 import pytest
 
 from referral_engine.cases.models import CaseEvent, StageRecord
-from referral_engine.cases.services import referral_transition, stage_record_update
+from referral_engine.cases.services.records import stage_record_update
+from referral_engine.cases.services.referrals import referral_transition
 from referral_engine.errors import Conflict, Forbidden, InvalidInput
 
 

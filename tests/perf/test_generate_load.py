@@ -88,7 +88,7 @@ def test_an_intake_with_a_referral_leaves_the_rows_the_intake_service_leaves(loa
     referral do the same."""
     from referral_engine.accounts.models import User
     from referral_engine.cases.models import Case
-    from referral_engine.cases.services import case_open
+    from referral_engine.cases.services.intake import case_open
     from referral_engine.timers.models import Timer
     from referral_engine.timers.policies import Target
 
@@ -175,7 +175,7 @@ def test_due_leaves_that_many_first_levels_for_the_sweep(load, now):
 
 def test_appending_keeps_ids_numbers_and_sequences_going(load):
     from referral_engine.cases.models import Case, CaseNumberSequence
-    from referral_engine.cases.services import case_number_format
+    from referral_engine.cases.numbering import case_number_format
 
     load(20)
     first = Case.objects.aggregate(m=Max("id"))["m"]

@@ -47,7 +47,9 @@ def _cells(response) -> list[str]:
 
 @pytest.fixture
 def hostile_case(users, fresh, client):
-    from referral_engine.cases.services import case_open, case_transition, referral_transition
+    from referral_engine.cases.services.case_state import case_transition
+    from referral_engine.cases.services.intake import case_open
+    from referral_engine.cases.services.referrals import referral_transition
 
     case = case_open(
         actor=fresh(users["desk_welfare"]),

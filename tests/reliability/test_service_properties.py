@@ -21,17 +21,12 @@ from hypothesis import strategies as st
 
 from referral_engine.audit.models import AccessLog
 from referral_engine.cases.choices import ActivityKind, Basis, Channel, ClosureReason, Need, PersonFlag, Risk
+from referral_engine.cases.inputs import MAX_TEXT
 from referral_engine.cases.models import Activity, Case, CaseEvent, Consent, IntakeToken, Person, Referral
-from referral_engine.cases.services import (
-    CASE_TRANSITIONS,
-    HANDOFF_TRANSITIONS,
-    MAX_TEXT,
-    activity_add,
-    case_open,
-    case_transition,
-    referral_create,
-    referral_transition,
-)
+from referral_engine.cases.services.case_state import CASE_TRANSITIONS, case_transition
+from referral_engine.cases.services.intake import case_open
+from referral_engine.cases.services.records import activity_add
+from referral_engine.cases.services.referrals import HANDOFF_TRANSITIONS, referral_create, referral_transition
 from referral_engine.errors import DomainError
 from referral_engine.notifications.models import Notification
 from referral_engine.timers.models import Escalation, Timer

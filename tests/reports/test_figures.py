@@ -17,7 +17,9 @@ from django.db.models import Q
 from referral_engine.accounts.models import Department, District
 from referral_engine.cases.choices import Channel, ClosureReason, EventKind, Need, ReferralState
 from referral_engine.cases.models import Case, CaseEvent, CommunitySlip, Referral
-from referral_engine.cases.services import case_transition, referral_transition, slip_submit
+from referral_engine.cases.services.case_state import case_transition
+from referral_engine.cases.services.referrals import referral_transition
+from referral_engine.cases.services.slips import slip_submit
 from referral_engine.reports.periods import FiscalYear
 from referral_engine.reports.selectors import fiscal_year_report, percentile_cont
 from tests.reports.conftest import at, jst

@@ -35,7 +35,7 @@ def _referral(case: Case) -> Referral:
 
 
 def _transition(world, referral, name, actor, reason=""):
-    from referral_engine.cases.services import referral_transition
+    from referral_engine.cases.services.referrals import referral_transition
 
     return referral_transition(
         referral_id=referral.pk, name=name, actor=world["fresh"](world["users"][actor]), reason=reason
@@ -140,7 +140,7 @@ def test_accepting_the_handoff_resolves_its_escalation(timers_world):
 
 
 def test_a_touch_resolves_the_stall_escalation_and_starts_a_new_period(timers_world):
-    from referral_engine.cases.services import activity_add
+    from referral_engine.cases.services.records import activity_add
 
     case = timers_world["open_case"]("worker_welfare")
     stall = Timer.objects.get(object_key=f"case:{case.pk}", rule="stall_normal")
@@ -166,7 +166,7 @@ def test_a_touch_resolves_the_stall_escalation_and_starts_a_new_period(timers_wo
 
 def test_hold_and_resume_move_the_stall_deadline_by_the_time_on_hold(timers_world):
     """The service path: hold and resume are transitions (touches); the hold lasted three days."""
-    from referral_engine.cases.services import case_transition
+    from referral_engine.cases.services.case_state import case_transition
 
     worker = timers_world["fresh"](timers_world["users"]["worker_welfare"])
     case = timers_world["open_case"]("worker_welfare")

@@ -44,7 +44,7 @@ def _add_caseworkers(org, department: str, count: int) -> None:
 
 
 def test_l1_of_a_handoff_tells_the_supervisors_and_the_assigned_worker_not_every_caseworker(timers_world):
-    from referral_engine.cases.services import referral_assign
+    from referral_engine.cases.services.referrals import referral_assign
 
     users, fresh = timers_world["users"], timers_world["fresh"]
     _add_caseworkers(timers_world["org"], "health_promotion", 3)

@@ -50,7 +50,7 @@ def _open_overdue_handoffs(users, cases: int) -> list[int]:
     each request ten days into the past (time travel for the test) and let the timers service
     restart the clock from there: every handoff is overdue now."""
     from referral_engine.accounts.models import User
-    from referral_engine.cases.services import case_open
+    from referral_engine.cases.services.intake import case_open
 
     referral_ids = []
     for i in range(cases):

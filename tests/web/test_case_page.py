@@ -7,8 +7,8 @@ import pytest
 
 from referral_engine import diagrams
 from referral_engine.audit.models import AccessLog
-from referral_engine.cases import services
 from referral_engine.cases.models import Activity, CaseEvent, Consent
+from referral_engine.cases.services.records import activity_add
 
 pytestmark = pytest.mark.django_db
 
@@ -218,7 +218,7 @@ def test_print_view_is_logged_as_a_print(as_user, referred_case):
 def test_free_text_is_escaped(as_user, open_case):
     payload = "<script>alert(1)</script><img src=x onerror=alert(2)>"
     case = open_case("desk_welfare", summary=payload, first_note=payload)
-    services.activity_add(case_id=case.pk, actor=case.opened_by, kind="note", body=payload)
+    activity_add(case_id=case.pk, actor=case.opened_by, kind="note", body=payload)
     html = as_user("desk_welfare").get(f"/cases/{case.pk}/").content.decode()
     assert "<script>alert(1)" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

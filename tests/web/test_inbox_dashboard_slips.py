@@ -135,10 +135,10 @@ def test_a_connector_sends_a_slip_and_sees_only_its_status(as_user, users):
     assert client.get(f"/cases/{slip.case_id}/").status_code == 404
 
     # Accepted somewhere: the connector sees "connected", still nothing else.
-    from referral_engine.cases import services
+    from referral_engine.cases.services.referrals import referral_create, referral_transition
 
     desk = users["chief_welfare"]
-    services.referral_create(
+    referral_create(
         case_id=slip.case_id,
         actor=desk,
         to_department="longevity_support",
@@ -147,7 +147,7 @@ def test_a_connector_sends_a_slip_and_sees_only_its_status(as_user, users):
         justification="安否確認が必要",
     )
     referral = Case.objects.get(pk=slip.case_id).referrals.get()
-    services.referral_transition(referral_id=referral.pk, name="accept", actor=users["worker_longevity"])
+    referral_transition(referral_id=referral.pk, name="accept", actor=users["worker_longevity"])
     html = client.get("/slips/").content.decode()
     assert "つながりました" in html.split('class="slip-list"')[1].split("</ul>")[0]
 

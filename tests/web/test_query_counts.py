@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from referral_engine.cases import services
 from referral_engine.cases.models import Case
+from referral_engine.cases.services.referrals import referral_transition
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -31,7 +31,7 @@ def _grow(open_case, users, fresh, start: int, stop: int) -> None:
         )
         if i % 2:
             health = case.referrals.get(to_department__code="health_promotion")
-            services.referral_transition(referral_id=health.pk, name="accept", actor=fresh(users["worker_health"]))
+            referral_transition(referral_id=health.pk, name="accept", actor=fresh(users["worker_health"]))
 
 
 def _count(client, url: str) -> int:

@@ -11,12 +11,9 @@ from referral_engine.accounts.roles import Role
 from referral_engine.accounts.services import department_ensure
 from referral_engine.cases.choices import EventKind, ReferralState
 from referral_engine.cases.models import CaseEvent, Referral, StageRecord
-from referral_engine.cases.services import (
-    case_open,
-    referral_available_transitions,
-    referral_transition,
-    stage_record_update,
-)
+from referral_engine.cases.services.intake import case_open
+from referral_engine.cases.services.records import stage_record_update
+from referral_engine.cases.services.referrals import referral_available_transitions, referral_transition
 from referral_engine.errors import Forbidden, IllegalTransition, NotFound
 from referral_engine.workflow_registry import Stage, StageRecordForm, StageTimer, Workflow, labels
 

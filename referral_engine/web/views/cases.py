@@ -21,7 +21,7 @@ from referral_engine.access import policy
 from referral_engine.accounts.models import Department
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record, access_log_search
-from referral_engine.cases import selectors, services
+from referral_engine.cases import selectors
 from referral_engine.cases.choices import (
     CaseState,
     ClosureReason,
@@ -31,6 +31,14 @@ from referral_engine.cases.choices import (
     Risk,
 )
 from referral_engine.cases.models import Case, Referral
+from referral_engine.cases.services.case_state import case_available_transitions, case_lead_change, case_transition
+from referral_engine.cases.services.records import activity_add, consent_record, consent_withdraw, stage_record_update
+from referral_engine.cases.services.referrals import (
+    referral_assign,
+    referral_available_transitions,
+    referral_create,
+    referral_transition,
+)
 from referral_engine.errors import Conflict, IllegalTransition, InvalidInput
 from referral_engine.pagination import CappedCountPaginator
 from referral_engine.web import labels
@@ -141,9 +149,7 @@ def deadline_badges(referral: Referral, now) -> list[tuple[str, str]]:
 
 def referral_view(user, referral: Referral, *, see_full: bool, now, bound: dict[str, Any]) -> ReferralView:
     workflow = workflow_registry.get(referral.to_department.code)
-    handoff_actions, stage_actions = labels.referral_actions(
-        services.referral_available_transitions(referral, user), workflow
-    )
+    handoff_actions, stage_actions = labels.referral_actions(referral_available_transitions(referral, user), workflow)
     diagram_svg, stage_list = None, []
     taken_on = referral.state in (ReferralState.ACCEPTED, ReferralState.COMPLETED)
     if workflow is not None and taken_on:
@@ -208,7 +214,7 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
         (consent, [department_names.get(code, code) for code in consent.recipients])
         for consent in selectors.case_consents(case)
     ]
-    case_actions = [labels.case_action(n) for n in services.case_available_transitions(case, user)]
+    case_actions = [labels.case_action(n) for n in case_available_transitions(case, user)]
     return render(
         request,
         "cases/case_detail.html",
@@ -282,13 +288,13 @@ def _case_url(case_id: int) -> str:
 
 @require_POST
 @domain_errors
-def case_transition(request, case_id: int):
+def case_transition_post(request, case_id: int):
     form = CaseTransitionForm(request.POST)
     if not form.is_valid():
         return _rerender(request, case_id, bound={"transition": form})
     name = form.cleaned_data["name"]
     try:
-        services.case_transition(
+        case_transition(
             case_id=case_id,
             name=name,
             actor=request.user,
@@ -317,7 +323,7 @@ def case_activity_add(request, case_id: int):
     form = ActivityForm(request.POST)
     if form.is_valid():
         try:
-            services.activity_add(
+            activity_add(
                 case_id=case_id,
                 actor=request.user,
                 kind=form.cleaned_data["kind"],
@@ -339,7 +345,7 @@ def case_referral_add(request, case_id: int):
     form = ReferralCreateForm(request.POST)
     if form.is_valid():
         try:
-            services.referral_create(
+            referral_create(
                 case_id=case_id,
                 actor=request.user,
                 to_department=form.cleaned_data["to_department"],
@@ -362,7 +368,7 @@ def case_consent_add(request, case_id: int):
     form = ConsentForm(request.POST)
     if form.is_valid():
         try:
-            services.consent_record(
+            consent_record(
                 case_id=case_id,
                 actor=request.user,
                 recipients=list(form.cleaned_data["recipients"]),
@@ -380,21 +386,21 @@ def case_consent_add(request, case_id: int):
 
 @require_POST
 @domain_errors
-def consent_withdraw(request, consent_id: int):
+def consent_withdraw_post(request, consent_id: int):
     form = ConsentWithdrawForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
-    consent = services.consent_withdraw(consent_id=consent_id, actor=request.user, note=note)
+    consent = consent_withdraw(consent_id=consent_id, actor=request.user, note=note)
     messages.success(request, _("同意の撤回を記録しました。以後この同意による新たな情報提供はできません。"))
     return redirect(_case_url(consent.case_id) + "#consents")
 
 
 @require_POST
 @domain_errors
-def case_lead_change(request, case_id: int):
+def case_lead_change_post(request, case_id: int):
     form = LeadChangeForm(request.POST)
     if form.is_valid():
         try:
-            services.case_lead_change(
+            case_lead_change(
                 case_id=case_id,
                 actor=request.user,
                 lead_department=form.cleaned_data["lead_department"],
@@ -413,14 +419,14 @@ def case_lead_change(request, case_id: int):
 
 @require_POST
 @domain_errors
-def referral_transition(request, referral_id: int):
+def referral_transition_post(request, referral_id: int):
     name = request.POST.get("name", "")
     reason = request.POST.get("reason", "")
     referral = selectors.referral_get_for_user(request.user, referral_id)
     back = _case_url(referral.case_id)
     workflow = workflow_registry.get(referral.to_department.code)
     try:
-        services.referral_transition(referral_id=referral.pk, name=name, actor=request.user, reason=reason)
+        referral_transition(referral_id=referral.pk, name=name, actor=request.user, reason=reason)
     except InvalidInput as exc:
         messages.error(request, exc.message)
         for errors in exc.fields.values():
@@ -446,7 +452,7 @@ def referral_record(request, referral_id: int):
     form = workflow.record_form(data=request.POST)
     if form.is_valid():
         try:
-            services.stage_record_update(referral_id=referral.pk, actor=request.user, data=request.POST)
+            stage_record_update(referral_id=referral.pk, actor=request.user, data=request.POST)
         except InvalidInput as exc:
             for key, errors in exc.fields.items():
                 for error in errors:
@@ -459,10 +465,10 @@ def referral_record(request, referral_id: int):
 
 @require_POST
 @domain_errors
-def referral_assign(request, referral_id: int):
+def referral_assign_post(request, referral_id: int):
     referral = selectors.referral_get_for_user(request.user, referral_id)
     form = ReferralAssignForm(request.POST, department_id=referral.to_department_id)
     require(form.is_valid(), _("担当者を選び直してください。"))
-    services.referral_assign(referral_id=referral.pk, actor=request.user, worker_id=form.cleaned_data["worker_id"])
+    referral_assign(referral_id=referral.pk, actor=request.user, worker_id=form.cleaned_data["worker_id"])
     messages.success(request, _("担当者を割り当てました。"))
     return redirect(_case_url(referral.case_id) + f"#referral-{referral.pk}")

@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from referral_engine import workflow_registry
 from referral_engine.access import policy
-from referral_engine.cases import selectors, services
+from referral_engine.cases import selectors
+from referral_engine.cases.services.referrals import referral_available_transitions
 from referral_engine.pagination import CappedCountPaginator
 from referral_engine.web import labels
 from referral_engine.web.errors import domain_errors
@@ -27,7 +28,7 @@ def inbox_rows(user, referrals, now):
     for referral in referrals:
         code = referral.to_department.code
         workflow = workflow_registry.get(code)
-        names = tuple(services.referral_available_transitions(referral, user))
+        names = tuple(referral_available_transitions(referral, user))
         if (code, names) not in actions:
             actions[code, names] = labels.referral_actions(list(names), workflow)
         handoff_actions, stage_actions = actions[code, names]

@@ -7,7 +7,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from referral_engine.access import policy
-from referral_engine.cases import selectors, services
+from referral_engine.cases import selectors
+from referral_engine.cases.services.intake import case_open
 from referral_engine.errors import Conflict, InvalidInput, PossibleDuplicate
 from referral_engine.web.errors import domain_errors
 from referral_engine.web.forms import IntakeForm
@@ -30,7 +31,7 @@ def case_new(request):
             person_id = int(chosen) if str(chosen or "").isdigit() else None
             specs, codes = form.referral_payloads()
             try:
-                case = services.case_open(
+                case = case_open(
                     actor=user,
                     channel=data["channel"],
                     summary=data["summary"],

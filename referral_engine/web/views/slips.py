@@ -6,7 +6,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from referral_engine.access import policy
-from referral_engine.cases import selectors, services
+from referral_engine.cases import selectors
+from referral_engine.cases.services.slips import slip_submit
 from referral_engine.errors import InvalidInput
 from referral_engine.web.errors import domain_errors
 from referral_engine.web.forms import SlipForm
@@ -25,7 +26,7 @@ def slips(request):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                slip = services.slip_submit(
+                slip = slip_submit(
                     actor=user,
                     concern=data["concern"],
                     district=data["district"] or None,

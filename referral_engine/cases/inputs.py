@@ -1,0 +1,82 @@
+"""What a client may send, and how the services clean it.
+
+The services call these on every text, choice and code they receive (from a form, a serializer, a
+command or a test): control characters go, the length is checked, a choice must be one of its
+values. A failure is an `InvalidInput` naming the field, which the API returns as a 400 and a page
+shows next to the field.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from referral_engine.cases.choices import Need
+from referral_engine.errors import InvalidInput
+
+MAX_TEXT = 10_000
+CODE_MAX = 100  # a department or district code as typed by a client, before it is looked up
+REASON_REQUIRED = frozenset({"decline", "return", "hold"})
+
+
+def clean_text(value: Any, *, field: str, required: bool = False, max_length: int = MAX_TEXT) -> str:
+    text = "" if value is None else str(value)
+    # Control characters (except newline and tab) and lone surrogates never belong in a record.
+    text = "".join(
+        ch for ch in text if ch in "\n\t" or (ch >= " " and ch != "\x7f" and not "\ud800" <= ch <= "\udfff")
+    ).strip()
+    if required and not text:
+        raise InvalidInput(_("入力してください。"), fields={field: [_("この項目は必須です。")]})
+    if len(text) > max_length:
+        raise InvalidInput(
+            _("長すぎます。"), fields={field: [_("%(n)d文字以内で入力してください。") % {"n": max_length}]}
+        )
+    return text
+
+
+def clean_choice(value: Any, choices: type[models.Choices], *, field: str, default: str | None = None) -> str:
+    if value in (None, "") and default is not None:
+        return default
+    if value not in choices.values:
+        raise InvalidInput(_("選択肢にない値です。"), fields={field: [_("「%(v)s」は選べません。") % {"v": value}]})
+    return value
+
+
+def clean_code(value: Any) -> str:
+    """A code as typed by a client, safe to compare in the database (PostgreSQL text holds no NUL)."""
+    return str(value or "").replace("\x00", "")[:CODE_MAX]
+
+
+def clean_needs(needs: Any) -> list[str]:
+    if needs in (None, ""):
+        return []
+    if not isinstance(needs, list | tuple) or any(n not in Need.values for n in needs):
+        raise InvalidInput(_("相談分野が正しくありません。"), fields={"needs": [_("選択肢にない値があります。")]})
+    return sorted(set(needs), key=Need.values.index)
+
+
+def clean_birth_date(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        parsed = value
+    else:
+        try:
+            parsed = date.fromisoformat(str(value))
+        except ValueError:
+            raise InvalidInput(
+                _("日付が正しくありません。"), fields={"birth_date": [_("YYYY-MM-DD の形式で入力してください。")]}
+            ) from None
+    if parsed > timezone.localdate() or parsed.year < 1880:
+        raise InvalidInput(_("日付が正しくありません。"), fields={"birth_date": [_("ありえない生年月日です。")]})
+    return parsed
+
+
+def require_reason(name: str, reason: str) -> None:
+    """Decline, return and hold say why. Checked after the permission: a 403 comes before a 400."""
+    if name in REASON_REQUIRED and not reason:
+        raise InvalidInput(_("理由を入力してください。"), fields={"reason": [_("この項目は必須です。")]})

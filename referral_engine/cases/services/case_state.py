@@ -1,0 +1,171 @@
+"""The case's own state (DESIGN §3.1): its transitions (`start_assessment` … `close`, `reopen`), its
+lead (主担当), and releasing the cases and referrals of a worker who leaves a department."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import can_proceed, has_transition_perm
+
+from referral_engine.access import grants, policy
+from referral_engine.accounts.models import Department, User
+from referral_engine.accounts.roles import Role
+from referral_engine.audit.history import save_with_history
+from referral_engine.cases import locks
+from referral_engine.cases.choices import ClosureReason, EventKind, ReferralState
+from referral_engine.cases.events import event_write
+from referral_engine.cases.inputs import clean_choice, clean_text, require_reason
+from referral_engine.cases.models import Case, Referral
+from referral_engine.cases.services.changes import changed_fields, snapshot, touch
+from referral_engine.cases.services.departments import department_by_code, department_members
+from referral_engine.cases.services.guards import access_case_for_write
+from referral_engine.errors import Forbidden, IllegalTransition, InvalidInput
+from referral_engine.notifications.services import notifications_queue
+
+CASE_TRANSITIONS = ("start_assessment", "start_support", "start_monitoring", "hold", "resume", "close", "reopen")
+
+
+def case_available_transitions(case: Case, user: User) -> list[str]:
+    return [t.name for t in case.get_available_user_state_transitions(user)]
+
+
+@transaction.atomic
+def case_transition(
+    *,
+    case_id: int,
+    name: str,
+    actor: User,
+    reason: str = "",
+    closure_reason: str = "",
+    system: bool = False,
+) -> Case:
+    case = access_case_for_write(case_id, actor) if not system else locks.case_for_update(int(case_id))
+    reason = clean_text(reason, field="reason")
+    method = getattr(case, name, None) if name in CASE_TRANSITIONS else None
+    if method is None or not can_proceed(method):
+        raise IllegalTransition(
+            _("「%(n)s」は現在の状態（%(s)s）ではできません。") % {"n": name, "s": case.get_state_display()},
+            allowed=case_available_transitions(case, actor) if not system else [],
+        )
+    if not system and not has_transition_perm(method, actor):
+        raise Forbidden(_("この操作の権限がありません。"))
+    require_reason(name, reason)
+    now = timezone.now()
+    if name == "close":
+        closure_reason = clean_choice(closure_reason, ClosureReason, field="closure_reason")
+        open_referrals = case.referrals.filter(state__in=[ReferralState.REQUESTED, ReferralState.ACCEPTED]).count()
+        if open_referrals:
+            raise IllegalTransition(
+                _("進行中のつなぎが%(n)d件あります。完了・取消してから終結してください。") % {"n": open_referrals},
+                allowed=[n for n in case_available_transitions(case, actor) if n != "close"],
+            )
+    before = snapshot(case)
+    before_state = case.state
+    method(at=now, closure_reason=closure_reason, reason=reason)
+    changed = changed_fields(case, before) + touch(case, now)
+    save_with_history(
+        case,
+        actor=actor,
+        reason=f"{name}: {reason}".strip(": "),
+        update_fields=changed,
+        changed=case.state != before_state or case.last_touched_at != before["last_touched_at"],
+    )
+    event_write(
+        case=case,
+        kind=EventKind.CASE_TRANSITION,
+        actor=actor,
+        name=name,
+        from_state=before_state,
+        to_state=case.state,
+        reason=reason,
+        data={"closure_reason": closure_reason} if closure_reason else {},
+    )
+    # No timers_object_resolved(case=...) here: `touch` above already brought the case's clocks in
+    # line with its new state (stall clock restarted, paused or stopped; all clocks stopped on close).
+    return case
+
+
+@transaction.atomic
+def case_lead_change(
+    *, case_id: int, actor: User, lead_department: str | None = None, lead_worker_id: int | None = None
+) -> Case:
+    case = access_case_for_write(case_id, actor)
+    if not policy.can_reassign(actor, case):
+        raise Forbidden(_("主担当を変更できるのは係長・班長です。"))
+    before = snapshot(case)
+    department = (
+        department_by_code(lead_department, field="lead_department") if lead_department else case.lead_department
+    )
+    worker = None
+    if lead_worker_id:
+        worker = next(
+            (
+                u
+                for u in department_members(department.pk, (Role.CASEWORKER, Role.SUPERVISOR))
+                if u.pk == int(lead_worker_id)
+            ),
+            None,
+        )
+        if worker is None:
+            raise InvalidInput(
+                _("担当者が見つかりません。"), fields={"lead_worker_id": [_("主担当部署の職員を選んでください。")]}
+            )
+    case.lead_department = department
+    case.lead_worker = worker
+    changed = changed_fields(case, before)
+    if not changed:
+        return case
+    save_with_history(case, actor=actor, reason="lead_changed", update_fields=changed + touch(case, timezone.now()))
+    event_write(
+        case=case,
+        kind=EventKind.LEAD_CHANGED,
+        actor=actor,
+        name="lead",
+        department=department,
+        data={"department": department.code, "worker": worker.username if worker else None},
+    )
+    grants.case_grants_sync(case=case, renew=[department])
+    return case
+
+
+@transaction.atomic
+def assignments_release(*, user: User, department: Department, actor: User | None, reason: str) -> dict[str, int]:
+    """異動・退職: the user stops being lead worker of the department's cases and assigned worker of
+    its referrals, so their per-user grants go with the case, not with the person. Each change is a
+    history row and a timeline event; the department's supervisors are told what needs a new worker."""
+    cases = list(Case.objects.select_for_update().filter(lead_worker=user, lead_department=department).order_by("pk"))
+    for case in cases:
+        case.lead_worker = None
+        save_with_history(case, actor=actor, reason=f"lead_released: {reason}", update_fields=["lead_worker"])
+        event_write(
+            case=case,
+            kind=EventKind.LEAD_CHANGED,
+            actor=actor,
+            name="lead",
+            reason=reason,
+            department=department,
+            data={"department": department.code, "worker": None, "released": user.username},
+        )
+        grants.case_grants_sync(case=case)
+    referrals = list(
+        Referral.objects.select_for_update()
+        .select_related("case")
+        .filter(assigned_worker=user, to_department=department)
+        .order_by("pk")
+    )
+    for referral in referrals:
+        referral.assigned_worker = None
+        save_with_history(referral, actor=actor, reason=f"assign_released: {reason}", update_fields=["assigned_worker"])
+        grants.case_grants_sync(case=referral.case)
+    released = {"cases": len(cases), "referrals": len(referrals)}
+    if cases or referrals:
+        notifications_queue(
+            recipients=department_members(department.pk, (Role.SUPERVISOR,)),
+            kind="assignments_released",
+            title=_("%(u)s さんの担当が外れました（主担当 %(c)d 件・つなぎ %(r)d 件）")
+            % {"u": user.display_name or user.username, "c": len(cases), "r": len(referrals)},
+            body=reason,
+            url="/cases/",
+        )
+    return released

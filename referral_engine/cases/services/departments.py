@@ -1,0 +1,74 @@
+"""Department lookups shared by the services: a code a client sent, the actor's window, the
+department that asks for a referral, and the people a department's notifications go to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from referral_engine.access import policy
+from referral_engine.accounts.models import Department, User
+from referral_engine.accounts.roles import Role
+from referral_engine.cases.choices import ReferralState
+from referral_engine.cases.inputs import clean_code
+from referral_engine.cases.models import Case
+from referral_engine.errors import Forbidden, InvalidInput
+
+
+def department_by_code(code: Any, *, field: str) -> Department:
+    department = Department.objects.filter(code=clean_code(code), is_active=True).first()
+    if department is None:
+        raise InvalidInput(
+            _("部署が見つかりません。"), fields={field: [_("「%(v)s」という部署はありません。") % {"v": code}]}
+        )
+    return department
+
+
+def actor_department(actor: User, department_code: str | None = None) -> Department:
+    """The window the actor works at: their (chosen) department."""
+    p = policy.principal(actor)
+    if not p.department_ids:
+        raise Forbidden(_("部署に所属していないため、この操作はできません。"))
+    qs = Department.objects.filter(pk__in=p.department_ids)
+    if department_code:
+        department = qs.filter(code=clean_code(department_code)).first()
+        if department is None:
+            raise Forbidden(_("所属していない部署の窓口としては受け付けできません。"))
+        return department
+    return qs.order_by("pk").first()
+
+
+def requesting_department(actor: User, case: Case, code: str | None) -> Department:
+    """The actor's department that asks: the one involved in the case, preferring the lead."""
+    p = policy.principal(actor)
+    if code:
+        return actor_department(actor, code)
+    ids = p.department_ids
+    if case.lead_department_id in ids:
+        return case.lead_department
+    involved = case.referrals.filter(to_department_id__in=ids, state=ReferralState.ACCEPTED).first()
+    if involved:
+        return involved.to_department
+    if case.intake_department_id in ids:
+        return case.intake_department
+    return actor_department(actor)
+
+
+def department_members(department_id: int, roles: Iterable[str]) -> list[User]:
+    return list(
+        User.objects.filter(
+            memberships__department_id=department_id,
+            memberships__role__in=list(roles),
+            memberships__ended_at__isnull=True,
+            is_active=True,
+        ).distinct()
+    )
+
+
+def lead_recipients(case: Case) -> list[User]:
+    """The case's lead: the lead worker, or else the lead department's supervisors."""
+    if case.lead_worker_id:
+        return [case.lead_worker]
+    return department_members(case.lead_department_id, (Role.SUPERVISOR,))

@@ -1,0 +1,375 @@
+"""Referrals (つなぎ): making one (a disclosure with its legal basis, DESIGN §4), running its handoff
+(`accept`, `decline`, `return`, `cancel`, `complete`) and the receiving department's stage
+transitions, telling the referring side the outcome, and naming the worker who takes it on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import can_proceed, has_transition_perm
+
+from referral_engine import workflow_registry
+from referral_engine.access import grants, policy
+from referral_engine.accounts.models import Department, User
+from referral_engine.accounts.roles import Role
+from referral_engine.audit.history import save_with_history
+from referral_engine.cases import locks
+from referral_engine.cases.choices import JUSTIFIED_BASES, Basis, EventKind, ReferralState
+from referral_engine.cases.events import event_row, event_write
+from referral_engine.cases.inputs import clean_choice, clean_text, require_reason
+from referral_engine.cases.models import Case, CaseEvent, Consent, Referral
+from referral_engine.cases.services.changes import changed_fields, snapshot, touch
+from referral_engine.cases.services.departments import (
+    department_by_code,
+    department_members,
+    lead_recipients,
+    requesting_department,
+)
+from referral_engine.cases.services.guards import access_case_for_write, access_referral_for_write
+from referral_engine.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
+from referral_engine.notifications.services import notifications_queue
+from referral_engine.timers import services as timers
+
+HANDOFF_TRANSITIONS = ("accept", "decline", "return", "cancel", "complete")
+
+
+def _method_name(name: str) -> str:
+    """Public transition names are the contract (`return`); the Python method is `return_`."""
+    return "return_" if name == "return" else name
+
+
+def public_name(method_name: str) -> str:
+    return method_name.rstrip("_")
+
+
+# --- Making a referral --------------------------------------------------------------------------
+
+
+def _check_basis(
+    *,
+    case: Case,
+    from_department: Department,
+    to_department: Department,
+    basis: str,
+    justification: str,
+    consent: Consent | None,
+) -> None:
+    """DESIGN §4: every referral is a disclosure and needs a legal basis that fits it."""
+    external = from_department.is_external or to_department.is_external
+    if basis == Basis.INTERNAL_USE and external:
+        raise InvalidInput(
+            _(
+                "社会福祉協議会など外部団体との間では「庁内利用」は根拠になりません。本人同意か、支援会議・生命身体の保護・災害・法令の根拠を記録してください。"
+            ),
+            fields={"basis": [_("外部団体との情報提供に庁内利用は使えません。")]},
+        )
+    if basis == Basis.CONSENT:
+        if consent is None:
+            raise InvalidInput(
+                _("本人同意を根拠にするには、提供先を含む有効な同意の記録が必要です。"),
+                fields={"basis": [_("有効な同意の記録がありません。")]},
+            )
+        if not consent.is_active:
+            raise InvalidInput(
+                _("この同意は撤回されています。撤回された同意では新たな情報提供はできません。"),
+                fields={"consent_id": [_("撤回済みの同意です。")]},
+            )
+        if consent.person_id != case.person_id or to_department.code not in consent.recipients:
+            raise InvalidInput(
+                _("同意の範囲に「%(d)s」が含まれていません。") % {"d": to_department.name_ja},
+                fields={"consent_id": [_("同意の範囲外の提供先です。")]},
+            )
+    if basis in JUSTIFIED_BASES and not justification:
+        raise InvalidInput(
+            _("この根拠で情報を提供するには、根拠の説明（記録）が必要です。"),
+            fields={"justification": [_("根拠の説明を入力してください。")]},
+        )
+
+
+def _find_consent(case: Case, to_department: Department, consent_id: Any) -> Consent | None:
+    if consent_id:
+        try:
+            return Consent.objects.get(pk=int(consent_id), person_id=case.person_id)
+        except (Consent.DoesNotExist, TypeError, ValueError):
+            raise InvalidInput(
+                _("同意の記録が見つかりません。"), fields={"consent_id": [_("存在しない同意です。")]}
+            ) from None
+    # The newest consent of the person that covers this recipient (withdrawn ones are reported).
+    candidates = list(Consent.objects.filter(person_id=case.person_id).order_by("-obtained_at", "-id"))
+    covering = [c for c in candidates if to_department.code in c.recipients]
+    active = [c for c in covering if c.is_active]
+    return (active or covering or [None])[0]
+
+
+def _referral_create(
+    *,
+    case_id: int,
+    actor: User,
+    to_department: str,
+    basis: str,
+    reason: str,
+    justification: str = "",
+    urgent: bool = False,
+    consent_id: int | None = None,
+    previous_id: int | None = None,
+    from_department_code: str | None = None,
+    _case: Case | None = None,
+    _from_department: Department | None = None,
+    _now: datetime | None = None,
+    _requested: set[int] | None = None,
+) -> Referral:
+    case = _case or access_case_for_write(case_id, actor)
+    # In an intake (`_requested` given) the opener refers from their own window, which the intake
+    # itself authorised; elsewhere the actor must be able to work the case.
+    if _from_department is None and _requested is None and not policy.can_refer(actor, case):
+        raise Forbidden(_("このケースをつなぐ権限がありません。"))
+    if not case.is_open:
+        raise Conflict(_("終結したケースはつなげません。再開してから依頼してください。"))
+    target = department_by_code(to_department, field="to_department")
+    basis = clean_choice(basis, Basis, field="basis")
+    reason = clean_text(reason, field="reason", required=True)
+    justification = clean_text(justification, field="justification")
+    source = _from_department or requesting_department(actor, case, from_department_code)
+    if target.pk == source.pk:
+        raise InvalidInput(_("自分の部署にはつなげません。"), fields={"to_department": [_("依頼元と同じ部署です。")]})
+    if (
+        target.pk in _requested
+        if _requested is not None
+        else case.referrals.filter(
+            to_department=target, state__in=[ReferralState.REQUESTED, ReferralState.ACCEPTED]
+        ).exists()
+    ):
+        raise InvalidInput(
+            _("「%(d)s」へのつなぎは既に進行中です。") % {"d": target.name_ja},
+            fields={"to_department": [_("進行中のつなぎがあります。")]},
+        )
+    consent = _find_consent(case, target, consent_id) if basis == Basis.CONSENT or consent_id else None
+    _check_basis(
+        case=case,
+        from_department=source,
+        to_department=target,
+        basis=basis,
+        justification=justification,
+        consent=consent,
+    )
+    previous = None
+    if previous_id:
+        previous = case.referrals.filter(pk=previous_id).first()
+        if previous is None:
+            raise InvalidInput(
+                _("前回のつなぎが見つかりません。"), fields={"previous_id": [_("このケースのつなぎではありません。")]}
+            )
+
+    now = _now or timezone.now()  # an intake's referrals are made at the moment the case was opened
+    referral = Referral(
+        case=case,
+        from_department=source,
+        to_department=target,
+        requested_by=actor,
+        reason=reason,
+        basis=basis,
+        justification=justification,
+        consent=consent if basis == Basis.CONSENT else None,
+        urgent=bool(urgent),
+        previous=previous,
+    )
+    referral.created_at = now
+    if _requested is not None:
+        _requested.add(target.pk)
+    timers.timers_referral_changed(referral=referral)
+    save_with_history(referral, actor=actor, reason=f"referral_request: {basis}")
+    # The request and the disclosure it is: two timeline rows, one INSERT.
+    CaseEvent.objects.bulk_create(
+        [
+            event_row(
+                case=case,
+                referral=referral,
+                kind=EventKind.REFERRAL_REQUESTED,
+                actor=actor,
+                name="request",
+                to_state=referral.state,
+                department=source,
+                reason=reason,
+                data={"to": target.code, "from": source.code, "basis": basis, "urgent": referral.urgent},
+            ),
+            event_row(
+                case=case,
+                referral=referral,
+                kind=EventKind.DISCLOSURE,
+                actor=actor,
+                name=basis,
+                department=source,
+                reason=justification,
+                data={"to": target.code, "basis": basis, "consent_id": referral.consent_id},
+            ),
+        ]
+    )
+    grants.case_grants_sync(case=case, renew=[target])
+    if case.last_touched_at != now:  # at intake the case was touched at this very moment: nothing moves
+        save_with_history(case, actor=actor, reason="referral_request", update_fields=touch(case, now), changed=True)
+    notifications_queue(
+        # The receiving department is told through its supervisors, who assign it; its caseworkers see
+        # the handoff waiting in their inbox. A row per caseworker grew intake with the staff (issue 10).
+        recipients=department_members(target.pk, (Role.SUPERVISOR,)),
+        kind="referral_requested",
+        title=_("つなぎの依頼: %(n)s（%(f)s から）") % {"n": case.number, "f": source.name_ja},
+        body=_("受理期限: %(d)s")
+        % {"d": timezone.localtime(referral.due_at).strftime("%Y-%m-%d %H:%M") if referral.due_at else "-"},
+        case_id=case.pk,
+        referral_id=referral.pk,
+        url=f"/cases/{case.pk}/",
+    )
+    return referral
+
+
+referral_create = transaction.atomic(_referral_create)
+
+
+# --- Handoff and stage transitions --------------------------------------------------------------
+
+
+def referral_available_transitions(referral: Referral, user: User) -> list[str]:
+    """Names the user may run now: handoff names, then the department's stage transitions."""
+    names = [public_name(t.name) for t in referral.get_available_user_state_transitions(user)]
+    workflow = workflow_registry.get(referral.to_department.code)
+    if workflow is not None and referral.state == ReferralState.ACCEPTED:
+        proxy = _as_workflow(referral, workflow)
+        try:
+            names += [t.name for t in proxy.get_available_user_stage_transitions(user)]
+        finally:
+            proxy.__class__ = Referral
+    return names
+
+
+def _as_workflow(referral: Referral, workflow: workflow_registry.Workflow) -> Referral:
+    referral.__class__ = workflow.model
+    return referral
+
+
+def _referral_method(referral: Referral, name: str):
+    """The bound transition method for a public name, or None when the name is unknown."""
+    if name in HANDOFF_TRANSITIONS:
+        return getattr(referral, _method_name(name))
+    workflow = workflow_registry.get(referral.to_department.code)
+    if workflow is None or name not in workflow.transition_names():
+        return None
+    _as_workflow(referral, workflow)
+    return getattr(referral, name)
+
+
+@transaction.atomic
+def referral_transition(
+    *,
+    referral_id: int,
+    name: str,
+    actor: User,
+    reason: str = "",
+    system: bool = False,
+) -> Referral:
+    """Run a handoff (`accept`, `decline`, `return`, `cancel`, `complete`) or a stage transition."""
+    try:
+        referral = locks.referral_for_update(int(referral_id))
+    except (Referral.DoesNotExist, TypeError, ValueError):
+        raise NotFound(_("つなぎが見つかりません。")) from None
+    if not system and not policy.can_view_referral(actor, referral):
+        raise NotFound(_("つなぎが見つかりません。"))
+    reason = clean_text(reason, field="reason")
+    before = snapshot(referral)
+    before_state, before_stage = referral.state, referral.stage
+    method = _referral_method(referral, str(name))
+    try:
+        if method is None or not can_proceed(method):
+            referral.__class__ = Referral
+            allowed = referral_available_transitions(referral, actor) if not system else []
+            raise IllegalTransition(
+                _("「%(n)s」は現在の状態（%(s)s）ではできません。") % {"n": name, "s": referral.get_state_display()},
+                allowed=allowed,
+            )
+        if not system and not has_transition_perm(method, actor):
+            raise Forbidden(_("この操作の権限がありません。"))
+        require_reason(name, reason)
+        now = timezone.now()
+        kwargs: dict[str, Any] = {"at": now, "actor": actor, "reason": reason}
+        if name == "accept":
+            workflow = workflow_registry.get(referral.to_department.code)
+            kwargs["initial_stage"] = workflow.initial_stage if workflow else ""
+        method(**kwargs)
+    finally:
+        referral.__class__ = Referral  # history is recorded for the concrete model only
+
+    is_stage = name not in HANDOFF_TRANSITIONS
+    changed = changed_fields(referral, before)
+    changed += timers.timers_referral_changed(referral=referral, actor=actor)
+    save_with_history(referral, actor=actor, reason=f"{name}: {reason}".strip(": "), update_fields=changed)
+    case = locks.case_for_update(referral.case_id)
+    event_write(
+        case=case,
+        referral=referral,
+        kind=EventKind.STAGE_TRANSITION if is_stage else EventKind.REFERRAL_TRANSITION,
+        actor=actor,
+        name=name,
+        from_state=before_stage if is_stage else before_state,
+        to_state=referral.stage if is_stage else referral.state,
+        department=referral.to_department,
+        reason=reason,
+        data={"to": referral.to_department.code, "stage": referral.stage},
+    )
+    if not is_stage:
+        grants.case_grants_sync(case=case, renew=[referral.to_department] if name == "accept" else ())
+    timers.timers_object_resolved(case=case, referral=referral, actor=actor)
+    save_with_history(case, actor=actor, reason=f"referral {name}", update_fields=touch(case, timezone.now()))
+    _referral_feedback(referral=referral, case=case, name=name, reason=reason)
+    if name in ("decline", "return"):
+        timers.timers_runaround_check(case=case, actor=actor)
+    return referral
+
+
+def _referral_feedback(*, referral: Referral, case: Case, name: str, reason: str) -> None:
+    """The referring side always learns the outcome (DESIGN §3.2): accept, decline, return, complete."""
+    if name not in ("accept", "decline", "return", "complete"):
+        return
+    titles = {
+        "accept": _("%(d)s が受理しました: %(n)s"),
+        "decline": _("%(d)s が辞退しました: %(n)s"),
+        "return": _("%(d)s から差し戻されました: %(n)s"),
+        "complete": _("%(d)s が対応を完了しました: %(n)s"),
+    }
+    recipients = [referral.requested_by, *lead_recipients(case)]
+    body = _("理由: %(r)s") % {"r": reason} if reason else ""
+    notifications_queue(
+        recipients=recipients,
+        kind=f"referral_{name}",
+        title=titles[name] % {"d": referral.to_department.name_ja, "n": case.number},
+        body=body,
+        case_id=case.pk,
+        referral_id=referral.pk,
+        url=f"/cases/{case.pk}/",
+    )
+
+
+# --- Assigning ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def referral_assign(*, referral_id: int, actor: User, worker_id: int | None) -> Referral:
+    """The receiving department's supervisor names the worker who takes the referral on."""
+    referral = access_referral_for_write(referral_id, actor)
+    if not policy.can_assign(actor, referral):
+        raise Forbidden(_("担当者を割り当てられるのは依頼先の係長・班長です。"))
+    worker = None
+    if worker_id:
+        worker = department_members(referral.to_department_id, (Role.CASEWORKER, Role.SUPERVISOR))
+        worker = next((u for u in worker if u.pk == int(worker_id)), None)
+        if worker is None:
+            raise InvalidInput(
+                _("担当者が見つかりません。"), fields={"worker_id": [_("依頼先部署の職員を選んでください。")]}
+            )
+    before = snapshot(referral)
+    referral.assigned_worker = worker
+    save_with_history(referral, actor=actor, reason="assign", update_fields=changed_fields(referral, before))
+    grants.case_grants_sync(case=referral.case)
+    return referral
