@@ -1,43 +1,322 @@
-"""The case timeline (CaseEvent rows): written here and nowhere else."""
+"""The case timeline (CaseEvent rows, DESIGN §6), written here and nowhere else (CONVENTIONS 11,
+Saleor's `order/events.py`): one function per kind of event, named for what happened.
+
+Each function writes its row in the caller's transaction and returns it; the ones the sweep writes
+in bulk take `commit=False` and return the row unsaved, for `events_save(rows)` (one INSERT).
+The rows hold only facts a limited viewer may see (who, when, which state, which department):
+never an activity's body or a person's details. An actor that is not a signed-in user (None, an
+anonymous request) is recorded as no one; the system user is recorded as itself.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from django.utils import timezone
+
 from referral_engine.accounts.models import Department, User
-from referral_engine.cases.models import Case, CaseEvent, Referral
+from referral_engine.cases.choices import EventKind
+from referral_engine.cases.models import Activity, Case, CaseEvent, Consent, Referral
+
+__all__ = [
+    "activity_added",
+    "case_opened",
+    "case_transition",
+    "consent_recorded",
+    "consent_withdrawn",
+    "escalation_acknowledged",
+    "escalation_fired",
+    "escalation_resolved",
+    "events_save",
+    "gap_flagged",
+    "lead_changed",
+    "referral_requested",
+    "referral_transition",
+    "stage_record_changed",
+    "stage_transition",
+]
 
 
-def event_write(**fields: Any) -> CaseEvent:
-    """Write one timeline row (see `event_row` for the fields)."""
-    event = event_row(**fields)
-    event.save(force_insert=True)
+def _row(*, actor: User | None, **fields: Any) -> CaseEvent:
+    return CaseEvent(actor=actor if getattr(actor, "is_authenticated", False) else None, **fields)
+
+
+def _save(event: CaseEvent, commit: bool) -> CaseEvent:
+    if commit:
+        event.save(force_insert=True)
     return event
 
 
-def event_row(
+def events_save(events: Iterable[CaseEvent]) -> list[CaseEvent]:
+    """Insert rows built with `commit=False`, in one statement."""
+    return CaseEvent.objects.bulk_create(list(events))
+
+
+# --- Case ---------------------------------------------------------------------------------------
+
+
+def case_opened(*, case: Case, actor: User, department: Department) -> CaseEvent:
+    return _save(
+        _row(
+            case=case,
+            kind=EventKind.CASE_OPENED,
+            name="open",
+            to_state=case.state,
+            actor=actor,
+            department=department,
+            data={"channel": case.channel, "risk": case.risk},
+        ),
+        True,
+    )
+
+
+def case_transition(
+    *, case: Case, actor: User, name: str, from_state: str, reason: str = "", closure_reason: str = ""
+) -> CaseEvent:
+    return _save(
+        _row(
+            case=case,
+            kind=EventKind.CASE_TRANSITION,
+            name=name,
+            from_state=from_state,
+            to_state=case.state,
+            actor=actor,
+            reason=reason,
+            data={"closure_reason": closure_reason} if closure_reason else {},
+        ),
+        True,
+    )
+
+
+def lead_changed(
     *,
     case: Case,
-    kind: str,
     actor: User | None,
-    name: str = "",
-    referral: Referral | None = None,
-    from_state: str = "",
-    to_state: str = "",
+    department: Department,
+    worker: User | None,
+    released: User | None = None,
     reason: str = "",
-    department: Department | None = None,
-    data: dict[str, Any] | None = None,
 ) -> CaseEvent:
-    """A timeline row, not yet saved (`event_write` saves one; `bulk_create` several)."""
-    return CaseEvent(
-        case=case,
-        referral=referral,
-        kind=kind,
-        name=name,
-        from_state=from_state,
-        to_state=to_state,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        department=department,
-        reason=reason,
-        data=data or {},
+    """The case's lead (主担当) is now `department` and `worker`; `released`: the worker who left
+    the department (異動・退職), whose place went with the membership."""
+    data: dict[str, Any] = {"department": department.code, "worker": worker.username if worker else None}
+    if released is not None:
+        data["released"] = released.username
+    return _save(
+        _row(
+            case=case,
+            kind=EventKind.LEAD_CHANGED,
+            name="lead",
+            actor=actor,
+            department=department,
+            reason=reason,
+            data=data,
+        ),
+        True,
+    )
+
+
+# --- Referrals ----------------------------------------------------------------------------------
+
+
+def referral_requested(*, referral: Referral, actor: User) -> list[CaseEvent]:
+    """The request and the disclosure it is (DESIGN §4): two rows, one INSERT."""
+    source, target = referral.from_department, referral.to_department
+    return events_save(
+        [
+            _row(
+                case=referral.case,
+                referral=referral,
+                kind=EventKind.REFERRAL_REQUESTED,
+                name="request",
+                to_state=referral.state,
+                actor=actor,
+                department=source,
+                reason=referral.reason,
+                data={"to": target.code, "from": source.code, "basis": referral.basis, "urgent": referral.urgent},
+            ),
+            _row(
+                case=referral.case,
+                referral=referral,
+                kind=EventKind.DISCLOSURE,
+                name=referral.basis,
+                actor=actor,
+                department=source,
+                reason=referral.justification,
+                data={"to": target.code, "basis": referral.basis, "consent_id": referral.consent_id},
+            ),
+        ]
+    )
+
+
+def referral_transition(
+    *, case: Case, referral: Referral, actor: User, name: str, from_state: str, reason: str = ""
+) -> CaseEvent:
+    """A handoff transition: accept, decline, return, cancel, complete."""
+    return _save(
+        _row(
+            case=case,
+            referral=referral,
+            kind=EventKind.REFERRAL_TRANSITION,
+            name=name,
+            from_state=from_state,
+            to_state=referral.state,
+            actor=actor,
+            department=referral.to_department,
+            reason=reason,
+            data={"to": referral.to_department.code, "stage": referral.stage},
+        ),
+        True,
+    )
+
+
+def stage_transition(
+    *, case: Case, referral: Referral, actor: User, name: str, from_stage: str, reason: str = ""
+) -> CaseEvent:
+    """A transition of the receiving department's own workflow."""
+    return _save(
+        _row(
+            case=case,
+            referral=referral,
+            kind=EventKind.STAGE_TRANSITION,
+            name=name,
+            from_state=from_stage,
+            to_state=referral.stage,
+            actor=actor,
+            department=referral.to_department,
+            reason=reason,
+            data={"to": referral.to_department.code, "stage": referral.stage},
+        ),
+        True,
+    )
+
+
+def stage_record_changed(*, case: Case, referral: Referral, actor: User, fields: list[str]) -> CaseEvent:
+    """The department's structured record changed: the names of the fields, never their values."""
+    return _save(
+        _row(
+            case=case,
+            referral=referral,
+            kind=EventKind.STAGE_DATA,
+            name="record",
+            actor=actor,
+            department=referral.to_department,
+            data={"fields": fields},
+        ),
+        True,
+    )
+
+
+# --- Records ------------------------------------------------------------------------------------
+
+
+def activity_added(*, activity: Activity, actor: User) -> CaseEvent:
+    """Names the record, never its body: limited viewers see the timeline."""
+    return _save(
+        _row(
+            case=activity.case,
+            kind=EventKind.ACTIVITY,
+            name=activity.kind,
+            actor=actor,
+            department=activity.department,
+            data={"activity_id": activity.pk, "sensitive": activity.sensitive},
+        ),
+        True,
+    )
+
+
+def consent_recorded(*, consent: Consent, actor: User) -> CaseEvent:
+    return _save(
+        _row(
+            case=consent.case,
+            kind=EventKind.CONSENT,
+            name="record",
+            actor=actor,
+            data={"consent_id": consent.pk, "recipients": consent.recipients, "method": consent.method},
+        ),
+        True,
+    )
+
+
+def consent_withdrawn(*, consent: Consent, actor: User) -> CaseEvent:
+    return _save(
+        _row(case=consent.case, kind=EventKind.CONSENT, name="withdraw", actor=actor, data={"consent_id": consent.pk}),
+        True,
+    )
+
+
+# --- Escalations (timers) -----------------------------------------------------------------------
+
+
+def escalation_fired(*, escalation: Any, actor: User, rule_name: str, commit: bool = True) -> CaseEvent:
+    """One level of a deadline fired (`escalation` is a timers.Escalation with its id)."""
+    from referral_engine.timers import calendar
+
+    due_local = timezone.localtime(escalation.due_at, calendar.office_tz())
+    return _save(
+        _row(
+            case=escalation.case,
+            referral=escalation.referral,
+            kind=EventKind.ESCALATION,
+            name=f"L{escalation.level}",
+            actor=actor,
+            department_id=escalation.department_id,
+            reason=f"{rule_name}（期限 {due_local:%Y-%m-%d %H:%M}）",
+            data={
+                "escalation_id": escalation.pk,
+                "rule": escalation.rule,
+                "level": escalation.level,
+                "cycle": escalation.cycle,
+                "due_at": escalation.due_at.isoformat(),
+            },
+        ),
+        commit,
+    )
+
+
+def gap_flagged(*, escalation: Any, actor: User, rule_name: str, commit: bool = True) -> CaseEvent:
+    """The case became はざま: an L3 escalation, or the runaround rule."""
+    return _save(
+        _row(
+            case=escalation.case,
+            referral=escalation.referral,
+            kind=EventKind.GAP_FLAGGED,
+            name="gap",
+            actor=actor,
+            reason=rule_name,
+            data={"escalation_id": escalation.pk, "rule": escalation.rule},
+        ),
+        commit,
+    )
+
+
+def escalation_acknowledged(*, escalation: Any, actor: User) -> CaseEvent:
+    return _save(
+        _row(
+            case_id=escalation.case_id,
+            referral_id=escalation.referral_id,
+            kind=EventKind.ESCALATION,
+            name="acknowledged",
+            actor=actor,
+            department_id=escalation.department_id,
+            data={"escalation_id": escalation.pk, "rule": escalation.rule, "level": escalation.level},
+        ),
+        True,
+    )
+
+
+def escalation_resolved(*, escalation: Any, actor: User, reason: str) -> CaseEvent:
+    return _save(
+        _row(
+            case_id=escalation.case_id,
+            referral_id=escalation.referral_id,
+            kind=EventKind.ESCALATION,
+            name="resolved",
+            actor=actor,
+            department_id=escalation.department_id,
+            reason=reason[:2000],
+            data={"escalation_id": escalation.pk, "rule": escalation.rule, "level": escalation.level},
+        ),
+        True,
     )

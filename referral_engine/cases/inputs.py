@@ -8,6 +8,7 @@ shows next to the field.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -15,7 +16,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from referral_engine.cases.choices import Need
+from referral_engine.accounts.models import District
+from referral_engine.cases import normalize
+from referral_engine.cases.choices import Need, PersonFlag, Sex
 from referral_engine.errors import InvalidInput
 
 MAX_TEXT = 10_000
@@ -80,3 +83,55 @@ def require_reason(name: str, reason: str) -> None:
     """Decline, return and hold say why. Checked after the permission: a 403 comes before a 400."""
     if name in REASON_REQUIRED and not reason:
         raise InvalidInput(_("理由を入力してください。"), fields={"reason": [_("この項目は必須です。")]})
+
+
+# --- A person as a client sends it ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonInput:
+    family_name: str
+    given_name: str
+    family_name_kana: str
+    given_name_kana: str
+    birth_date: date | None
+    sex: str
+    address: str
+    district: District | None
+    phone: str
+    flags: list[str]
+
+
+def person_input(data: dict[str, Any]) -> PersonInput:
+    """A new person's fields, cleaned: the kana in katakana, the district looked up by its code."""
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            _("本人の情報が正しくありません。"), fields={"person": [_("オブジェクトで指定してください。")]}
+        )
+    district = None
+    if data.get("district"):
+        district = District.objects.filter(code=clean_code(data["district"])).first()
+        if district is None:
+            raise InvalidInput(
+                _("地区が見つかりません。"),
+                fields={"district": [_("「%(v)s」という地区はありません。") % {"v": data["district"]}]},
+            )
+    flags = data.get("flags") or []
+    if not isinstance(flags, list) or any(f not in PersonFlag.values for f in flags):
+        raise InvalidInput(_("特記事項が正しくありません。"), fields={"flags": [_("選択肢にない値があります。")]})
+    return PersonInput(
+        family_name=clean_text(data.get("family_name"), field="family_name", required=True, max_length=50),
+        given_name=clean_text(data.get("given_name"), field="given_name", max_length=50),
+        family_name_kana=normalize.to_katakana(
+            clean_text(data.get("family_name_kana"), field="family_name_kana", max_length=100)
+        ),
+        given_name_kana=normalize.to_katakana(
+            clean_text(data.get("given_name_kana"), field="given_name_kana", max_length=100)
+        ),
+        birth_date=clean_birth_date(data.get("birth_date")),
+        sex=clean_choice(data.get("sex") or "", Sex, field="sex", default=""),
+        address=clean_text(data.get("address"), field="address", max_length=200),
+        district=district,
+        phone=clean_text(data.get("phone"), field="phone", max_length=30),
+        flags=sorted(set(flags)),
+    )

@@ -110,3 +110,49 @@ def test_front_desk_cannot_close_and_outsiders_cannot_see(open_case, users, fres
         case_transition(case_id=case.pk, name="start_assessment", actor=fresh(users["worker_shakyo"]))
     with pytest.raises(Forbidden):
         case_transition(case_id=case.pk, name="start_assessment", actor=fresh(users["auditor"]))
+
+
+def test_closing_and_reopening_belong_to_the_lead_department(open_case, users, fresh):
+    """`work_case` alone does not close or reopen (policy.can_close_case): a worker of a department
+    that works the case but does not lead it is refused; the lead department's worker and the desk
+    supervisor may."""
+    from referral_engine.access import policy
+    from referral_engine.cases.services.case_state import case_available_transitions, case_lead_change
+
+    # Given: opened at health (its intake department keeps work_case), then led by longevity_support.
+    case = open_case("worker_health")
+    case_lead_change(case_id=case.pk, actor=fresh(users["chief_health"]), lead_department="longevity_support")
+    outsider_lead = fresh(users["worker_health"])
+    assert policy.can_work_case(Case.objects.get(pk=case.pk), outsider_lead)
+    case = _drive(case, outsider_lead, ["start_assessment"])  # works the case, as work_case allows
+
+    # When / then: the intake department's worker may neither close nor reopen.
+    assert "close" not in case_available_transitions(case, fresh(outsider_lead))
+    with pytest.raises(Forbidden):
+        case_transition(case_id=case.pk, name="close", actor=fresh(outsider_lead), closure_reason="resolved")
+    assert Case.objects.get(pk=case.pk).state == CaseState.ASSESSING
+
+    lead_worker = users["worker_longevity"]
+    case = case_transition(case_id=case.pk, name="close", actor=fresh(lead_worker), closure_reason="resolved")
+    assert case.state == CaseState.CLOSED
+    closed = CaseEvent.objects.filter(case=case).latest("id")
+    assert (closed.name, closed.actor) == ("close", lead_worker)
+
+    with pytest.raises(Forbidden):
+        case_transition(case_id=case.pk, name="reopen", actor=fresh(outsider_lead))
+    assert Case.objects.get(pk=case.pk).state == CaseState.CLOSED
+
+    case = case_transition(case_id=case.pk, name="reopen", actor=fresh(users["chief_welfare"]))  # the desk supervisor
+    assert case.state == CaseState.ASSESSING
+    case = case_transition(
+        case_id=case.pk, name="close", actor=fresh(users["chief_welfare"]), closure_reason="resolved"
+    )
+    case = case_transition(case_id=case.pk, name="reopen", actor=fresh(lead_worker))
+    assert case.state == CaseState.ASSESSING
+    assert list(CaseEvent.objects.filter(case=case, kind="case_transition").values_list("name", "actor__username")) == [
+        ("start_assessment", "worker_health"),
+        ("close", "worker_longevity"),
+        ("reopen", "chief_welfare"),
+        ("close", "chief_welfare"),
+        ("reopen", "worker_longevity"),
+    ]

@@ -216,3 +216,12 @@ def can_view_reports(user: Any) -> bool:
     desk and connectors: no."""
     p = principal(user)
     return p.is_supervisor or p.is_auditor or p.is_admin or _active_superuser(user)
+
+
+# --- System actors ------------------------------------------------------------------------------
+
+
+def can_release_assignments(user: Any) -> bool:
+    """A leaver's lead-worker and assigned-worker places go when their membership ends (異動・退職):
+    a change of master data, made by the admin or by the system principal."""
+    return can_manage_master_data(user) or principal(user).is_system

@@ -31,6 +31,9 @@ class Principal:
     # Department groups whose reach starts with the membership (caseworkers and front desk): a grant
     # to the group counts for this user only if an event made or renewed it since `started_at`.
     group_since: tuple[tuple[int, datetime], ...] = ()
+    # The system principal (the sweep, the timers, commands acting for the city): no role and no
+    # department, so no rule for people lets it in; only the rules that name it do.
+    is_system: bool = False
 
     def group_reach(self) -> Q:
         """The group-permission rows that give this user reach (the staff-move rule: a caseworker who
@@ -113,6 +116,7 @@ def principal(user: Any) -> Principal:
             for m in memberships
             if m.department_id and m.role in MEMBERSHIP_SCOPED_ROLES
         ),
+        is_system=bool(getattr(user, "is_system", False)),
     )
     setattr(user, PRINCIPAL_CACHE, value)
     return value

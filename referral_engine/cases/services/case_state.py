@@ -12,43 +12,38 @@ from referral_engine.access import grants, policy
 from referral_engine.accounts.models import Department, User
 from referral_engine.accounts.roles import Role
 from referral_engine.audit.history import save_with_history
-from referral_engine.cases import locks
-from referral_engine.cases.choices import ClosureReason, EventKind, ReferralState
-from referral_engine.cases.events import event_write
+from referral_engine.cases import events
+from referral_engine.cases.choices import ClosureReason, ReferralState
 from referral_engine.cases.inputs import clean_choice, clean_text, require_reason
 from referral_engine.cases.models import Case, Referral
-from referral_engine.cases.services.changes import changed_fields, snapshot, touch
+from referral_engine.cases.services.changes import case_touch, changed_fields, snapshot
 from referral_engine.cases.services.departments import department_by_code, department_members
-from referral_engine.cases.services.guards import access_case_for_write
+from referral_engine.cases.services.guards import access_case_for_write, checks, unchecked
 from referral_engine.errors import Forbidden, IllegalTransition, InvalidInput
 from referral_engine.notifications.services import notifications_queue
 
 CASE_TRANSITIONS = ("start_assessment", "start_support", "start_monitoring", "hold", "resume", "close", "reopen")
 
 
+@unchecked("an answer, not a write: the FSM lists only the transitions whose policy rule lets the user run them")
 def case_available_transitions(case: Case, user: User) -> list[str]:
     return [t.name for t in case.get_available_user_state_transitions(user)]
 
 
+@checks(policy.can_view_case, has_transition_perm)
 @transaction.atomic
-def case_transition(
-    *,
-    case_id: int,
-    name: str,
-    actor: User,
-    reason: str = "",
-    closure_reason: str = "",
-    system: bool = False,
-) -> Case:
-    case = access_case_for_write(case_id, actor) if not system else locks.case_for_update(int(case_id))
+def case_transition(*, case_id: int, name: str, actor: User, reason: str = "", closure_reason: str = "") -> Case:
+    """Run a case transition; its permission is the transition's own (`policy.can_work_case`, and
+    `policy.can_close_case` for close and reopen)."""
+    case = access_case_for_write(case_id, actor)
     reason = clean_text(reason, field="reason")
     method = getattr(case, name, None) if name in CASE_TRANSITIONS else None
     if method is None or not can_proceed(method):
         raise IllegalTransition(
             _("「%(n)s」は現在の状態（%(s)s）ではできません。") % {"n": name, "s": case.get_state_display()},
-            allowed=case_available_transitions(case, actor) if not system else [],
+            allowed=case_available_transitions(case, actor),
         )
-    if not system and not has_transition_perm(method, actor):
+    if not has_transition_perm(method, actor):
         raise Forbidden(_("この操作の権限がありません。"))
     require_reason(name, reason)
     now = timezone.now()
@@ -63,7 +58,7 @@ def case_transition(
     before = snapshot(case)
     before_state = case.state
     method(at=now, closure_reason=closure_reason, reason=reason)
-    changed = changed_fields(case, before) + touch(case, now)
+    changed = changed_fields(case, before) + case_touch(case, now)
     save_with_history(
         case,
         actor=actor,
@@ -71,21 +66,15 @@ def case_transition(
         update_fields=changed,
         changed=case.state != before_state or case.last_touched_at != before["last_touched_at"],
     )
-    event_write(
-        case=case,
-        kind=EventKind.CASE_TRANSITION,
-        actor=actor,
-        name=name,
-        from_state=before_state,
-        to_state=case.state,
-        reason=reason,
-        data={"closure_reason": closure_reason} if closure_reason else {},
+    events.case_transition(
+        case=case, actor=actor, name=name, from_state=before_state, reason=reason, closure_reason=closure_reason
     )
-    # No timers_object_resolved(case=...) here: `touch` above already brought the case's clocks in
-    # line with its new state (stall clock restarted, paused or stopped; all clocks stopped on close).
+    # No timers_object_resolved(case=...) here: `case_touch` above already brought the case's clocks
+    # in line with its new state (stall clock restarted, paused or stopped; all clocks stopped on close).
     return case
 
 
+@checks(policy.can_view_case, policy.can_reassign)
 @transaction.atomic
 def case_lead_change(
     *, case_id: int, actor: User, lead_department: str | None = None, lead_worker_id: int | None = None
@@ -116,37 +105,28 @@ def case_lead_change(
     changed = changed_fields(case, before)
     if not changed:
         return case
-    save_with_history(case, actor=actor, reason="lead_changed", update_fields=changed + touch(case, timezone.now()))
-    event_write(
-        case=case,
-        kind=EventKind.LEAD_CHANGED,
-        actor=actor,
-        name="lead",
-        department=department,
-        data={"department": department.code, "worker": worker.username if worker else None},
+    save_with_history(
+        case, actor=actor, reason="lead_changed", update_fields=changed + case_touch(case, timezone.now())
     )
+    events.lead_changed(case=case, actor=actor, department=department, worker=worker)
     grants.case_grants_sync(case=case, renew=[department])
     return case
 
 
+@checks(policy.can_release_assignments)
 @transaction.atomic
-def assignments_release(*, user: User, department: Department, actor: User | None, reason: str) -> dict[str, int]:
+def assignments_release(*, user: User, department: Department, actor: User, reason: str) -> dict[str, int]:
     """異動・退職: the user stops being lead worker of the department's cases and assigned worker of
     its referrals, so their per-user grants go with the case, not with the person. Each change is a
-    history row and a timeline event; the department's supervisors are told what needs a new worker."""
+    history row and a timeline event; the department's supervisors are told what needs a new worker.
+    Called when a membership ends (`accounts.services.membership_end`): by the admin, or the system."""
+    if not policy.can_release_assignments(actor):
+        raise Forbidden(_("担当を外せるのは管理者です。"))
     cases = list(Case.objects.select_for_update().filter(lead_worker=user, lead_department=department).order_by("pk"))
     for case in cases:
         case.lead_worker = None
         save_with_history(case, actor=actor, reason=f"lead_released: {reason}", update_fields=["lead_worker"])
-        event_write(
-            case=case,
-            kind=EventKind.LEAD_CHANGED,
-            actor=actor,
-            name="lead",
-            reason=reason,
-            department=department,
-            data={"department": department.code, "worker": None, "released": user.username},
-        )
+        events.lead_changed(case=case, actor=actor, department=department, worker=None, released=user, reason=reason)
         grants.case_grants_sync(case=case)
     referrals = list(
         Referral.objects.select_for_update()

@@ -19,7 +19,7 @@ def changed_fields(obj: Model, before: dict[str, Any]) -> list[str]:
     return [f.name for f in obj._meta.concrete_fields if before.get(f.attname) != getattr(obj, f.attname)]
 
 
-def touch(case: Case, at: datetime) -> list[str]:
+def case_touch(case: Case, at: datetime) -> list[str]:
     """Any activity or transition touches the case: the stall clock starts again. Returns the fields
     to save (the caller saves them with its own history reason)."""
     case.last_touched_at = at

@@ -1,10 +1,22 @@
-"""The checks every public service makes before it writes (Zulip's `access_*` helpers): load and
-lock the row, and answer "not found" alike for a row that does not exist and one the actor may not
-see (DESIGN §5: 404, never a hint that it exists)."""
+"""The checks every public service makes before it writes.
+
+Each public function of a use-case module (`intake`, `persons`, `referrals`, `case_state`,
+`records`, `slips`) declares the policy rules it checks with `@checks(...)`, checks them first
+(Zulip's `access_*`), and then calls the unchecked internal writers of the package (`_*_write`,
+Zulip's `do_*`), which no module outside the package imports. No public function takes a keyword
+that skips a check: a system actor (the slip intake at the desk, the sweep) is a principal with its
+own rules in `referral_engine.access.policy`. A public function that writes nothing on anyone's
+behalf (an answer the FSM's permission callables already filter, a formatter) says why with
+`@unchecked(...)`. tests/cases/test_service_checks.py holds every public function to this.
+
+The `access_*` helpers load and lock the row, and answer "not found" alike for a row that does not
+exist and one the actor may not see (DESIGN §5: 404, never a hint that it exists).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.utils.translation import gettext as _
 
@@ -14,9 +26,33 @@ from referral_engine.cases import locks
 from referral_engine.cases.models import Case, Referral
 from referral_engine.errors import NotFound
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def checks(*rules: Callable[..., bool]) -> Callable[[F], F]:
+    """Declare the policy rules a public service checks before it writes, in the order it checks
+    them. The declaration is what the tests hold the service to: each rule is called in its body
+    (directly or through an `access_*` helper), and an actor it refuses gets a 403 or a 404."""
+
+    def declare(function: F) -> F:
+        function.policy_rules = rules
+        return function
+
+    return declare
+
+
+def unchecked(why: str) -> Callable[[F], F]:
+    """A public function of a use-case module that needs no check of its own: say why."""
+
+    def declare(function: F) -> F:
+        function.unchecked_because = why
+        return function
+
+    return declare
+
 
 def access_case_for_write(case_id: Any, actor: User) -> Case:
-    """The case, locked, if the actor may see it."""
+    """The case, locked, if the actor may see it (`policy.can_view_case`)."""
     try:
         case = locks.case_for_update(int(case_id))
     except (Case.DoesNotExist, TypeError, ValueError):
@@ -27,7 +63,7 @@ def access_case_for_write(case_id: Any, actor: User) -> Case:
 
 
 def access_referral_for_write(referral_id: Any, actor: User) -> Referral:
-    """The referral, locked, if the actor may see it."""
+    """The referral, locked, if the actor may see it (`policy.can_view_referral`)."""
     try:
         referral = locks.referral_for_update(int(referral_id))
     except (Referral.DoesNotExist, TypeError, ValueError):

@@ -1,12 +1,17 @@
 """Intake (受付): whichever window a person reaches opens the case there (どの窓口でも受け止める), with
 its person (found or new), consent, first note and referrals, all in one transaction: a refused
 referral or an invalid consent saves nothing at all. An `Idempotency-Key` makes a resent intake
-return the case it opened the first time."""
+return the case it opened the first time.
+
+`case_open` is the staff's intake at their own window (`policy.can_open_case`). A connector's slip
+opens its case at the desk through the same writer, `_case_write`, once `slips.slip_submit` has
+checked `policy.can_submit_slip`."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -14,24 +19,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from referral_engine.access import grants, policy
-from referral_engine.accounts.models import Department, District, User
-from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE
+from referral_engine.accounts.models import Department, User
 from referral_engine.audit.history import save_with_history
-from referral_engine.cases.choices import ActivityKind, Channel, EventKind, Risk
-from referral_engine.cases.events import event_write
+from referral_engine.cases import events
+from referral_engine.cases.choices import ActivityKind, Channel, Risk
 from referral_engine.cases.inputs import clean_choice, clean_needs, clean_text
 from referral_engine.cases.models import Case, IntakeToken, Person
 from referral_engine.cases.numbering import next_case_number
 from referral_engine.cases.services.departments import actor_department
-from referral_engine.cases.services.persons import (
-    _person_create,
-    person_candidate_payload,
-    person_duplicate_candidates,
-    person_input,
-)
-from referral_engine.cases.services.records import activity_add, consent_record
-from referral_engine.cases.services.referrals import _referral_create
-from referral_engine.errors import Conflict, Forbidden, InvalidInput, PossibleDuplicate
+from referral_engine.cases.services.guards import checks
+from referral_engine.cases.services.persons import _intake_person
+from referral_engine.cases.services.records import _activity_write, _consent_write
+from referral_engine.cases.services.referrals import _referral_write
+from referral_engine.errors import Conflict, Forbidden, InvalidInput
 from referral_engine.timers import services as timers
 
 
@@ -39,6 +39,7 @@ def _request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+@checks(policy.can_open_case)
 @transaction.atomic
 def case_open(
     *,
@@ -54,13 +55,10 @@ def case_open(
     consent: dict[str, Any] | None = None,
     first_note: str = "",
     department_code: str | None = None,
-    referrer: Any = None,
     idempotency_key: str | None = None,
-    _slip_district: District | None = None,
 ) -> Case:
-    """Open a case at the actor's window (どの窓口でも受け止める). Everything in one transaction:
-    a refused referral or an invalid consent saves nothing at all."""
-    if _slip_district is None and not policy.can_open_case(actor):
+    """Open a case at the actor's window (their department, or `department_code` among theirs)."""
+    if not policy.can_open_case(actor):
         raise Forbidden(_("ケースを受け付ける権限がありません。"))
     request_payload = {
         "channel": channel,
@@ -80,68 +78,24 @@ def case_open(
             if previous.request_hash != _request_hash(request_payload):
                 raise Conflict(_("同じ Idempotency-Key で異なる内容が送られました。"))
             return previous.case
-
     channel = clean_choice(channel, Channel, field="channel", default=Channel.COUNTER)
     risk = clean_choice(risk, Risk, field="risk", default=Risk.NORMAL)
     summary = clean_text(summary, field="summary", required=True)
     need_codes = clean_needs(needs)
-    if _slip_district is not None:
-        window = Department.objects.get(code=DESK_DEPARTMENT_CODE)
-    else:
-        window = actor_department(actor, department_code)
-
-    if person_id is not None:
-        try:
-            person_obj = Person.objects.get(pk=int(person_id))
-        except (Person.DoesNotExist, TypeError, ValueError):
-            raise InvalidInput(_("本人が見つかりません。"), fields={"person_id": [_("存在しない本人です。")]}) from None
-    elif person is not None:
-        data = person_input(person)
-        if not confirm_new_person:
-            candidates = person_duplicate_candidates(data)
-            if candidates:
-                raise PossibleDuplicate(
-                    _("同一人物の可能性がある方が登録されています。確認してください。"),
-                    candidates=[person_candidate_payload(c) for c in candidates],
-                )
-        person_obj = _person_create(data, actor=actor)
-    else:
-        raise InvalidInput(_("本人を指定してください。"), fields={"person": [_("person_id か person が必要です。")]})
-
+    window = actor_department(actor, department_code)
+    person_obj = _intake_person(actor=actor, person_id=person_id, person=person, confirm_new_person=confirm_new_person)
     now = timezone.now()
-    fiscal_year, number = next_case_number(now)
-    p = policy.principal(actor)
-    case = Case(
-        number=number,
-        fiscal_year=fiscal_year,
+    case = _case_write(
+        actor=actor,
+        window=window,
         person=person_obj,
-        intake_department=window,
         channel=channel,
-        referrer=referrer,
-        opened_by=actor,
         summary=summary,
         needs=need_codes,
         risk=risk,
-        lead_department=window,
-        lead_worker=actor if (p.can_work and window.pk in p.department_ids) else None,
-        last_touched_at=now,
+        now=now,
+        grants_follow=bool(referrals),
     )
-    timers.timers_case_changed(case=case)
-    save_with_history(case, actor=actor, reason="case_open")
-    event_write(
-        case=case,
-        kind=EventKind.CASE_OPENED,
-        actor=actor,
-        name="open",
-        to_state=case.state,
-        department=window,
-        data={"channel": channel, "risk": risk},
-    )
-    if not referrals:  # otherwise each referral below reconciles the case's grants, this one included
-        grants.case_grants_sync(case=case)
-    # No policy.forget(actor) here: the grants are on a case no cache of this request has seen (its
-    # permissions are read when first asked), and they change no membership.
-
     if idempotency_key:
         try:
             with transaction.atomic():
@@ -151,35 +105,99 @@ def case_open(
         except IntegrityError:
             # A concurrent request with the same key won: this whole intake rolls back.
             raise Conflict(_("同じ Idempotency-Key の受付が処理中です。")) from None
-
-    consent_obj = None
-    if consent:
-        consent_obj = consent_record(case_id=case.pk, actor=actor, _case=case, **consent)
+    consent_obj = _consent_write(case=case, actor=actor, **consent) if consent else None
     if first_note:
-        activity_add(case_id=case.pk, actor=actor, kind=ActivityKind.NOTE, body=first_note, _case=case)
+        # The case was touched at this very moment: the note moves no clock of its own.
+        _activity_write(case=case, actor=actor, kind=ActivityKind.NOTE, body=first_note, touch=False)
+    _intake_referrals(
+        case=case,
+        actor=actor,
+        window=window,
+        specs=referrals or [],
+        summary=summary,
+        risk=risk,
+        consent_id=consent_obj.pk if consent_obj else None,
+        now=now,
+    )
+    return case
+
+
+def _case_write(
+    *,
+    actor: User,
+    window: Department,
+    person: Person,
+    channel: str,
+    summary: str,
+    needs: list[str],
+    risk: str,
+    now: datetime,
+    referrer: User | None = None,
+    grants_follow: bool = False,
+) -> Case:
+    """Write the case at `window` (its intake and lead department), its timeline event, and its
+    grants unless `grants_follow` (the intake's referrals reconcile them, this case's included)."""
+    fiscal_year, number = next_case_number(now)
+    p = policy.principal(actor)
+    case = Case(
+        number=number,
+        fiscal_year=fiscal_year,
+        person=person,
+        intake_department=window,
+        channel=channel,
+        referrer=referrer,
+        opened_by=actor,
+        summary=summary,
+        needs=needs,
+        risk=risk,
+        lead_department=window,
+        lead_worker=actor if (p.can_work and window.pk in p.department_ids) else None,
+        last_touched_at=now,
+    )
+    timers.timers_case_changed(case=case)
+    save_with_history(case, actor=actor, reason="case_open")
+    events.case_opened(case=case, actor=actor, department=window)
+    if not grants_follow:
+        grants.case_grants_sync(case=case)
+    # No policy.forget(actor) here: the grants are on a case no cache of this request has seen (its
+    # permissions are read when first asked), and they change no membership.
+    return case
+
+
+def _intake_referrals(
+    *,
+    case: Case,
+    actor: User,
+    window: Department,
+    specs: list[Any],
+    summary: str,
+    risk: str,
+    consent_id: int | None,
+    now: datetime,
+) -> None:
+    """The referrals asked for at intake: from the window the intake was authorised at, made at the
+    moment the case was opened; a field error names its referral (`referrals[1].basis`)."""
     requested: set[int] = set()  # departments asked by this intake so far (the case has no other referral)
-    for index, spec in enumerate(referrals or []):
+    for index, spec in enumerate(specs):
         if not isinstance(spec, dict):
             raise InvalidInput(
                 _("つなぎ先が正しくありません。"), fields={f"referrals[{index}]": [_("不正な形式です。")]}
             )
         try:
-            _referral_create(  # already in case_open's transaction: no savepoint of its own
-                case_id=case.pk,
+            _referral_write(
+                case=case,
                 actor=actor,
+                source=window,
                 to_department=spec.get("to_department"),
                 basis=spec.get("basis"),
                 reason=spec.get("reason") or summary,
                 justification=spec.get("justification", ""),
                 urgent=bool(spec.get("urgent", risk == Risk.URGENT)),
-                consent_id=spec.get("consent_id") or (consent_obj.pk if consent_obj else None),
-                _case=case,
-                _from_department=window if _slip_district is not None else None,
-                _now=now,
-                _requested=requested,
+                consent_id=spec.get("consent_id") or consent_id,
+                now=now,
+                requested=requested,
             )
         except InvalidInput as exc:
             raise InvalidInput(
                 exc.message, fields={f"referrals[{index}].{k}": v for k, v in exc.fields.items()}
             ) from None
-    return case

@@ -1,76 +1,39 @@
-"""The person an intake names or creates (本人): the input a client sends, the duplicate check at
-intake (normalised kana, kanji name or phone, and a birth date that does not contradict), and the
-creation of a new person record."""
+"""The person of an intake (本人): an existing one named by id, or a new one after the duplicate
+check (normalised kana, kanji name or phone, and a birth date that does not contradict). Staff
+decide; nothing is merged silently. Written only inside an intake the policy has authorised."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from referral_engine.accounts.models import District, User
+from referral_engine.accounts.models import User
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import normalize
-from referral_engine.cases.choices import PersonFlag, Sex
-from referral_engine.cases.inputs import clean_birth_date, clean_choice, clean_code, clean_text
+from referral_engine.cases.inputs import PersonInput, person_input
 from referral_engine.cases.models import Person
-from referral_engine.errors import InvalidInput
+from referral_engine.cases.services.guards import unchecked
+from referral_engine.errors import InvalidInput, PossibleDuplicate
 
 
-@dataclass(frozen=True)
-class PersonInput:
-    family_name: str
-    given_name: str
-    family_name_kana: str
-    given_name_kana: str
-    birth_date: date | None
-    sex: str
-    address: str
-    district: District | None
-    phone: str
-    flags: list[str]
+@unchecked("formats a person the caller was already allowed to find; reads and writes nothing")
+def person_candidate_payload(person: Person) -> dict[str, Any]:
+    """What a duplicate warning shows: identifying, never sensitive."""
+    return {
+        "id": person.pk,
+        "name": person.full_name,
+        "kana": person.full_name_kana,
+        "birth_date": person.birth_date.isoformat() if person.birth_date else None,
+        "district": person.district.code if person.district_id else None,
+        "address": person.address,
+    }
 
 
-def person_input(data: dict[str, Any]) -> PersonInput:
-    if not isinstance(data, dict):
-        raise InvalidInput(
-            _("本人の情報が正しくありません。"), fields={"person": [_("オブジェクトで指定してください。")]}
-        )
-    district = None
-    if data.get("district"):
-        district = District.objects.filter(code=clean_code(data["district"])).first()
-        if district is None:
-            raise InvalidInput(
-                _("地区が見つかりません。"),
-                fields={"district": [_("「%(v)s」という地区はありません。") % {"v": data["district"]}]},
-            )
-    flags = data.get("flags") or []
-    if not isinstance(flags, list) or any(f not in PersonFlag.values for f in flags):
-        raise InvalidInput(_("特記事項が正しくありません。"), fields={"flags": [_("選択肢にない値があります。")]})
-    return PersonInput(
-        family_name=clean_text(data.get("family_name"), field="family_name", required=True, max_length=50),
-        given_name=clean_text(data.get("given_name"), field="given_name", max_length=50),
-        family_name_kana=normalize.to_katakana(
-            clean_text(data.get("family_name_kana"), field="family_name_kana", max_length=100)
-        ),
-        given_name_kana=normalize.to_katakana(
-            clean_text(data.get("given_name_kana"), field="given_name_kana", max_length=100)
-        ),
-        birth_date=clean_birth_date(data.get("birth_date")),
-        sex=clean_choice(data.get("sex") or "", Sex, field="sex", default=""),
-        address=clean_text(data.get("address"), field="address", max_length=200),
-        district=district,
-        phone=clean_text(data.get("phone"), field="phone", max_length=30),
-        flags=sorted(set(flags)),
-    )
-
-
-def person_duplicate_candidates(person: PersonInput, *, limit: int = 10) -> list[Person]:
+def _duplicate_candidates(person: PersonInput, *, limit: int = 10) -> list[Person]:
     """Same normalised kana, kanji name or phone, and a birth date that does not contradict.
-    A different birth date is not a match. Staff decide; nothing is merged."""
+    A different birth date is not a match."""
     kana = normalize.kana_key(person.family_name_kana, person.given_name_kana)
     name = normalize.name_key(person.family_name, person.given_name)
     phone = normalize.phone_key(person.phone)
@@ -85,19 +48,28 @@ def person_duplicate_candidates(person: PersonInput, *, limit: int = 10) -> list
     return list(Person.objects.filter(query).select_related("district").order_by("id")[:limit])
 
 
-def person_candidate_payload(person: Person) -> dict[str, Any]:
-    """What a duplicate warning shows: identifying, never sensitive."""
-    return {
-        "id": person.pk,
-        "name": person.full_name,
-        "kana": person.full_name_kana,
-        "birth_date": person.birth_date.isoformat() if person.birth_date else None,
-        "district": person.district.code if person.district_id else None,
-        "address": person.address,
-    }
+def _intake_person(*, actor: User, person_id: Any, person: dict[str, Any] | None, confirm_new_person: bool) -> Person:
+    """The person an intake is for: `person_id`, or a new person from `person` unless possible
+    duplicates exist and the opener has not confirmed a new one (409 with the candidates)."""
+    if person_id is not None:
+        try:
+            return Person.objects.get(pk=int(person_id))
+        except (Person.DoesNotExist, TypeError, ValueError):
+            raise InvalidInput(_("本人が見つかりません。"), fields={"person_id": [_("存在しない本人です。")]}) from None
+    if person is None:
+        raise InvalidInput(_("本人を指定してください。"), fields={"person": [_("person_id か person が必要です。")]})
+    data = person_input(person)
+    if not confirm_new_person:
+        candidates = _duplicate_candidates(data)
+        if candidates:
+            raise PossibleDuplicate(
+                _("同一人物の可能性がある方が登録されています。確認してください。"),
+                candidates=[person_candidate_payload(c) for c in candidates],
+            )
+    return _person_write(data, actor=actor)
 
 
-def _person_create(data: PersonInput, *, actor: User) -> Person:
+def _person_write(data: PersonInput, *, actor: User) -> Person:
     person = Person(
         family_name=data.family_name,
         given_name=data.given_name,

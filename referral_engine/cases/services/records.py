@@ -14,20 +14,20 @@ from referral_engine import workflow_registry
 from referral_engine.access import policy
 from referral_engine.accounts.models import Department, User
 from referral_engine.audit.history import save_with_history
-from referral_engine.cases import locks
-from referral_engine.cases.choices import ActivityKind, ConsentMethod, EventKind
-from referral_engine.cases.events import event_write
+from referral_engine.cases import events, locks
+from referral_engine.cases.choices import ActivityKind, ConsentMethod
 from referral_engine.cases.inputs import clean_choice, clean_code, clean_text
 from referral_engine.cases.models import Activity, Case, Consent, StageRecord
-from referral_engine.cases.services.changes import touch
+from referral_engine.cases.services.changes import case_touch
 from referral_engine.cases.services.departments import requesting_department
-from referral_engine.cases.services.guards import access_case_for_write, access_referral_for_write
+from referral_engine.cases.services.guards import access_case_for_write, access_referral_for_write, checks
 from referral_engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from referral_engine.timers import services as timers
 
 # --- Activities ---------------------------------------------------------------------------------
 
 
+@checks(policy.can_view_case, policy.can_add_activity)
 @transaction.atomic
 def activity_add(
     *,
@@ -37,11 +37,25 @@ def activity_add(
     body: str,
     sensitive: bool = False,
     occurred_at: datetime | None = None,
-    _case: Case | None = None,
 ) -> Activity:
-    case = _case or access_case_for_write(case_id, actor)
-    if _case is None and not policy.can_add_activity(actor, case):
+    case = access_case_for_write(case_id, actor)
+    if not policy.can_add_activity(actor, case):
         raise Forbidden(_("支援記録を追加する権限がありません。"))
+    return _activity_write(case=case, actor=actor, kind=kind, body=body, sensitive=sensitive, occurred_at=occurred_at)
+
+
+def _activity_write(
+    *,
+    case: Case,
+    actor: User,
+    kind: Any,
+    body: Any,
+    sensitive: bool = False,
+    occurred_at: datetime | None = None,
+    touch: bool = True,
+) -> Activity:
+    """Write an activity the caller has authorised. It touches the case (the stall clock starts
+    again) unless `touch` is False: an intake's first note, written when the case was just opened."""
     kind = clean_choice(kind, ActivityKind, field="kind")
     body = clean_text(body, field="body", required=True)
     now = timezone.now()
@@ -60,17 +74,9 @@ def activity_add(
         sensitive=bool(sensitive),
     )
     save_with_history(activity, actor=actor, reason="activity_add")
-    # The timeline names the record, never its body: limited viewers see the timeline.
-    event_write(
-        case=case,
-        kind=EventKind.ACTIVITY,
-        actor=actor,
-        name=kind,
-        department=department,
-        data={"activity_id": activity.pk, "sensitive": activity.sensitive},
-    )
-    if _case is None:
-        save_with_history(case, actor=actor, reason="activity_add", update_fields=touch(case, now))
+    events.activity_added(activity=activity, actor=actor)
+    if touch:
+        save_with_history(case, actor=actor, reason="activity_add", update_fields=case_touch(case, now))
     timers.timers_object_resolved(case=case, actor=actor)
     return activity
 
@@ -78,6 +84,7 @@ def activity_add(
 # --- Consents -----------------------------------------------------------------------------------
 
 
+@checks(policy.can_view_case, policy.can_manage_consent)
 @transaction.atomic
 def consent_record(
     *,
@@ -88,11 +95,32 @@ def consent_record(
     method: str,
     obtained_at: datetime | None = None,
     note: str = "",
-    _case: Case | None = None,
 ) -> Consent:
-    case = _case or access_case_for_write(case_id, actor)
-    if _case is None and not policy.can_manage_consent(actor, case):
+    case = access_case_for_write(case_id, actor)
+    if not policy.can_manage_consent(actor, case):
         raise Forbidden(_("同意を記録する権限がありません。"))
+    return _consent_write(
+        case=case,
+        actor=actor,
+        recipients=recipients,
+        purposes=purposes,
+        method=method,
+        obtained_at=obtained_at,
+        note=note,
+    )
+
+
+def _consent_write(
+    *,
+    case: Case,
+    actor: User,
+    recipients: Any,
+    purposes: Any,
+    method: Any,
+    obtained_at: datetime | None = None,
+    note: Any = "",
+) -> Consent:
+    """Write a consent the caller has authorised, for the case's person."""
     if not isinstance(recipients, list | tuple) or not recipients:
         raise InvalidInput(_("提供先を選んでください。"), fields={"recipients": [_("少なくとも1つ選んでください。")]})
     known = set(Department.objects.filter(code__in=[clean_code(r) for r in recipients]).values_list("code", flat=True))
@@ -113,16 +141,11 @@ def consent_record(
         note=clean_text(note, field="note"),
     )
     save_with_history(consent, actor=actor, reason="consent_record")
-    event_write(
-        case=case,
-        kind=EventKind.CONSENT,
-        actor=actor,
-        name="record",
-        data={"consent_id": consent.pk, "recipients": consent.recipients, "method": consent.method},
-    )
+    events.consent_recorded(consent=consent, actor=actor)
     return consent
 
 
+@checks(policy.can_view_case, policy.can_manage_consent)
 @transaction.atomic
 def consent_withdraw(*, consent_id: int, actor: User, note: str = "") -> Consent:
     """Withdrawal stops new disclosures that rely on the consent; existing ones stay on record."""
@@ -142,15 +165,14 @@ def consent_withdraw(*, consent_id: int, actor: User, note: str = "") -> Consent
     save_with_history(
         consent, actor=actor, reason="consent_withdraw", update_fields=["withdrawn_at", "withdrawn_by", "note"]
     )
-    event_write(
-        case=consent.case, kind=EventKind.CONSENT, actor=actor, name="withdraw", data={"consent_id": consent.pk}
-    )
+    events.consent_withdrawn(consent=consent, actor=actor)
     return consent
 
 
 # --- Stage records ------------------------------------------------------------------------------
 
 
+@checks(policy.can_view_referral, policy.can_edit_stage_record)
 @transaction.atomic
 def stage_record_update(*, referral_id: int, actor: User, data: dict[str, Any]) -> StageRecord:
     """Validate and store the department's structured record (its workflow declares the form)."""
@@ -185,14 +207,8 @@ def stage_record_update(*, referral_id: int, actor: User, data: dict[str, Any]) 
         )
         changed = sorted(k for k in record.data if record.data.get(k) != before.get(k))
         case = locks.case_for_update(referral.case_id)
-        event_write(
-            case=case,
-            referral=referral,
-            kind=EventKind.STAGE_DATA,
-            actor=actor,
-            name="record",
-            department=referral.to_department,
-            data={"fields": changed},
+        events.stage_record_changed(case=case, referral=referral, actor=actor, fields=changed)
+        save_with_history(
+            case, actor=actor, reason="stage_record_update", update_fields=case_touch(case, timezone.now())
         )
-        save_with_history(case, actor=actor, reason="stage_record_update", update_fields=touch(case, timezone.now()))
     return record

@@ -4,6 +4,7 @@ transitions, telling the referring side the outcome, and naming the worker who t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,20 +18,19 @@ from referral_engine.access import grants, policy
 from referral_engine.accounts.models import Department, User
 from referral_engine.accounts.roles import Role
 from referral_engine.audit.history import save_with_history
-from referral_engine.cases import locks
-from referral_engine.cases.choices import JUSTIFIED_BASES, Basis, EventKind, ReferralState
-from referral_engine.cases.events import event_row, event_write
+from referral_engine.cases import events, locks
+from referral_engine.cases.choices import JUSTIFIED_BASES, Basis, ReferralState
 from referral_engine.cases.inputs import clean_choice, clean_text, require_reason
-from referral_engine.cases.models import Case, CaseEvent, Consent, Referral
-from referral_engine.cases.services.changes import changed_fields, snapshot, touch
+from referral_engine.cases.models import Case, Consent, Referral
+from referral_engine.cases.services.changes import case_touch, changed_fields, snapshot
 from referral_engine.cases.services.departments import (
     department_by_code,
     department_members,
     lead_recipients,
     requesting_department,
 )
-from referral_engine.cases.services.guards import access_case_for_write, access_referral_for_write
-from referral_engine.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
+from referral_engine.cases.services.guards import access_case_for_write, access_referral_for_write, checks, unchecked
+from referral_engine.errors import Conflict, Forbidden, IllegalTransition, InvalidInput
 from referral_engine.notifications.services import notifications_queue
 from referral_engine.timers import services as timers
 
@@ -42,7 +42,7 @@ def _method_name(name: str) -> str:
     return "return_" if name == "return" else name
 
 
-def public_name(method_name: str) -> str:
+def _public_name(method_name: str) -> str:
     return method_name.rstrip("_")
 
 
@@ -105,7 +105,9 @@ def _find_consent(case: Case, to_department: Department, consent_id: Any) -> Con
     return (active or covering or [None])[0]
 
 
-def _referral_create(
+@checks(policy.can_view_case, policy.can_refer)
+@transaction.atomic
+def referral_create(
     *,
     case_id: int,
     actor: User,
@@ -117,28 +119,57 @@ def _referral_create(
     consent_id: int | None = None,
     previous_id: int | None = None,
     from_department_code: str | None = None,
-    _case: Case | None = None,
-    _from_department: Department | None = None,
-    _now: datetime | None = None,
-    _requested: set[int] | None = None,
 ) -> Referral:
-    case = _case or access_case_for_write(case_id, actor)
-    # In an intake (`_requested` given) the opener refers from their own window, which the intake
-    # itself authorised; elsewhere the actor must be able to work the case.
-    if _from_department is None and _requested is None and not policy.can_refer(actor, case):
+    """Refer an open case to another department, from the actor's department that works it."""
+    case = access_case_for_write(case_id, actor)
+    if not policy.can_refer(actor, case):
         raise Forbidden(_("このケースをつなぐ権限がありません。"))
+    return _referral_write(
+        case=case,
+        actor=actor,
+        source=lambda: requesting_department(actor, case, from_department_code),
+        to_department=to_department,
+        basis=basis,
+        reason=reason,
+        justification=justification,
+        urgent=urgent,
+        consent_id=consent_id,
+        previous_id=previous_id,
+    )
+
+
+def _referral_write(
+    *,
+    case: Case,
+    actor: User,
+    source: Department | Callable[[], Department],
+    to_department: Any,
+    basis: Any,
+    reason: Any,
+    justification: Any = "",
+    urgent: bool = False,
+    consent_id: Any = None,
+    previous_id: Any = None,
+    now: datetime | None = None,
+    requested: set[int] | None = None,
+) -> Referral:
+    """Write a referral the caller has authorised: check what it sends (the receiving department,
+    the legal basis and its consent), save it with its timeline rows and grants, and tell the
+    receiving department. `source` is the asking department, or how to find it once the input is
+    known to be valid. An intake passes the moment it opened the case as `now`, and `requested`,
+    the departments it asked already (its case has no other referral to look up)."""
     if not case.is_open:
         raise Conflict(_("終結したケースはつなげません。再開してから依頼してください。"))
     target = department_by_code(to_department, field="to_department")
     basis = clean_choice(basis, Basis, field="basis")
     reason = clean_text(reason, field="reason", required=True)
     justification = clean_text(justification, field="justification")
-    source = _from_department or requesting_department(actor, case, from_department_code)
+    source = source() if callable(source) else source
     if target.pk == source.pk:
         raise InvalidInput(_("自分の部署にはつなげません。"), fields={"to_department": [_("依頼元と同じ部署です。")]})
     if (
-        target.pk in _requested
-        if _requested is not None
+        target.pk in requested
+        if requested is not None
         else case.referrals.filter(
             to_department=target, state__in=[ReferralState.REQUESTED, ReferralState.ACCEPTED]
         ).exists()
@@ -164,7 +195,7 @@ def _referral_create(
                 _("前回のつなぎが見つかりません。"), fields={"previous_id": [_("このケースのつなぎではありません。")]}
             )
 
-    now = _now or timezone.now()  # an intake's referrals are made at the moment the case was opened
+    now = now or timezone.now()
     referral = Referral(
         case=case,
         from_department=source,
@@ -178,39 +209,16 @@ def _referral_create(
         previous=previous,
     )
     referral.created_at = now
-    if _requested is not None:
-        _requested.add(target.pk)
+    if requested is not None:
+        requested.add(target.pk)
     timers.timers_referral_changed(referral=referral)
     save_with_history(referral, actor=actor, reason=f"referral_request: {basis}")
-    # The request and the disclosure it is: two timeline rows, one INSERT.
-    CaseEvent.objects.bulk_create(
-        [
-            event_row(
-                case=case,
-                referral=referral,
-                kind=EventKind.REFERRAL_REQUESTED,
-                actor=actor,
-                name="request",
-                to_state=referral.state,
-                department=source,
-                reason=reason,
-                data={"to": target.code, "from": source.code, "basis": basis, "urgent": referral.urgent},
-            ),
-            event_row(
-                case=case,
-                referral=referral,
-                kind=EventKind.DISCLOSURE,
-                actor=actor,
-                name=basis,
-                department=source,
-                reason=justification,
-                data={"to": target.code, "basis": basis, "consent_id": referral.consent_id},
-            ),
-        ]
-    )
+    events.referral_requested(referral=referral, actor=actor)
     grants.case_grants_sync(case=case, renew=[target])
     if case.last_touched_at != now:  # at intake the case was touched at this very moment: nothing moves
-        save_with_history(case, actor=actor, reason="referral_request", update_fields=touch(case, now), changed=True)
+        save_with_history(
+            case, actor=actor, reason="referral_request", update_fields=case_touch(case, now), changed=True
+        )
     notifications_queue(
         # The receiving department is told through its supervisors, who assign it; its caseworkers see
         # the handoff waiting in their inbox. A row per caseworker grew intake with the staff (issue 10).
@@ -226,15 +234,13 @@ def _referral_create(
     return referral
 
 
-referral_create = transaction.atomic(_referral_create)
-
-
 # --- Handoff and stage transitions --------------------------------------------------------------
 
 
+@unchecked("an answer, not a write: the FSM lists only the transitions whose policy rule lets the user run them")
 def referral_available_transitions(referral: Referral, user: User) -> list[str]:
     """Names the user may run now: handoff names, then the department's stage transitions."""
-    names = [public_name(t.name) for t in referral.get_available_user_state_transitions(user)]
+    names = [_public_name(t.name) for t in referral.get_available_user_state_transitions(user)]
     workflow = workflow_registry.get(referral.to_department.code)
     if workflow is not None and referral.state == ReferralState.ACCEPTED:
         proxy = _as_workflow(referral, workflow)
@@ -261,22 +267,11 @@ def _referral_method(referral: Referral, name: str):
     return getattr(referral, name)
 
 
+@checks(policy.can_view_referral, has_transition_perm)
 @transaction.atomic
-def referral_transition(
-    *,
-    referral_id: int,
-    name: str,
-    actor: User,
-    reason: str = "",
-    system: bool = False,
-) -> Referral:
+def referral_transition(*, referral_id: int, name: str, actor: User, reason: str = "") -> Referral:
     """Run a handoff (`accept`, `decline`, `return`, `cancel`, `complete`) or a stage transition."""
-    try:
-        referral = locks.referral_for_update(int(referral_id))
-    except (Referral.DoesNotExist, TypeError, ValueError):
-        raise NotFound(_("つなぎが見つかりません。")) from None
-    if not system and not policy.can_view_referral(actor, referral):
-        raise NotFound(_("つなぎが見つかりません。"))
+    referral = access_referral_for_write(referral_id, actor)
     reason = clean_text(reason, field="reason")
     before = snapshot(referral)
     before_state, before_stage = referral.state, referral.stage
@@ -284,12 +279,11 @@ def referral_transition(
     try:
         if method is None or not can_proceed(method):
             referral.__class__ = Referral
-            allowed = referral_available_transitions(referral, actor) if not system else []
             raise IllegalTransition(
                 _("「%(n)s」は現在の状態（%(s)s）ではできません。") % {"n": name, "s": referral.get_state_display()},
-                allowed=allowed,
+                allowed=referral_available_transitions(referral, actor),
             )
-        if not system and not has_transition_perm(method, actor):
+        if not has_transition_perm(method, actor):
             raise Forbidden(_("この操作の権限がありません。"))
         require_reason(name, reason)
         now = timezone.now()
@@ -306,22 +300,17 @@ def referral_transition(
     changed += timers.timers_referral_changed(referral=referral, actor=actor)
     save_with_history(referral, actor=actor, reason=f"{name}: {reason}".strip(": "), update_fields=changed)
     case = locks.case_for_update(referral.case_id)
-    event_write(
-        case=case,
-        referral=referral,
-        kind=EventKind.STAGE_TRANSITION if is_stage else EventKind.REFERRAL_TRANSITION,
-        actor=actor,
-        name=name,
-        from_state=before_stage if is_stage else before_state,
-        to_state=referral.stage if is_stage else referral.state,
-        department=referral.to_department,
-        reason=reason,
-        data={"to": referral.to_department.code, "stage": referral.stage},
-    )
-    if not is_stage:
+    if is_stage:
+        events.stage_transition(
+            case=case, referral=referral, actor=actor, name=name, from_stage=before_stage, reason=reason
+        )
+    else:
+        events.referral_transition(
+            case=case, referral=referral, actor=actor, name=name, from_state=before_state, reason=reason
+        )
         grants.case_grants_sync(case=case, renew=[referral.to_department] if name == "accept" else ())
     timers.timers_object_resolved(case=case, referral=referral, actor=actor)
-    save_with_history(case, actor=actor, reason=f"referral {name}", update_fields=touch(case, timezone.now()))
+    save_with_history(case, actor=actor, reason=f"referral {name}", update_fields=case_touch(case, timezone.now()))
     _referral_feedback(referral=referral, case=case, name=name, reason=reason)
     if name in ("decline", "return"):
         timers.timers_runaround_check(case=case, actor=actor)
@@ -354,6 +343,7 @@ def _referral_feedback(*, referral: Referral, case: Case, name: str, reason: str
 # --- Assigning ----------------------------------------------------------------------------------
 
 
+@checks(policy.can_view_referral, policy.can_assign)
 @transaction.atomic
 def referral_assign(*, referral_id: int, actor: User, worker_id: int | None) -> Referral:
     """The receiving department's supervisor names the worker who takes the referral on."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from referral_engine.access import policy
@@ -12,15 +13,17 @@ from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE, Role
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import normalize
 from referral_engine.cases.choices import Channel, Need, Risk, SlipUrgency
-from referral_engine.cases.inputs import clean_choice, clean_code, clean_text
+from referral_engine.cases.inputs import PersonInput, clean_choice, clean_code, clean_text
 from referral_engine.cases.models import CommunitySlip
 from referral_engine.cases.services.departments import department_members
-from referral_engine.cases.services.intake import case_open
-from referral_engine.cases.services.persons import PersonInput, _person_create
+from referral_engine.cases.services.guards import checks
+from referral_engine.cases.services.intake import _case_write
+from referral_engine.cases.services.persons import _person_write
 from referral_engine.errors import Forbidden, InvalidInput
 from referral_engine.notifications.services import notifications_queue
 
 
+@checks(policy.can_submit_slip)
 @transaction.atomic
 def slip_submit(
     *,
@@ -33,7 +36,9 @@ def slip_submit(
     urgency: str = SlipUrgency.NORMAL,
     person_agreed_to_contact: bool = False,
 ) -> CommunitySlip:
-    """A connector's つなぎ票 opens a case at the social_welfare desk (channel `community`)."""
+    """A connector's つなぎ票 opens a case at the social_welfare desk (channel `community`): the
+    connector is the principal and `policy.can_submit_slip` the rule; the case is then written at the
+    desk window, which the connector does not belong to, by the intake's writer."""
     if not policy.can_submit_slip(actor):
         raise Forbidden(_("つなぎ票を出せるのは地区のつなぎ役です。"))
     p = policy.principal(actor)
@@ -48,7 +53,7 @@ def slip_submit(
     address_note = clean_text(address_note, field="address_note", max_length=200)
     family, _sep, given = (name or _("氏名不詳")).partition(" ")
     kana_family, _sep, kana_given = name_kana.partition(" ")
-    person = _person_create(
+    person = _person_write(
         PersonInput(
             family_name=family[:50],
             given_name=given[:50],
@@ -63,15 +68,17 @@ def slip_submit(
         ),
         actor=actor,
     )
-    case = case_open(
+    desk = Department.objects.get(code=DESK_DEPARTMENT_CODE)
+    case = _case_write(
         actor=actor,
+        window=desk,
+        person=person,
         channel=Channel.COMMUNITY,
         summary=concern,
         needs=[Need.ISOLATION],
         risk=Risk.URGENT if urgency == SlipUrgency.URGENT else Risk.NORMAL,
-        person_id=person.pk,
+        now=timezone.now(),
         referrer=actor,
-        _slip_district=chosen,
     )
     slip = CommunitySlip(
         connector=actor,
@@ -85,7 +92,6 @@ def slip_submit(
         case=case,
     )
     save_with_history(slip, actor=actor, reason="slip_submit")
-    desk = Department.objects.get(code=DESK_DEPARTMENT_CODE)
     notifications_queue(
         recipients=department_members(desk.pk, (Role.FRONT_DESK, Role.CASEWORKER, Role.SUPERVISOR)),
         kind="slip_submitted",

@@ -1,0 +1,342 @@
+"""Every public service checks its policy rule first, and none can be told to skip it (issue 15).
+
+The use-case modules of `referral_engine.cases.services` declare, on each public function, the rules
+it checks (`@checks(...)`) or why it needs none (`@unchecked(...)`). Here each declaration is held
+to the code: the rule is called in the function's body, an actor the rule refuses gets a 403 or a
+404 and nothing is written, and with that one rule forced to allow the refusal is gone (so it was
+that rule that refused). No public function takes a private keyword or a `system` switch, and no
+module outside the package reaches the unchecked writers.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import pkgutil
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from referral_engine.access import policy
+from referral_engine.cases import services
+from referral_engine.errors import DomainError, Forbidden, NotFound
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = "referral_engine.cases.services"
+USE_CASES = {"intake", "persons", "referrals", "case_state", "records", "slips"}
+BUILDING_BLOCKS = {"guards", "departments", "changes"}  # called by the services only, after their checks
+
+
+def _modules() -> dict[str, object]:
+    return {m.name: importlib.import_module(f"{PACKAGE}.{m.name}") for m in pkgutil.iter_modules(services.__path__)}
+
+
+def _public_functions(module) -> dict[str, Callable]:
+    return {
+        name: fn
+        for name, fn in vars(module).items()
+        if inspect.isfunction(fn) and fn.__module__ == module.__name__ and not name.startswith("_")
+    }
+
+
+def _checked() -> dict[str, Callable]:
+    found = {}
+    for name, module in _modules().items():
+        for fn_name, fn in _public_functions(module).items():
+            if hasattr(fn, "policy_rules"):
+                found[f"{name}.{fn_name}"] = fn
+    return found
+
+
+def _names_used(fn: Callable) -> set[str]:
+    """The names the function's body uses (not its decorators, which name the rules it declares)."""
+    (definition,) = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(fn)))).body
+    names = set()
+    for node in (n for statement in definition.body for n in ast.walk(statement)):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+    return names
+
+
+# --- The declarations --------------------------------------------------------------------------
+
+
+def test_every_module_of_the_package_is_a_use_case_or_a_building_block():
+    assert set(_modules()) == USE_CASES | BUILDING_BLOCKS
+
+
+def test_every_public_function_of_a_use_case_declares_its_check():
+    undeclared = [
+        f"{name}.{fn_name}"
+        for name, module in _modules().items()
+        if name in USE_CASES
+        for fn_name, fn in _public_functions(module).items()
+        if not getattr(fn, "policy_rules", None) and not getattr(fn, "unchecked_because", "")
+    ]
+    assert undeclared == []
+
+
+def test_no_public_function_takes_a_private_keyword_or_a_system_switch():
+    offending = [
+        f"{name}.{fn_name}({param})"
+        for name, module in _modules().items()
+        for fn_name, fn in _public_functions(module).items()
+        for param in inspect.signature(fn).parameters
+        if param.startswith("_") or param == "system"
+    ]
+    assert offending == []
+
+
+def test_each_declared_rule_is_called_by_the_function_or_its_access_helper():
+    missing = []
+    for qualified, fn in _checked().items():
+        used = _names_used(fn)
+        helpers = {
+            name: obj
+            for name, obj in vars(inspect.getmodule(inspect.unwrap(fn))).items()
+            if name.startswith("access_") and name in used and inspect.isfunction(obj)
+        }
+        for rule in fn.policy_rules:
+            if rule.__name__ not in used and not any(rule.__name__ in _names_used(h) for h in helpers.values()):
+                missing.append(f"{qualified}: {rule.__name__}")
+    assert missing == []
+
+
+def test_nothing_outside_the_package_imports_its_writers_or_building_blocks():
+    """The unchecked writers (`_*`) and the building blocks are the package's own: a caller from
+    outside goes through a public function, which checks first."""
+    offending = []
+    for folder in ("referral_engine", "workflows", "bench", "tests"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if "cases/services" in path.as_posix() or "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PACKAGE):
+                    module = node.module.removeprefix(PACKAGE).lstrip(".")
+                    names = [a.name for a in node.names]
+                    if module in BUILDING_BLOCKS or (module == "" and set(names) & BUILDING_BLOCKS):
+                        offending.append(f"{path.relative_to(ROOT)}: {node.module}")
+                    offending += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.startswith("_")]
+                elif isinstance(node, ast.Import):
+                    offending += [
+                        f"{path.relative_to(ROOT)}: {a.name}" for a in node.names if a.name.startswith(PACKAGE + ".")
+                    ]
+    assert offending == []
+
+
+def test_no_engine_module_is_over_800_lines():
+    # The load generator leaves the production package (issue 15, item 6); migrations are generated.
+    long = [
+        f"{path.relative_to(ROOT)}: {n}"
+        for path in (ROOT / "referral_engine").rglob("*.py")
+        if "migrations" not in path.parts and "loadgen" not in path.parts
+        and (n := len(path.read_text(encoding="utf-8").splitlines())) > 800
+    ]  # fmt: skip
+    assert long == []
+
+
+# --- The rules, enforced ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """`call(world, actor)` as `user`, who `rule` refuses: `error` is raised and nothing is written."""
+
+    rule: Callable
+    user: str
+    error: type[DomainError]
+    call: Callable
+
+
+def _refusals() -> dict[str, list[Refusal]]:
+    from referral_engine.accounts.models import Department
+    from referral_engine.cases.services.case_state import assignments_release, case_lead_change, case_transition
+    from referral_engine.cases.services.intake import case_open
+    from referral_engine.cases.services.records import (
+        activity_add,
+        consent_record,
+        consent_withdraw,
+        stage_record_update,
+    )
+    from referral_engine.cases.services.referrals import referral_assign, referral_create, referral_transition
+    from referral_engine.cases.services.slips import slip_submit
+    from tests.fixtures import NEW_PERSON
+
+    def open_new(w, actor):
+        person = {**NEW_PERSON, "given_name": "規則", "given_name_kana": "キソク"}
+        return case_open(actor=actor, summary="相談", person=person, confirm_new_person=True)
+
+    def refer(w, actor):
+        return referral_create(
+            case_id=w["case"].pk, actor=actor, to_department="longevity_support", basis="internal_use", reason="介護"
+        )
+
+    def accept(w, actor):
+        return referral_transition(referral_id=w["requested"].pk, name="accept", actor=actor)
+
+    def assign(w, actor):
+        return referral_assign(referral_id=w["requested"].pk, actor=actor, worker_id=None)
+
+    def start(w, actor):
+        return case_transition(case_id=w["case"].pk, name="start_assessment", actor=actor)
+
+    def lead(w, actor):
+        return case_lead_change(case_id=w["case"].pk, actor=actor, lead_department="health_promotion")
+
+    def note(w, actor):
+        return activity_add(case_id=w["case"].pk, actor=actor, kind="note", body="電話で様子を聞いた")
+
+    def consent(w, actor):
+        return consent_record(
+            case_id=w["case"].pk, actor=actor, recipients=["shakyo"], purposes="支援のため", method="oral"
+        )
+
+    def withdraw(w, actor):
+        return consent_withdraw(consent_id=w["consent"].pk, actor=actor)
+
+    def record(w, actor):
+        return stage_record_update(referral_id=w["accepted"].pk, actor=actor, data={"visited_by": "保健師"})
+
+    def release(w, actor):
+        department = Department.objects.get(code="social_welfare")
+        return assignments_release(user=w["worker"], department=department, actor=actor, reason="異動")
+
+    def slip(w, actor):
+        return slip_submit(actor=actor, concern="新聞がたまっている")
+
+    return {
+        "intake.case_open": [Refusal(policy.can_open_case, "auditor", Forbidden, open_new)],
+        "referrals.referral_create": [
+            Refusal(policy.can_view_case, "worker_longevity", NotFound, refer),
+            Refusal(policy.can_refer, "auditor", Forbidden, refer),
+        ],
+        "referrals.referral_transition": [
+            Refusal(policy.can_view_referral, "worker_longevity", NotFound, accept),
+            Refusal(_fsm_has_transition_perm(), "auditor", Forbidden, accept),
+        ],
+        "referrals.referral_assign": [
+            Refusal(policy.can_view_referral, "worker_longevity", NotFound, assign),
+            Refusal(policy.can_assign, "auditor", Forbidden, assign),
+        ],
+        "case_state.case_transition": [
+            Refusal(policy.can_view_case, "worker_longevity", NotFound, start),
+            Refusal(_fsm_has_transition_perm(), "auditor", Forbidden, start),
+        ],
+        "case_state.case_lead_change": [
+            Refusal(policy.can_view_case, "worker_longevity", NotFound, lead),
+            Refusal(policy.can_reassign, "worker_welfare", Forbidden, lead),
+        ],
+        "case_state.assignments_release": [
+            Refusal(policy.can_release_assignments, "chief_welfare", Forbidden, release)
+        ],
+        "records.activity_add": [
+            Refusal(policy.can_view_case, "worker_longevity", NotFound, note),
+            Refusal(policy.can_add_activity, "auditor", Forbidden, note),
+        ],
+        "records.consent_record": [
+            Refusal(policy.can_view_case, "worker_longevity", NotFound, consent),
+            Refusal(policy.can_manage_consent, "auditor", Forbidden, consent),
+        ],
+        "records.consent_withdraw": [
+            Refusal(policy.can_view_case, "worker_longevity", NotFound, withdraw),
+            Refusal(policy.can_manage_consent, "auditor", Forbidden, withdraw),
+        ],
+        "records.stage_record_update": [
+            Refusal(policy.can_view_referral, "worker_longevity", NotFound, record),
+            Refusal(policy.can_edit_stage_record, "auditor", Forbidden, record),
+        ],
+        "slips.slip_submit": [Refusal(policy.can_submit_slip, "desk_welfare", Forbidden, slip)],
+    }
+
+
+def _fsm_has_transition_perm():
+    from django_fsm import has_transition_perm
+
+    return has_transition_perm
+
+
+REFUSALS = _refusals()
+
+
+@pytest.fixture
+def world(open_case, users, fresh):
+    """A case of the social_welfare window with a requested referral to health, a consent, and a
+    second case whose referral health accepted (for the stage record)."""
+    from referral_engine.cases.services.records import consent_record
+    from referral_engine.cases.services.referrals import referral_transition
+
+    to_health = [{"to_department": "health_promotion", "basis": "internal_use", "reason": "訪問依頼"}]
+    case = open_case("worker_welfare", referrals=to_health)
+    accepted = open_case("worker_welfare", referrals=to_health).referrals.get()
+    referral_transition(referral_id=accepted.pk, name="accept", actor=fresh(users["worker_health"]))
+    consent = consent_record(
+        case_id=case.pk, actor=fresh(users["worker_welfare"]), recipients=["shakyo"], purposes="支援", method="oral"
+    )
+    return {
+        "case": case,
+        "requested": case.referrals.get(),
+        "accepted": accepted,
+        "consent": consent,
+        "worker": users["worker_welfare"],
+    }
+
+
+def _footprint() -> tuple[int, ...]:
+    """Rows a write would leave: records, timeline, history, grants, outbox."""
+    from referral_engine.access.models import CaseGroupObjectPermission
+    from referral_engine.cases.models import (
+        Activity,
+        Case,
+        CaseEvent,
+        CommunitySlip,
+        Consent,
+        Person,
+        Referral,
+        StageRecord,
+    )
+    from referral_engine.notifications.models import Notification
+
+    models = (Person, Case, Referral, CaseEvent, Activity, Consent, StageRecord, CommunitySlip)
+    return (
+        *(m.objects.count() for m in models),
+        *(m.history.count() for m in models if hasattr(m, "history")),
+        CaseGroupObjectPermission.objects.count(),
+        Notification.objects.count(),
+    )
+
+
+def test_every_checked_function_has_a_refusal_for_each_of_its_rules():
+    declared = {name: list(fn.policy_rules) for name, fn in _checked().items()}
+    scenarios = {name: [r.rule for r in refusals] for name, refusals in REFUSALS.items()}
+    assert declared == scenarios
+
+
+@pytest.mark.parametrize(
+    "name,refusal",
+    [(name, r) for name, refusals in REFUSALS.items() for r in refusals],
+    ids=[f"{name}-{r.rule.__name__}" for name, refusals in REFUSALS.items() for r in refusals],
+)
+def test_the_rule_refuses_and_nothing_is_written(world, users, fresh, monkeypatch, name, refusal):
+    before = _footprint()
+    with pytest.raises(refusal.error) as refused:
+        refusal.call(world, fresh(users[refusal.user]))
+    assert _footprint() == before
+
+    # The same call with only this rule forced to allow is not refused the same way: the refusal
+    # above was this rule's.
+    fn = _checked()[name]
+    home = inspect.unwrap(fn).__globals__
+    if home.get(refusal.rule.__name__) is refusal.rule:
+        monkeypatch.setitem(home, refusal.rule.__name__, lambda *args, **kwargs: True)
+    else:
+        monkeypatch.setattr(policy, refusal.rule.__name__, lambda *args, **kwargs: True)
+    try:
+        refusal.call(world, fresh(users[refusal.user]))
+    except DomainError as exc:
+        assert (type(exc), str(exc.message)) != (type(refused.value), str(refused.value.message))
