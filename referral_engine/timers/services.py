@@ -30,8 +30,9 @@ from referral_engine.access import policy
 from referral_engine.accounts.models import Department, Membership
 from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE, Role
 from referral_engine.audit.history import save_with_history
-from referral_engine.cases.choices import CaseState, EventKind, ReferralState
-from referral_engine.cases.models import Case, CaseEvent, Referral
+from referral_engine.cases import events
+from referral_engine.cases.choices import CaseState, ReferralState
+from referral_engine.cases.models import Case, Referral
 from referral_engine.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from referral_engine.notifications.services import notifications_queue
 from referral_engine.timers import calendar
@@ -262,16 +263,7 @@ def _resolve(escalations: Iterable[Escalation], *, now: datetime, system: Any, r
             update_fields=["state", "resolved_at"],
             changed=True,  # open or acknowledged → resolved
         )
-        CaseEvent.objects.create(
-            case_id=escalation.case_id,
-            referral_id=escalation.referral_id,
-            kind=EventKind.ESCALATION,
-            name="resolved",
-            actor=system,
-            department_id=escalation.department_id,
-            reason=reason[:2000],
-            data={"escalation_id": escalation.pk, "rule": escalation.rule, "level": escalation.level},
-        )
+        events.escalation_resolved(escalation=escalation, actor=system, reason=reason)
         count += 1
     return count
 
@@ -504,34 +496,11 @@ def escalation_fire(
     except IntegrityError:
         return None
     due_local = timezone.localtime(due_at, calendar.office_tz())
-    CaseEvent.objects.create(
-        case=case,
-        referral=referral,
-        kind=EventKind.ESCALATION,
-        name=f"L{level}",
-        actor=system,
-        department_id=department_id,
-        reason=f"{rule_name}（期限 {due_local:%Y-%m-%d %H:%M}）",
-        data={
-            "escalation_id": escalation.pk,
-            "rule": rule,
-            "level": level,
-            "cycle": cycle,
-            "due_at": due_at.isoformat(),
-        },
-    )
+    events.escalation_fired(escalation=escalation, actor=system, rule_name=rule_name)
     if level == 3 and not case.is_gap:
         case.is_gap = True
         save_with_history(case, actor=system, reason=f"はざま: L3 {rule}", update_fields=["is_gap"])
-        CaseEvent.objects.create(
-            case=case,
-            referral=referral,
-            kind=EventKind.GAP_FLAGGED,
-            name="gap",
-            actor=system,
-            reason=rule_name,
-            data={"escalation_id": escalation.pk, "rule": rule},
-        )
+        events.gap_flagged(escalation=escalation, actor=system, rule_name=rule_name)
     title = f"{LEVEL_TITLES[level]}: {case.number} {TARGET_TITLES.get(target, rule_name)}"
     notifications_queue(
         recipients=recipients,
@@ -609,15 +578,7 @@ def escalation_acknowledge(*, escalation_id: int, actor: Any, note: str) -> Esca
         reason="acknowledge",
         update_fields=["state", "acknowledged_by", "acknowledged_at", "note"],
     )
-    CaseEvent.objects.create(
-        case_id=escalation.case_id,
-        referral_id=escalation.referral_id,
-        kind=EventKind.ESCALATION,
-        name="acknowledged",
-        actor=actor,
-        department_id=escalation.department_id,
-        data={"escalation_id": escalation.pk, "rule": escalation.rule, "level": escalation.level},
-    )
+    events.escalation_acknowledged(escalation=escalation, actor=actor)
     return escalation
 
 

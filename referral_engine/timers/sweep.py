@@ -29,7 +29,8 @@ from django.utils.translation import gettext as _
 from referral_engine.accounts.models import Membership
 from referral_engine.accounts.roles import Role
 from referral_engine.audit.history import save_with_history
-from referral_engine.cases.choices import CaseState, EventKind, ReferralState
+from referral_engine.cases import events
+from referral_engine.cases.choices import CaseState, ReferralState
 from referral_engine.cases.models import Case, CaseEvent, Referral
 from referral_engine.notifications.services import Outgoing, notifications_queue_many
 from referral_engine.timers import calendar
@@ -238,7 +239,7 @@ def _fire(firings: list[Firing], *, now: datetime, system, desk_id: int | None, 
         result.by_level[firing.level] += 1
     if not fresh:
         return
-    events: list[CaseEvent] = []
+    rows: list[CaseEvent] = []  # timeline rows, inserted together
     flagged: list[Case] = []
     messages: list[Outgoing] = []
     supervisors = Supervisors(
@@ -248,38 +249,15 @@ def _fire(firings: list[Firing], *, now: datetime, system, desk_id: int | None, 
         timer, case, referral, escalation = firing.timer, firing.case, firing.referral, firing.escalation
         rule, level = timer.rule, firing.level
         due_local = timezone.localtime(timer.due_at, calendar.office_tz())
-        events.append(
-            CaseEvent(
-                case=case,
-                referral=referral,
-                kind=EventKind.ESCALATION,
-                name=f"L{level}",
-                actor=system,
-                department_id=timer.department_id,
-                reason=f"{firing.rule_name}（期限 {due_local:%Y-%m-%d %H:%M}）",
-                data={
-                    "escalation_id": escalation.pk,
-                    "rule": rule,
-                    "level": level,
-                    "cycle": timer.cycle,
-                    "due_at": timer.due_at.isoformat(),
-                },
-            )
+        rows.append(
+            events.escalation_fired(escalation=escalation, actor=system, rule_name=firing.rule_name, commit=False)
         )
         if level == 3 and not case.is_gap:
             case.is_gap = True
             case._change_reason = f"はざま: L3 {rule}"
             flagged.append(case)
-            events.append(
-                CaseEvent(
-                    case=case,
-                    referral=referral,
-                    kind=EventKind.GAP_FLAGGED,
-                    name="gap",
-                    actor=system,
-                    reason=firing.rule_name,
-                    data={"escalation_id": escalation.pk, "rule": rule},
-                )
+            rows.append(
+                events.gap_flagged(escalation=escalation, actor=system, rule_name=firing.rule_name, commit=False)
             )
         messages.append(
             Outgoing(
@@ -297,7 +275,7 @@ def _fire(firings: list[Firing], *, now: datetime, system, desk_id: int | None, 
         )
     if flagged:
         _bulk_update_with_history(Case, flagged, ["is_gap"], system=system)
-    CaseEvent.objects.bulk_create(events)
+    events.events_save(rows)
     notifications_queue_many(messages)
 
 

@@ -232,6 +232,39 @@ def test_two_declines_make_a_gap_case_for_the_desk_supervisor(timers_world):
     assert case.pk not in [c["id"] for c in dashboard_data(user=fresh(users["chief_bosai"]))["gap_cases"]]
 
 
+def test_the_runaround_flags_the_gap_on_the_timeline(timers_world):
+    """The runaround fires at once, from the decline (not from a sweep): after the second decline the
+    case is はざま, with its history row and a gap_flagged event that names the runaround escalation."""
+    case = timers_world["open_case"](
+        referrals=[TO_HEALTH, {"to_department": "longevity_support", "basis": "internal_use", "reason": "介護"}]
+    )
+    _transition(
+        timers_world, case.referrals.get(to_department__code="health_promotion"), "decline", "worker_health", "対象外"
+    )
+    assert not CaseEvent.objects.filter(case=case, kind="gap_flagged").exists()
+
+    _transition(
+        timers_world,
+        case.referrals.get(to_department__code="longevity_support"),
+        "decline",
+        "worker_longevity",
+        "対象外",
+    )
+
+    case.refresh_from_db()
+    runaround = Escalation.objects.get(case=case, rule="runaround")
+    gap = CaseEvent.objects.get(case=case, kind="gap_flagged")
+    assert case.is_gap
+    assert (gap.name, gap.actor.username, gap.data) == (
+        "gap",
+        "system",
+        {"escalation_id": runaround.pk, "rule": "runaround"},
+    )
+    assert gap.reason.startswith("たらい回し")
+    flagged = case.history.filter(history_change_reason="はざま: L3 runaround").get()
+    assert flagged.is_gap and flagged.history_user.username == "system"
+
+
 def test_acknowledge_permissions_and_states(timers_world):
     users, fresh = timers_world["users"], timers_world["fresh"]
     case = timers_world["open_case"](referrals=[TO_HEALTH])
