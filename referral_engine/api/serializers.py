@@ -37,10 +37,20 @@ from referral_engine.cases.choices import (
     SlipStatus,
     SlipUrgency,
 )
+from referral_engine.cases.inputs import (
+    MAX_TEXT,
+    ActivityInputs,
+    ConsentInputs,
+    IntakeInputs,
+    PersonInputs,
+    ReferralInputs,
+    SlipInputs,
+    TransitionInputs,
+)
 from referral_engine.cases.models import Activity, Case, CommunitySlip, Consent, Person, Referral
 
 MAX_ID = 2**63 - 1
-TEXT = 10_000
+TEXT = MAX_TEXT  # texts without a declaration of their own in cases/inputs.py
 CODE = 50
 
 
@@ -181,15 +191,15 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class PersonInputSerializer(serializers.Serializer):
-    family_name = StrictCharField(max_length=50)
-    given_name = text(50)
-    family_name_kana = text(100)
-    given_name_kana = text(100)
+    family_name = StrictCharField(max_length=PersonInputs.family_name.max_length)
+    given_name = text(PersonInputs.given_name.max_length)
+    family_name_kana = text(PersonInputs.family_name_kana.max_length)
+    given_name_kana = text(PersonInputs.given_name_kana.max_length)
     birth_date = serializers.DateField(required=False, allow_null=True)
     sex = serializers.ChoiceField(choices=Sex.choices, required=False, allow_blank=True)
     district = code(allow_null=True)
-    address = text(200)
-    phone = text(30)
+    address = text(PersonInputs.address.max_length)
+    phone = text(PersonInputs.phone.max_length)
     flags = serializers.ListField(
         child=serializers.ChoiceField(choices=PersonFlag.choices), required=False, max_length=len(PersonFlag)
     )
@@ -237,18 +247,25 @@ class ReferralSpecSerializer(serializers.Serializer):
 
     to_department = code(required=True)
     basis = serializers.ChoiceField(choices=Basis.choices)
-    reason = StrictCharField(max_length=TEXT, required=False, allow_blank=True, help_text="Defaults to the summary.")
-    justification = StrictCharField(max_length=TEXT, required=False, allow_blank=True)
+    reason = StrictCharField(
+        max_length=ReferralInputs.reason.max_length,
+        required=False,
+        allow_blank=True,
+        help_text="Defaults to the summary.",
+    )
+    justification = StrictCharField(
+        max_length=ReferralInputs.justification.max_length, required=False, allow_blank=True
+    )
     urgent = StrictBooleanField(required=False, help_text="Defaults to true when the case's risk is urgent.")
     consent_id = IdField(required=False, allow_null=True)
 
 
 class ConsentInputSerializer(serializers.Serializer):
     recipients = serializers.ListField(child=code(required=True), min_length=1, max_length=20)
-    purposes = StrictCharField(max_length=TEXT)
+    purposes = StrictCharField(max_length=ConsentInputs.purposes.max_length)
     method = serializers.ChoiceField(choices=ConsentMethod.choices)
     obtained_at = BoundedDateTimeField(required=False, allow_null=True)
-    note = text()
+    note = text(ConsentInputs.note.max_length)
 
 
 class CaseOpenSerializer(serializers.Serializer):
@@ -258,14 +275,14 @@ class CaseOpenSerializer(serializers.Serializer):
         default=False, help_text="Open for a new person even though possible duplicates exist."
     )
     channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.COUNTER)
-    summary = StrictCharField(max_length=TEXT, help_text="主訴")
+    summary = StrictCharField(max_length=IntakeInputs.summary.max_length, help_text="主訴")
     needs = serializers.ListField(
         child=serializers.ChoiceField(choices=Need.choices), default=list, max_length=len(Need)
     )
     risk = serializers.ChoiceField(choices=Risk.choices, default=Risk.NORMAL)
     referrals = ReferralSpecSerializer(many=True, required=False, max_length=10)
     consent = ConsentInputSerializer(required=False, allow_null=True)
-    first_note = text()
+    first_note = text(ActivityInputs.body.max_length)
     department = code(help_text="The window (your department's code) when you belong to several.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -357,7 +374,7 @@ class CaseSerializer(CaseSummarySerializer):
 
 
 class CaseTransitionSerializer(serializers.Serializer):
-    reason = text(help_text="Required for hold.")
+    reason = text(TransitionInputs.reason.max_length, help_text="Required for hold.")
     closure_reason = serializers.ChoiceField(
         choices=ClosureReason.choices, required=False, allow_blank=True, default="", help_text="Required for close."
     )
@@ -380,8 +397,11 @@ class ReferralTransitionsSerializer(TransitionsSerializer):
 class ReferralCreateSerializer(serializers.Serializer):
     to_department = code(required=True)
     basis = serializers.ChoiceField(choices=Basis.choices)
-    reason = StrictCharField(max_length=TEXT)
-    justification = text(help_text="Required for support_meeting, vital_interest, disaster and legal_duty.")
+    reason = StrictCharField(max_length=ReferralInputs.reason.max_length)
+    justification = text(
+        ReferralInputs.justification.max_length,
+        help_text="Required for support_meeting, vital_interest, disaster and legal_duty.",
+    )
     urgent = StrictBooleanField(default=False)
     consent_id = IdField(required=False, allow_null=True, help_text="The consent relied on (basis consent).")
     previous_id = IdField(required=False, allow_null=True, help_text="The referral this one follows (re-referral).")
@@ -461,7 +481,7 @@ class ReferralDetailSerializer(ReferralSerializer):
 
 
 class ReferralTransitionSerializer(serializers.Serializer):
-    reason = text(help_text="Required for decline and return.")
+    reason = text(TransitionInputs.reason.max_length, help_text="Required for decline and return.")
 
 
 # Field types a Django form field can take from JSON without tripping over it (a DateField calls
@@ -528,7 +548,7 @@ class StageRecordSerializer(serializers.Serializer):
 
 class ActivityCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ActivityKind.choices)
-    body = StrictCharField(max_length=TEXT)
+    body = StrictCharField(max_length=ActivityInputs.body.max_length)
     sensitive = StrictBooleanField(default=False, help_text="要配慮: shown only to those who see the whole case.")
     occurred_at = BoundedDateTimeField(required=False, allow_null=True, help_text="Defaults to now; never future.")
 
@@ -585,18 +605,18 @@ class ConsentSerializer(serializers.ModelSerializer):
 
 
 class ConsentWithdrawSerializer(serializers.Serializer):
-    note = text()
+    note = text(ConsentInputs.note.max_length)
 
 
 # --- Community slips ------------------------------------------------------------------------------
 
 
 class SlipCreateSerializer(serializers.Serializer):
-    name = text(100, help_text="Family and given name separated by a space, if known.")
-    name_kana = text(100)
+    name = text(SlipInputs.name.max_length, help_text="Family and given name separated by a space, if known.")
+    name_kana = text(SlipInputs.name_kana.max_length)
     district = code(help_text="Your district's code, when you serve several.")
-    address_note = text(200)
-    concern = StrictCharField(max_length=4000)
+    address_note = text(SlipInputs.address_note.max_length)
+    concern = StrictCharField(max_length=SlipInputs.concern.max_length)
     urgency = serializers.ChoiceField(choices=SlipUrgency.choices, default=SlipUrgency.NORMAL)
     person_agreed_to_contact = StrictBooleanField(default=False)
 

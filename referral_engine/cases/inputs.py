@@ -1,9 +1,12 @@
-"""What a client may send, and how the services clean it.
+"""What a client may send, declared once, and how the services clean it.
 
-The services call these on every text, choice and code they receive (from a form, a serializer, a
-command or a test): control characters go, the length is checked, a choice must be one of its
-values. A failure is an `InvalidInput` naming the field, which the API returns as a 400 and a page
-shows next to the field.
+The limits of every text a person types (`PersonInputs`, `IntakeInputs`, `ReferralInputs`, …) are
+declared here and read by the model fields, the web forms (`web/forms.py`), the API serializers
+(`api/serializers.py`) and the services, which clean every value they receive (from a form, a
+serializer, a command or a test) with `TextInput.clean`: control characters go, the length is
+checked, a required text must be there. Choices are declared once too, as the TextChoices of
+`cases/choices.py`, which the forms, the serializers and `clean_choice` all read. A failure is an
+`InvalidInput` naming the field, which the API returns as a 400 and a page shows next to the field.
 """
 
 from __future__ import annotations
@@ -24,6 +27,57 @@ from referral_engine.errors import InvalidInput
 MAX_TEXT = 10_000
 CODE_MAX = 100  # a department or district code as typed by a client, before it is looked up
 REASON_REQUIRED = frozenset({"decline", "return", "hold"})
+
+
+@dataclass(frozen=True)
+class TextInput:
+    """A text a client sends: the field an error names, its longest length, whether it is required."""
+
+    field: str
+    max_length: int = MAX_TEXT
+    required: bool = False
+
+    def clean(self, value: Any) -> str:
+        return clean_text(value, field=self.field, required=self.required, max_length=self.max_length)
+
+
+class PersonInputs:
+    family_name = TextInput("family_name", 50, required=True)
+    given_name = TextInput("given_name", 50)
+    family_name_kana = TextInput("family_name_kana", 100)
+    given_name_kana = TextInput("given_name_kana", 100)
+    address = TextInput("address", 200)
+    phone = TextInput("phone", 30)
+
+
+class IntakeInputs:
+    summary = TextInput("summary", required=True)  # 主訴
+    idempotency_key = TextInput("idempotency_key", 100)
+
+
+class ReferralInputs:
+    reason = TextInput("reason", required=True)  # at intake, the summary when left blank
+    justification = TextInput("justification")  # required by some bases: checked with the basis
+
+
+class TransitionInputs:
+    reason = TextInput("reason")  # required by decline, return and hold: `require_reason`
+
+
+class ActivityInputs:
+    body = TextInput("body", required=True)  # also an intake's first note
+
+
+class ConsentInputs:
+    purposes = TextInput("purposes", required=True)
+    note = TextInput("note")  # also the note of a withdrawal
+
+
+class SlipInputs:
+    name = TextInput("name", 100)
+    name_kana = TextInput("name_kana", 100)
+    address_note = TextInput("address_note", 200)
+    concern = TextInput("concern", 4000, required=True)
 
 
 def clean_text(value: Any, *, field: str, required: bool = False, max_length: int = MAX_TEXT) -> str:
@@ -120,18 +174,14 @@ def person_input(data: dict[str, Any]) -> PersonInput:
     if not isinstance(flags, list) or any(f not in PersonFlag.values for f in flags):
         raise InvalidInput(_("特記事項が正しくありません。"), fields={"flags": [_("選択肢にない値があります。")]})
     return PersonInput(
-        family_name=clean_text(data.get("family_name"), field="family_name", required=True, max_length=50),
-        given_name=clean_text(data.get("given_name"), field="given_name", max_length=50),
-        family_name_kana=normalize.to_katakana(
-            clean_text(data.get("family_name_kana"), field="family_name_kana", max_length=100)
-        ),
-        given_name_kana=normalize.to_katakana(
-            clean_text(data.get("given_name_kana"), field="given_name_kana", max_length=100)
-        ),
+        family_name=PersonInputs.family_name.clean(data.get("family_name")),
+        given_name=PersonInputs.given_name.clean(data.get("given_name")),
+        family_name_kana=normalize.to_katakana(PersonInputs.family_name_kana.clean(data.get("family_name_kana"))),
+        given_name_kana=normalize.to_katakana(PersonInputs.given_name_kana.clean(data.get("given_name_kana"))),
         birth_date=clean_birth_date(data.get("birth_date")),
         sex=clean_choice(data.get("sex") or "", Sex, field="sex", default=""),
-        address=clean_text(data.get("address"), field="address", max_length=200),
+        address=PersonInputs.address.clean(data.get("address")),
         district=district,
-        phone=clean_text(data.get("phone"), field="phone", max_length=30),
+        phone=PersonInputs.phone.clean(data.get("phone")),
         flags=sorted(set(flags)),
     )

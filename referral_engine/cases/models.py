@@ -25,6 +25,7 @@ from referral_engine.cases.choices import (
     Sex,
     SlipUrgency,
 )
+from referral_engine.cases.inputs import PersonInputs, SlipInputs
 
 HOLDABLE_STATES = [CaseState.ASSESSING, CaseState.IN_SUPPORT, CaseState.MONITORING]
 OPEN_CASE_STATES = [s for s in CaseState.values if s != CaseState.CLOSED]
@@ -39,17 +40,21 @@ class TimestampedModel(models.Model):
 
 
 class Person(TimestampedModel):
-    family_name = models.CharField(_("氏"), max_length=50)
-    given_name = models.CharField(_("名"), max_length=50, blank=True)
-    family_name_kana = models.CharField(_("氏（フリガナ）"), max_length=100, blank=True)
-    given_name_kana = models.CharField(_("名（フリガナ）"), max_length=100, blank=True)
+    family_name = models.CharField(_("氏"), max_length=PersonInputs.family_name.max_length)
+    given_name = models.CharField(_("名"), max_length=PersonInputs.given_name.max_length, blank=True)
+    family_name_kana = models.CharField(
+        _("氏（フリガナ）"), max_length=PersonInputs.family_name_kana.max_length, blank=True
+    )
+    given_name_kana = models.CharField(
+        _("名（フリガナ）"), max_length=PersonInputs.given_name_kana.max_length, blank=True
+    )
     birth_date = models.DateField(_("生年月日"), null=True, blank=True)
     sex = models.CharField(_("性別"), max_length=10, choices=Sex.choices, blank=True)
-    address = models.CharField(_("住所"), max_length=200, blank=True)
+    address = models.CharField(_("住所"), max_length=PersonInputs.address.max_length, blank=True)
     district = models.ForeignKey(
         District, verbose_name=_("地区"), on_delete=models.PROTECT, null=True, blank=True, related_name="persons"
     )
-    phone = models.CharField(_("電話番号"), max_length=30, blank=True)
+    phone = models.CharField(_("電話番号"), max_length=PersonInputs.phone.max_length, blank=True)
     flags = models.JSONField(_("特記事項"), default=list, blank=True)
     # Normalised keys for duplicate detection (referral_engine.cases.normalize), kept in step by services.
     kana_key = models.CharField(max_length=200, blank=True, db_index=True, editable=False)
@@ -272,7 +277,8 @@ class Consent(TimestampedModel):
         return self.withdrawn_at is None
 
     def covers(self, department_code: str) -> bool:
-        return self.is_active and department_code in self.recipients
+        """The consent's scope includes this recipient (withdrawn or not: see `is_active`)."""
+        return department_code in self.recipients
 
 
 class Referral(ConcurrentTransitionMixin, TimestampedModel):
@@ -483,9 +489,9 @@ class CommunitySlip(TimestampedModel):
         settings.AUTH_USER_MODEL, verbose_name=_("つなぎ役"), on_delete=models.PROTECT, related_name="slips"
     )
     district = models.ForeignKey(District, verbose_name=_("地区"), on_delete=models.PROTECT, related_name="slips")
-    name = models.CharField(_("お名前"), max_length=100, blank=True)
-    name_kana = models.CharField(_("フリガナ"), max_length=100, blank=True)
-    address_note = models.CharField(_("住所・目印"), max_length=200, blank=True)
+    name = models.CharField(_("お名前"), max_length=SlipInputs.name.max_length, blank=True)
+    name_kana = models.CharField(_("フリガナ"), max_length=SlipInputs.name_kana.max_length, blank=True)
+    address_note = models.CharField(_("住所・目印"), max_length=SlipInputs.address_note.max_length, blank=True)
     concern = models.TextField(_("気づいたこと"))
     urgency = models.CharField(_("緊急度"), max_length=10, choices=SlipUrgency.choices, default=SlipUrgency.NORMAL)
     person_agreed_to_contact = models.BooleanField(_("本人が連絡を了承"), default=False)

@@ -23,6 +23,15 @@ from referral_engine.cases.choices import (
     Sex,
     SlipUrgency,
 )
+from referral_engine.cases.inputs import (
+    ActivityInputs,
+    ConsentInputs,
+    IntakeInputs,
+    PersonInputs,
+    ReferralInputs,
+    SlipInputs,
+    TransitionInputs,
+)
 
 BLANK = [("", "---------")]
 GENERIC_INVALID = _("入力内容を確認してください。")  # already the error summary's heading
@@ -84,20 +93,33 @@ class IntakeForm(DomainErrorsMixin, forms.Form):
         "kind": "first_note",
     }
 
-    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=100)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=IntakeInputs.idempotency_key.max_length)
     person_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
+    # Required: a person found by the search, or a family name (checked in clean()).
     family_name = forms.CharField(
-        label=_("氏"), max_length=50, required=False, widget=forms.TextInput(attrs={"autocomplete": "off"})
+        label=_("氏"),
+        max_length=PersonInputs.family_name.max_length,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     given_name = forms.CharField(
-        label=_("名"), max_length=50, required=False, widget=forms.TextInput(attrs={"autocomplete": "off"})
+        label=_("名"),
+        max_length=PersonInputs.given_name.max_length,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     family_name_kana = forms.CharField(
-        label=_("氏（フリガナ）"), max_length=100, required=False, widget=forms.TextInput(attrs={"autocomplete": "off"})
+        label=_("氏（フリガナ）"),
+        max_length=PersonInputs.family_name_kana.max_length,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     given_name_kana = forms.CharField(
-        label=_("名（フリガナ）"), max_length=100, required=False, widget=forms.TextInput(attrs={"autocomplete": "off"})
+        label=_("名（フリガナ）"),
+        max_length=PersonInputs.given_name_kana.max_length,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     birth_date = forms.DateField(
         label=_("生年月日"),
@@ -107,10 +129,10 @@ class IntakeForm(DomainErrorsMixin, forms.Form):
     )
     sex = forms.ChoiceField(label=_("性別"), choices=BLANK + list(Sex.choices), required=False)
     district = forms.ChoiceField(label=_("地区"), required=False)
-    address = forms.CharField(label=_("住所"), max_length=200, required=False)
+    address = forms.CharField(label=_("住所"), max_length=PersonInputs.address.max_length, required=False)
     phone = forms.CharField(
         label=_("電話番号"),
-        max_length=30,
+        max_length=PersonInputs.phone.max_length,
         required=False,
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
     )
@@ -119,7 +141,11 @@ class IntakeForm(DomainErrorsMixin, forms.Form):
     )
 
     channel = forms.ChoiceField(label=_("受付の経路"), choices=Channel.choices, initial=Channel.COUNTER)
-    summary = forms.CharField(label=_("主訴・相談の内容"), max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}))
+    summary = forms.CharField(
+        label=_("主訴・相談の内容"),
+        max_length=IntakeInputs.summary.max_length,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
     needs = forms.MultipleChoiceField(label=_("相談分野"), choices=Need.choices, required=False, widget=CheckboxList)
     risk = forms.ChoiceField(label=_("緊急度"), choices=Risk.choices, initial=Risk.NORMAL, widget=RadioList)
 
@@ -127,7 +153,7 @@ class IntakeForm(DomainErrorsMixin, forms.Form):
     consent_recipients = forms.MultipleChoiceField(label=_("同意した提供先"), required=False, widget=CheckboxList)
     consent_purposes = forms.CharField(
         label=_("利用目的"),
-        max_length=2000,
+        max_length=ConsentInputs.purposes.max_length,
         required=False,
         widget=forms.TextInput(),
         initial=_("相談への対応と支援のため、関係部署・団体で情報を共有すること"),
@@ -142,7 +168,7 @@ class IntakeForm(DomainErrorsMixin, forms.Form):
 
     first_note = forms.CharField(
         label=_("最初の記録"),
-        max_length=10_000,
+        max_length=ActivityInputs.body.max_length,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("受付時の様子など。要配慮の内容は受付後に支援記録で「要配慮」として記録してください。"),
@@ -168,14 +194,14 @@ class IntakeForm(DomainErrorsMixin, forms.Form):
             )
             self.fields[f"reason_{d.code}"] = forms.CharField(
                 label=_("依頼の理由"),
-                max_length=10_000,
+                max_length=ReferralInputs.reason.max_length,
                 required=False,
                 widget=forms.Textarea(attrs={"rows": 2}),
                 help_text=_("空欄なら主訴をそのまま使います。"),
             )
             self.fields[f"justification_{d.code}"] = forms.CharField(
                 label=_("根拠の説明"),
-                max_length=10_000,
+                max_length=ReferralInputs.justification.max_length,
                 required=False,
                 widget=forms.Textarea(attrs={"rows": 2}),
                 help_text=_("支援会議・生命身体の保護・災害・法令を根拠にするときは必須です。"),
@@ -275,24 +301,21 @@ class IntakeForm(DomainErrorsMixin, forms.Form):
 class CaseTransitionForm(forms.Form):
     name = forms.CharField(max_length=50)
     reason = forms.CharField(
-        label=_("理由"), max_length=10_000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("理由"),
+        max_length=TransitionInputs.reason.max_length,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     closure_reason = forms.ChoiceField(
         label=_("終結の理由"), choices=BLANK + list(ClosureReason.choices), required=False
     )
 
 
-class ReferralTransitionForm(forms.Form):
-    name = forms.CharField(max_length=50)
-    reason = forms.CharField(
-        label=_("理由"), max_length=10_000, required=False, widget=forms.Textarea(attrs={"rows": 2})
-    )
-    next = forms.CharField(required=False, max_length=500)
-
-
 class ActivityForm(DomainErrorsMixin, forms.Form):
     kind = forms.ChoiceField(label=_("種別"), choices=ActivityKind.choices, initial=ActivityKind.NOTE, widget=RadioList)
-    body = forms.CharField(label=_("内容"), max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}))
+    body = forms.CharField(
+        label=_("内容"), max_length=ActivityInputs.body.max_length, widget=forms.Textarea(attrs={"rows": 4})
+    )
     sensitive = forms.BooleanField(
         label=_("要配慮個人情報を含む（受理した部署だけが読めます）"),
         required=False,
@@ -309,10 +332,12 @@ class ActivityForm(DomainErrorsMixin, forms.Form):
 class ReferralCreateForm(DomainErrorsMixin, forms.Form):
     to_department = forms.ChoiceField(label=_("つなぎ先"))
     basis = forms.ChoiceField(label=_("提供の根拠"), choices=BLANK + list(Basis.choices))
-    reason = forms.CharField(label=_("依頼の理由"), max_length=10_000, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(
+        label=_("依頼の理由"), max_length=ReferralInputs.reason.max_length, widget=forms.Textarea(attrs={"rows": 3})
+    )
     justification = forms.CharField(
         label=_("根拠の説明"),
-        max_length=10_000,
+        max_length=ReferralInputs.justification.max_length,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("支援会議・生命身体の保護・災害・法令を根拠にするときは必須です。"),
@@ -328,12 +353,14 @@ class ReferralCreateForm(DomainErrorsMixin, forms.Form):
 class ConsentForm(DomainErrorsMixin, forms.Form):
     recipients = forms.MultipleChoiceField(label=_("同意した提供先"), widget=CheckboxList)
     purposes = forms.CharField(
-        label=_("利用目的"), max_length=2000, initial=_("相談への対応と支援のため、関係部署・団体で情報を共有すること")
+        label=_("利用目的"),
+        max_length=ConsentInputs.purposes.max_length,
+        initial=_("相談への対応と支援のため、関係部署・団体で情報を共有すること"),
     )
     method = forms.ChoiceField(
         label=_("同意の方法"), choices=ConsentMethod.choices, widget=RadioList, initial=ConsentMethod.WRITTEN
     )
-    note = forms.CharField(label=_("備考"), max_length=2000, required=False)
+    note = forms.CharField(label=_("備考"), max_length=ConsentInputs.note.max_length, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -341,7 +368,7 @@ class ConsentForm(DomainErrorsMixin, forms.Form):
 
 
 class ConsentWithdrawForm(forms.Form):
-    note = forms.CharField(label=_("撤回の記録（任意）"), max_length=2000, required=False)
+    note = forms.CharField(label=_("撤回の記録（任意）"), max_length=ConsentInputs.note.max_length, required=False)
 
 
 class LeadChangeForm(DomainErrorsMixin, forms.Form):
@@ -391,23 +418,26 @@ class EscalationAcknowledgeForm(DomainErrorsMixin, forms.Form):
 class SlipForm(DomainErrorsMixin, forms.Form):
     name = forms.CharField(
         label=_("お名前（わかれば）"),
-        max_length=100,
+        max_length=SlipInputs.name.max_length,
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     name_kana = forms.CharField(
         label=_("フリガナ（わかれば）"),
-        max_length=100,
+        max_length=SlipInputs.name_kana.max_length,
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     district = forms.ChoiceField(label=_("地区"), required=False)
     address_note = forms.CharField(
-        label=_("住所や目印"), max_length=200, required=False, widget=forms.TextInput(attrs={"autocomplete": "off"})
+        label=_("住所や目印"),
+        max_length=SlipInputs.address_note.max_length,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     concern = forms.CharField(
         label=_("気づいたこと"),
-        max_length=4000,
+        max_length=SlipInputs.concern.max_length,
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text=_("例：新聞がたまっている、最近姿を見ない、困っている様子だった"),
     )

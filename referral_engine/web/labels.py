@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from referral_engine import workflow_registry
 from referral_engine.cases.choices import ActivityKind, Basis, CaseState, EventKind, ReferralState
+from referral_engine.cases.inputs import REASON_REQUIRED  # the services require these; the form says so
 
 CASE_TRANSITION_LABELS = {
     "start_assessment": _("アセスメントを始める"),
@@ -46,7 +47,6 @@ ESCALATION_NAME_LABELS = {
     "gap": _("はざまと判定した"),
 }
 
-REASON_REQUIRED = frozenset({"decline", "return", "hold"})
 REASON_OFFERED = frozenset({"decline", "return", "hold", "cancel", "close", "reopen", "resume"})
 # Buttons that deserve the danger colour: they end or refuse something.
 DANGER = frozenset({"decline", "return", "cancel", "close"})

@@ -14,7 +14,7 @@ from referral_engine.accounts.roles import Role
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import events
 from referral_engine.cases.choices import ClosureReason, ReferralState
-from referral_engine.cases.inputs import clean_choice, clean_text, require_reason
+from referral_engine.cases.inputs import TransitionInputs, clean_choice, require_reason
 from referral_engine.cases.models import Case, Referral
 from referral_engine.cases.services.changes import case_touch, changed_fields, snapshot
 from referral_engine.cases.services.departments import department_by_code, department_members
@@ -36,7 +36,7 @@ def case_transition(*, case_id: int, name: str, actor: User, reason: str = "", c
     """Run a case transition; its permission is the transition's own (`policy.can_work_case`, and
     `policy.can_close_case` for close and reopen)."""
     case = access_case_for_write(case_id, actor)
-    reason = clean_text(reason, field="reason")
+    reason = TransitionInputs.reason.clean(reason)
     method = getattr(case, name, None) if name in CASE_TRANSITIONS else None
     if method is None or not can_proceed(method):
         raise IllegalTransition(

@@ -23,7 +23,7 @@ from referral_engine.accounts.models import Department, User
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import events
 from referral_engine.cases.choices import ActivityKind, Channel, Risk
-from referral_engine.cases.inputs import clean_choice, clean_needs, clean_text
+from referral_engine.cases.inputs import IntakeInputs, clean_choice, clean_needs
 from referral_engine.cases.models import Case, IntakeToken, Person
 from referral_engine.cases.numbering import next_case_number
 from referral_engine.cases.services.departments import actor_department
@@ -72,7 +72,7 @@ def case_open(
         "first_note": first_note,
     }
     if idempotency_key:
-        idempotency_key = clean_text(idempotency_key, field="idempotency_key", max_length=100)
+        idempotency_key = IntakeInputs.idempotency_key.clean(idempotency_key)
         previous = IntakeToken.objects.filter(user=actor, key=idempotency_key).select_related("case").first()
         if previous is not None:
             if previous.request_hash != _request_hash(request_payload):
@@ -80,7 +80,7 @@ def case_open(
             return previous.case
     channel = clean_choice(channel, Channel, field="channel", default=Channel.COUNTER)
     risk = clean_choice(risk, Risk, field="risk", default=Risk.NORMAL)
-    summary = clean_text(summary, field="summary", required=True)
+    summary = IntakeInputs.summary.clean(summary)
     need_codes = clean_needs(needs)
     window = actor_department(actor, department_code)
     person_obj = _intake_person(actor=actor, person_id=person_id, person=person, confirm_new_person=confirm_new_person)

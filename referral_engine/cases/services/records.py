@@ -16,7 +16,7 @@ from referral_engine.accounts.models import Department, User
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import events, locks
 from referral_engine.cases.choices import ActivityKind, ConsentMethod
-from referral_engine.cases.inputs import clean_choice, clean_code, clean_text
+from referral_engine.cases.inputs import ActivityInputs, ConsentInputs, clean_choice, clean_code
 from referral_engine.cases.models import Activity, Case, Consent, StageRecord
 from referral_engine.cases.services.changes import case_touch
 from referral_engine.cases.services.departments import requesting_department
@@ -57,7 +57,7 @@ def _activity_write(
     """Write an activity the caller has authorised. It touches the case (the stall clock starts
     again) unless `touch` is False: an intake's first note, written when the case was just opened."""
     kind = clean_choice(kind, ActivityKind, field="kind")
-    body = clean_text(body, field="body", required=True)
+    body = ActivityInputs.body.clean(body)
     now = timezone.now()
     if occurred_at is not None and occurred_at > now + timedelta(minutes=5):
         raise InvalidInput(_("未来の日時は記録できません。"), fields={"occurred_at": [_("未来の日時です。")]})
@@ -134,11 +134,11 @@ def _consent_write(
         person=case.person,
         case=case,
         recipients=sorted(known),
-        purposes=clean_text(purposes, field="purposes", required=True),
+        purposes=ConsentInputs.purposes.clean(purposes),
         method=clean_choice(method, ConsentMethod, field="method"),
         obtained_by=actor,
         obtained_at=obtained_at or timezone.now(),
-        note=clean_text(note, field="note"),
+        note=ConsentInputs.note.clean(note),
     )
     save_with_history(consent, actor=actor, reason="consent_record")
     events.consent_recorded(consent=consent, actor=actor)
@@ -161,7 +161,7 @@ def consent_withdraw(*, consent_id: int, actor: User, note: str = "") -> Consent
         raise Conflict(_("この同意は既に撤回されています。"))
     consent.withdrawn_at = timezone.now()
     consent.withdrawn_by = actor
-    consent.note = "\n".join(filter(None, [consent.note, clean_text(note, field="note")]))
+    consent.note = "\n".join(filter(None, [consent.note, ConsentInputs.note.clean(note)]))
     save_with_history(
         consent, actor=actor, reason="consent_withdraw", update_fields=["withdrawn_at", "withdrawn_by", "note"]
     )

@@ -20,7 +20,7 @@ from referral_engine.accounts.roles import Role
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import events, locks
 from referral_engine.cases.choices import JUSTIFIED_BASES, Basis, ReferralState
-from referral_engine.cases.inputs import clean_choice, clean_text, require_reason
+from referral_engine.cases.inputs import ReferralInputs, TransitionInputs, clean_choice, require_reason
 from referral_engine.cases.models import Case, Consent, Referral
 from referral_engine.cases.services.changes import case_touch, changed_fields, snapshot
 from referral_engine.cases.services.departments import (
@@ -78,7 +78,7 @@ def _check_basis(
                 _("この同意は撤回されています。撤回された同意では新たな情報提供はできません。"),
                 fields={"consent_id": [_("撤回済みの同意です。")]},
             )
-        if consent.person_id != case.person_id or to_department.code not in consent.recipients:
+        if consent.person_id != case.person_id or not consent.covers(to_department.code):
             raise InvalidInput(
                 _("同意の範囲に「%(d)s」が含まれていません。") % {"d": to_department.name_ja},
                 fields={"consent_id": [_("同意の範囲外の提供先です。")]},
@@ -100,7 +100,7 @@ def _find_consent(case: Case, to_department: Department, consent_id: Any) -> Con
             ) from None
     # The newest consent of the person that covers this recipient (withdrawn ones are reported).
     candidates = list(Consent.objects.filter(person_id=case.person_id).order_by("-obtained_at", "-id"))
-    covering = [c for c in candidates if to_department.code in c.recipients]
+    covering = [c for c in candidates if c.covers(to_department.code)]
     active = [c for c in covering if c.is_active]
     return (active or covering or [None])[0]
 
@@ -162,8 +162,8 @@ def _referral_write(
         raise Conflict(_("終結したケースはつなげません。再開してから依頼してください。"))
     target = department_by_code(to_department, field="to_department")
     basis = clean_choice(basis, Basis, field="basis")
-    reason = clean_text(reason, field="reason", required=True)
-    justification = clean_text(justification, field="justification")
+    reason = ReferralInputs.reason.clean(reason)
+    justification = ReferralInputs.justification.clean(justification)
     source = source() if callable(source) else source
     if target.pk == source.pk:
         raise InvalidInput(_("自分の部署にはつなげません。"), fields={"to_department": [_("依頼元と同じ部署です。")]})
@@ -272,7 +272,7 @@ def _referral_method(referral: Referral, name: str):
 def referral_transition(*, referral_id: int, name: str, actor: User, reason: str = "") -> Referral:
     """Run a handoff (`accept`, `decline`, `return`, `cancel`, `complete`) or a stage transition."""
     referral = access_referral_for_write(referral_id, actor)
-    reason = clean_text(reason, field="reason")
+    reason = TransitionInputs.reason.clean(reason)
     before = snapshot(referral)
     before_state, before_stage = referral.state, referral.stage
     method = _referral_method(referral, str(name))

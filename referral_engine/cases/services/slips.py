@@ -13,7 +13,7 @@ from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE, Role
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import normalize
 from referral_engine.cases.choices import Channel, Need, Risk, SlipUrgency
-from referral_engine.cases.inputs import PersonInput, clean_choice, clean_code, clean_text
+from referral_engine.cases.inputs import PersonInput, PersonInputs, SlipInputs, clean_choice, clean_code
 from referral_engine.cases.models import CommunitySlip
 from referral_engine.cases.services.departments import department_members
 from referral_engine.cases.services.guards import checks
@@ -47,16 +47,16 @@ def slip_submit(
     if chosen is None:
         raise InvalidInput(_("地区を確認してください。"), fields={"district": [_("あなたの地区を選んでください。")]})
     urgency = clean_choice(urgency, SlipUrgency, field="urgency", default=SlipUrgency.NORMAL)
-    concern = clean_text(concern, field="concern", required=True, max_length=4000)
-    name = clean_text(name, field="name", max_length=100)
-    name_kana = normalize.to_katakana(clean_text(name_kana, field="name_kana", max_length=100))
-    address_note = clean_text(address_note, field="address_note", max_length=200)
+    concern = SlipInputs.concern.clean(concern)
+    name = SlipInputs.name.clean(name)
+    name_kana = normalize.to_katakana(SlipInputs.name_kana.clean(name_kana))
+    address_note = SlipInputs.address_note.clean(address_note)
     family, _sep, given = (name or _("氏名不詳")).partition(" ")
     kana_family, _sep, kana_given = name_kana.partition(" ")
     person = _person_write(
         PersonInput(
-            family_name=family[:50],
-            given_name=given[:50],
+            family_name=family[: PersonInputs.family_name.max_length],
+            given_name=given[: PersonInputs.given_name.max_length],
             family_name_kana=kana_family,
             given_name_kana=kana_given,
             birth_date=None,
