@@ -594,7 +594,7 @@ class CaseFactory:
         plans: list[ReferralPlan] = []
         for j, (state, to) in enumerate(zip(states, others[:MAX_REFERRALS])):
             urgent = case["risk"] == Risk.URGENT or rng.random() < 0.04
-            # An intake's referrals are made at the intake's moment (cases.services.case_open).
+            # An intake's referrals are made at the intake's moment (cases.services.intake.case_open).
             at_intake = j == 0 and rng.random() < 0.4
             r0 = created if at_intake else self.between(created + MINUTE, end - 2 * HOUR)
             if state is None:

@@ -23,7 +23,8 @@ from referral_engine.cases.selectors import (
     referrals_inbox,
     referrals_visible_to,
 )
-from referral_engine.cases.services import case_lead_change, referral_assign, referral_create, referral_transition
+from referral_engine.cases.services.case_state import case_lead_change
+from referral_engine.cases.services.referrals import referral_assign, referral_create, referral_transition
 from referral_engine.errors import DomainError
 from referral_engine.timers.models import Escalation
 from referral_engine.timers.selectors import escalations_visible_to
@@ -187,7 +188,7 @@ def _run(step: tuple, users: dict[str, User], fresh) -> None:
     referrals = list(Referral.objects.select_related("case").order_by("pk"))
     admin = users["admin"]
     if kind == "open":
-        from referral_engine.cases.services import case_open
+        from referral_engine.cases.services.intake import case_open
 
         opener, targets = args
         own = set(Membership.objects.filter(user=users[opener], ended_at__isnull=True).values_list("department__code"))
