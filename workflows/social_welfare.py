@@ -8,7 +8,7 @@ from django_fsm import transition
 
 from referral_engine.access import policy
 from referral_engine.cases.models import Referral
-from referral_engine.workflow_registry import Stage, StageRecordForm, StageTimer, Workflow, labels, register
+from referral_engine.workflow import Stage, StageRecordForm, StageTimer, Workflow, labels, register
 
 COORDINATION = "coordination"
 SUPPORT_MEETING = "support_meeting"

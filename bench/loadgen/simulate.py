@@ -202,8 +202,8 @@ class Shape:
 
 
 def workflow_shapes() -> dict[str, Shape]:
-    from referral_engine import workflow_registry
     from referral_engine.timers.policies import stage_rule_code
+    from referral_engine.workflow import registry as workflow_registry
 
     shapes = {}
     for wf in workflow_registry.all_workflows():

@@ -455,7 +455,7 @@ class ReferralSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_stage_label(self, referral: Referral) -> str:
-        from referral_engine import workflow_registry
+        from referral_engine.workflow import registry as workflow_registry
 
         workflow = workflow_registry.get(referral.to_department.code)
         return workflow.stage_label(referral.stage) if (workflow and referral.stage) else ""

@@ -445,7 +445,7 @@ class ReferralTransitionView(ApiView):
 
 class ReferralRecordView(ApiView):
     def _update(self, request: Request, id: int) -> Response:
-        from referral_engine import workflow_registry
+        from referral_engine.workflow import registry as workflow_registry
 
         referral = selectors.referral_get_for_user(request.user, id)
         workflow = workflow_registry.get(referral.to_department.code)

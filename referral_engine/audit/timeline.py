@@ -160,7 +160,7 @@ def _plain(value: Any) -> str:
 
 
 def _stage_label(department_code: str, stage: str) -> str:
-    from referral_engine import workflow_registry
+    from referral_engine.workflow import registry as workflow_registry
 
     workflow = workflow_registry.get(department_code) if department_code else None
     return workflow.stage_label(stage) if workflow else stage

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "referral_engine.workflow",
     "referral_engine.accounts",
     "referral_engine.cases",
     "referral_engine.access",

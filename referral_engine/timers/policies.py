@@ -79,7 +79,7 @@ def stage_rule_code(department_code: str, timer_code: str) -> str:
 
 def default_rules() -> dict[str, Rule]:
     """DESIGN §7's defaults and one rule per timer of every registered department workflow."""
-    from referral_engine import workflow_registry
+    from referral_engine.workflow import registry as workflow_registry
 
     rules = [
         Rule(HANDOFF, "つなぎの受理（2開庁日）", Target.REFERRAL, Duration(office_days=2)),

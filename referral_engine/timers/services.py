@@ -101,7 +101,7 @@ def _referral_specs(referral: Referral) -> list[ClockSpec]:
         rule = rules_for([code]).get(code)
         return [ClockSpec(rule, referral.to_department_id, referral.created_at)] if rule else []
     if referral.state == ReferralState.ACCEPTED and referral.stage:
-        from referral_engine import workflow_registry
+        from referral_engine.workflow import registry as workflow_registry
 
         department_code = referral.to_department.code
         workflow = workflow_registry.get(department_code)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-from referral_engine import workflow_registry
 from referral_engine.cases.choices import ActivityKind, Basis, CaseState, EventKind, ReferralState
 from referral_engine.cases.inputs import REASON_REQUIRED  # the services require these; the form says so
+from referral_engine.workflow import registry as workflow_registry
 
 CASE_TRANSITION_LABELS = {
     "start_assessment": _("アセスメントを始める"),

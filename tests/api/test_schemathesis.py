@@ -29,8 +29,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from referral_engine import workflow_registry
 from referral_engine.cases.services.referrals import HANDOFF_TRANSITIONS
+from referral_engine.workflow import registry as workflow_registry
 from tests.api.conftest import ROLE_USERS, World, token_of
 
 pytestmark = pytest.mark.slow

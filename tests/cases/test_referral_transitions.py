@@ -70,7 +70,7 @@ def test_handoff_matrix(referral, users, fresh, start, name):
 
 
 def test_complete_needs_a_final_stage(referral, users, fresh):
-    from referral_engine import workflow_registry
+    from referral_engine.workflow import registry as workflow_registry
 
     _run(referral.pk, "accept", users["worker_health"], fresh)
     with pytest.raises(IllegalTransition) as info:

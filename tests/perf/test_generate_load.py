@@ -28,8 +28,8 @@ def test_every_state_channel_risk_and_window_appears(load):
 
 
 def test_fields_are_consistent_with_the_state(load):
-    from referral_engine import workflow_registry
     from referral_engine.cases.models import Case, CaseNumberSequence, Referral
+    from referral_engine.workflow import registry as workflow_registry
 
     load(120)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from referral_engine import diagrams
 from referral_engine.audit.models import AccessLog
 from referral_engine.cases.models import Activity, CaseEvent, Consent
 from referral_engine.cases.services.records import activity_add
+from referral_engine.workflow import diagrams
 
 pytestmark = pytest.mark.django_db
 

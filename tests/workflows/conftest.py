@@ -12,13 +12,13 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from referral_engine import workflow_registry
 from referral_engine.access import grants
 from referral_engine.accounts.models import Department, District, User
 from referral_engine.accounts.roles import Role
 from referral_engine.accounts.services import organisation_ensure, user_create
 from referral_engine.cases.choices import Basis, ReferralState
 from referral_engine.cases.models import Case, Person, Referral
+from referral_engine.workflow import registry as workflow_registry
 
 _serial = itertools.count(1)
 

@@ -15,7 +15,7 @@ from referral_engine.cases.services.intake import case_open
 from referral_engine.cases.services.records import stage_record_update
 from referral_engine.cases.services.referrals import referral_available_transitions, referral_transition
 from referral_engine.errors import Forbidden, IllegalTransition, NotFound
-from referral_engine.workflow_registry import Stage, StageRecordForm, StageTimer, Workflow, labels
+from referral_engine.workflow import Stage, StageRecordForm, StageTimer, Workflow, labels
 
 
 def child_rearing_module(throwaway_models):
@@ -77,7 +77,7 @@ def child_rearing(departments, throwaway_models, registered):
 
 
 def test_a_new_body_is_one_module_and_one_registration(child_rearing, make_user, reread):
-    from referral_engine import checks
+    from referral_engine.workflow import checks
 
     assert checks.workflow_errors(child_rearing) == []
     requester = make_user(Role.CASEWORKER, "social_welfare")

@@ -7,10 +7,9 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django_fsm import transition
 
-from referral_engine import checks
 from referral_engine.access import policy
 from referral_engine.accounts.services import department_ensure
-from referral_engine.workflow_registry import Stage, StageTimer, Workflow, labels
+from referral_engine.workflow import Stage, StageTimer, Workflow, checks, labels
 
 
 def _ids(messages, code):

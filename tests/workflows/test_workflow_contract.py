@@ -8,9 +8,10 @@ from django.apps import apps
 from django.utils import timezone, translation
 from django_fsm import can_proceed
 
-from referral_engine import checks, workflow_registry
 from referral_engine.access import policy
 from referral_engine.cases.models import Referral
+from referral_engine.workflow import checks
+from referral_engine.workflow import registry as workflow_registry
 
 WORKFLOWS = list(workflow_registry.all_workflows())
 BODIES = {"social_welfare", "health_promotion", "longevity_support", "disaster_prevention", "shakyo"}

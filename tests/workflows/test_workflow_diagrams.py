@@ -7,7 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import translation
 
-from referral_engine import diagrams, workflow_registry
+from referral_engine.workflow import diagrams
+from referral_engine.workflow import registry as workflow_registry
 
 WORKFLOWS = list(workflow_registry.all_workflows())
 HAVE_DOT = diagrams.dot_binary() is not None

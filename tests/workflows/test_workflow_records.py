@@ -5,7 +5,7 @@ import json
 
 from django.utils import timezone, translation
 
-from referral_engine import workflow_registry
+from referral_engine.workflow import registry as workflow_registry
 
 
 def form_of(code):

@@ -185,7 +185,7 @@ def can_edit_stage_record(referral: Referral, user: Any) -> bool:
 
 def stage_is_final(referral: Referral) -> bool:
     """`complete` is allowed only at one of the department workflow's final stages."""
-    from referral_engine import workflow_registry
+    from referral_engine.workflow import registry as workflow_registry
 
     workflow = workflow_registry.get(referral.to_department.code)
     return workflow is not None and workflow.is_final(referral.stage)

@@ -10,7 +10,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from referral_engine import workflow_registry
 from referral_engine.access import policy
 from referral_engine.accounts.models import Department, User
 from referral_engine.audit.history import save_with_history
@@ -23,6 +22,7 @@ from referral_engine.cases.services.departments import requesting_department
 from referral_engine.cases.services.guards import access_case_for_write, access_referral_for_write, checks
 from referral_engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from referral_engine.timers import services as timers
+from referral_engine.workflow import registry as workflow_registry
 
 # --- Activities ---------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ transitions, telling the referring side the outcome, and naming the worker who t
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
-from referral_engine import workflow_registry
 from referral_engine.access import grants, policy
 from referral_engine.accounts.models import Department, User
 from referral_engine.accounts.roles import Role
@@ -33,6 +33,8 @@ from referral_engine.cases.services.guards import access_case_for_write, access_
 from referral_engine.errors import Conflict, Forbidden, IllegalTransition, InvalidInput
 from referral_engine.notifications.services import notifications_queue
 from referral_engine.timers import services as timers
+from referral_engine.workflow import Workflow, as_workflow
+from referral_engine.workflow import registry as workflow_registry
 
 HANDOFF_TRANSITIONS = ("accept", "decline", "return", "cancel", "complete")
 
@@ -243,27 +245,18 @@ def referral_available_transitions(referral: Referral, user: User) -> list[str]:
     names = [_public_name(t.name) for t in referral.get_available_user_state_transitions(user)]
     workflow = workflow_registry.get(referral.to_department.code)
     if workflow is not None and referral.state == ReferralState.ACCEPTED:
-        proxy = _as_workflow(referral, workflow)
-        try:
+        with as_workflow(referral, workflow) as proxy:
             names += [t.name for t in proxy.get_available_user_stage_transitions(user)]
-        finally:
-            proxy.__class__ = Referral
     return names
 
 
-def _as_workflow(referral: Referral, workflow: workflow_registry.Workflow) -> Referral:
-    referral.__class__ = workflow.model
-    return referral
-
-
-def _referral_method(referral: Referral, name: str):
-    """The bound transition method for a public name, or None when the name is unknown."""
+def _referral_method(referral: Referral, name: str, workflow: Workflow | None):
+    """The bound transition method for a public name, or None when the name is unknown. A stage
+    transition is found only on the workflow's proxy: call this inside `as_workflow`."""
     if name in HANDOFF_TRANSITIONS:
         return getattr(referral, _method_name(name))
-    workflow = workflow_registry.get(referral.to_department.code)
     if workflow is None or name not in workflow.transition_names():
         return None
-    _as_workflow(referral, workflow)
     return getattr(referral, name)
 
 
@@ -275,25 +268,26 @@ def referral_transition(*, referral_id: int, name: str, actor: User, reason: str
     reason = TransitionInputs.reason.clean(reason)
     before = snapshot(referral)
     before_state, before_stage = referral.state, referral.stage
-    method = _referral_method(referral, str(name))
-    try:
-        if method is None or not can_proceed(method):
-            referral.__class__ = Referral
-            raise IllegalTransition(
-                _("「%(n)s」は現在の状態（%(s)s）ではできません。") % {"n": name, "s": referral.get_state_display()},
-                allowed=referral_available_transitions(referral, actor),
-            )
-        if not has_transition_perm(method, actor):
-            raise Forbidden(_("この操作の権限がありません。"))
-        require_reason(name, reason)
-        now = timezone.now()
-        kwargs: dict[str, Any] = {"at": now, "actor": actor, "reason": reason}
-        if name == "accept":
-            workflow = workflow_registry.get(referral.to_department.code)
-            kwargs["initial_stage"] = workflow.initial_stage if workflow else ""
-        method(**kwargs)
-    finally:
-        referral.__class__ = Referral  # history is recorded for the concrete model only
+    name = str(name)
+    workflow = workflow_registry.get(referral.to_department.code)
+    # Handoffs run on the concrete model; stage transitions on the department's proxy.
+    subject = nullcontext(referral) if name in HANDOFF_TRANSITIONS else as_workflow(referral, workflow)
+    with subject as target:
+        method = _referral_method(target, name, workflow)
+        legal = method is not None and can_proceed(method)
+        if legal:
+            if not has_transition_perm(method, actor):
+                raise Forbidden(_("この操作の権限がありません。"))
+            require_reason(name, reason)
+            kwargs: dict[str, Any] = {"at": timezone.now(), "actor": actor, "reason": reason}
+            if name == "accept":
+                kwargs["initial_stage"] = workflow.initial_stage if workflow else ""
+            method(**kwargs)
+    if not legal:
+        raise IllegalTransition(
+            _("「%(n)s」は現在の状態（%(s)s）ではできません。") % {"n": name, "s": referral.get_state_display()},
+            allowed=referral_available_transitions(referral, actor),
+        )
 
     is_stage = name not in HANDOFF_TRANSITIONS
     changed = changed_fields(referral, before)

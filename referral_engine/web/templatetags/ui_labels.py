@@ -4,8 +4,8 @@ from django import template
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from referral_engine import workflow_registry
 from referral_engine.cases.choices import CaseState, Risk
+from referral_engine.workflow import registry as workflow_registry
 
 register = template.Library()
 

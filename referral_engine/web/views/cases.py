@@ -16,7 +16,6 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from referral_engine import diagrams, workflow_registry
 from referral_engine.access import policy
 from referral_engine.accounts.models import Department
 from referral_engine.audit.models import AccessLog
@@ -53,6 +52,8 @@ from referral_engine.web.forms import (
     ReferralCreateForm,
 )
 from referral_engine.web.views.common import redirect_next, require
+from referral_engine.workflow import diagrams
+from referral_engine.workflow import registry as workflow_registry
 
 PAGE_SIZE = 50
 

@@ -4,7 +4,6 @@ referrals my departments have taken on (their stage buttons, return, complete)."
 from django.shortcuts import render
 from django.utils import timezone
 
-from referral_engine import workflow_registry
 from referral_engine.access import policy
 from referral_engine.cases import selectors
 from referral_engine.cases.services.referrals import referral_available_transitions
@@ -13,6 +12,7 @@ from referral_engine.web import labels
 from referral_engine.web.errors import domain_errors
 from referral_engine.web.views.cases import deadline_badges
 from referral_engine.web.views.common import require
+from referral_engine.workflow import registry as workflow_registry
 
 PAGE_SIZE = 50
 

@@ -14,8 +14,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 
-from referral_engine import diagrams, workflow_registry
 from referral_engine.cases.models import Case, Referral
+from referral_engine.workflow import diagrams
+from referral_engine.workflow import registry as workflow_registry
 
 
 class Command(BaseCommand):

@@ -3,10 +3,8 @@
 The core never imports a module of `workflows/` by name: each module calls `register(...)` when the
 `workflows` app is ready, and the core asks the registry. A workflow is a proxy model of `Referral`
 whose `stage` transitions are declared with django-fsm; the core runs the transition on the proxy
-and saves through the concrete model (simple-history records nothing for proxy saves).
-
-Importing this module also registers the workflow system checks (`referral_engine.checks`): every
-process that can hold a workflow has imported the registry, so the checks always come with it.
+and saves through the concrete model (simple-history records nothing for proxy saves): that swap
+happens only inside `as_workflow`.
 """
 
 from __future__ import annotations
@@ -14,6 +12,7 @@ from __future__ import annotations
 import datetime
 import decimal
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -257,4 +256,21 @@ def department_codes() -> list[str]:
     return list(_registry)
 
 
-from referral_engine import checks as _checks  # noqa: E402,F401  (registers the system checks)
+@contextmanager
+def as_workflow(referral: Referral, workflow: Workflow | None = None) -> Iterator[Referral]:
+    """The referral seen as its department workflow's proxy, for the stage transitions; back to its
+    own class on leaving, whatever happened inside (history is recorded for the concrete model only,
+    so every save happens after the block).
+
+    `workflow` defaults to the referral's department's; when there is none the referral is yielded
+    as it is.
+    """
+    if workflow is None:
+        workflow = get(referral.to_department.code)
+    own_class = referral.__class__
+    if workflow is not None:
+        referral.__class__ = workflow.model
+    try:
+        yield referral
+    finally:
+        referral.__class__ = own_class

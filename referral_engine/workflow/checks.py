@@ -1,6 +1,6 @@
 """System checks over the workflow registry (viewflow-style: a bad flow never reaches a user).
 
-Registered when `referral_engine.workflow_registry` is imported (its last line imports this module).
+Registered by `referral_engine.workflow.apps.WorkflowConfig.ready` (it imports this module).
 
 - `workflows.E001`–`E013`: static checks on each registered workflow, run by every `manage.py`
   command that runs checks (and by `check` itself). The ids are listed in docs/workflows.md.
@@ -9,6 +9,9 @@ Registered when `referral_engine.workflow_registry` is imported (its last line i
   on purpose: `migrate` runs database checks and refuses to go on after an error, and a department
   row added in the admin before its module is deployed must not block an unrelated migration.
   CI runs `check --database default --fail-level WARNING` to hold the rule.
+
+The models are imported inside the checks, not at the top: the workflow package sits below the core
+apps (the policy and the services import its registry) and imports none of them at module level.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from django import forms
 from django.core import checks
 from django.db import DatabaseError, connections
 from django_fsm import ANY_OTHER_STATE, ANY_STATE
+
+from referral_engine.workflow import registry
+from referral_engine.workflow.registry import StageRecordForm
 
 POLICY_MODULE = "referral_engine.access.policy"
 TAG = "workflows"
@@ -210,15 +216,13 @@ def _graph_errors(workflow: Any) -> list[checks.CheckMessage]:
 
 
 def _record_errors(workflow: Any) -> list[checks.CheckMessage]:
-    from referral_engine.workflow_registry import StageRecordForm
-
     wf = workflow.department_code
     form = workflow.record_form
     errors = []
     if form is not None and not (isinstance(form, type) and issubclass(form, StageRecordForm)):
         errors.append(
             _error(
-                f"Workflow {wf!r}: record_form must subclass workflow_registry.StageRecordForm.",
+                f"Workflow {wf!r}: record_form must subclass referral_engine.workflow.StageRecordForm.",
                 id_="E010",
                 obj=wf,
                 hint="Its cleaned_data is stored as JSON; the base class turns dates into ISO strings.",
@@ -261,17 +265,15 @@ def _timer_errors(workflow: Any) -> list[checks.CheckMessage]:
 
 
 def _wanted(app_configs: Iterable[Any] | None) -> bool:
-    return app_configs is None or any(c.label in {"workflows", "cases"} for c in app_configs)
+    return app_configs is None or any(c.label in {"workflow", "workflows", "cases"} for c in app_configs)
 
 
 @checks.register(TAG)
 def check_workflow_definitions(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    from referral_engine import workflow_registry
-
     if not _wanted(app_configs):
         return []
     errors: list[checks.CheckMessage] = []
-    for workflow in workflow_registry.all_workflows():
+    for workflow in registry.all_workflows():
         errors += workflow_errors(workflow)
     return errors
 
@@ -281,7 +283,6 @@ def check_departments_have_workflows(
     app_configs: Iterable[Any] | None = None, databases: Iterable[str] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Every active department in the database has a registered workflow."""
-    from referral_engine import workflow_registry
     from referral_engine.accounts.models import Department
 
     if not databases or not _wanted(app_configs):
@@ -298,7 +299,7 @@ def check_departments_have_workflows(
         except DatabaseError:
             continue
         for code in codes:
-            if workflow_registry.get(code) is None:
+            if registry.get(code) is None:
                 messages.append(
                     checks.Warning(
                         f"Department {code!r} (database {alias!r}) has no registered workflow: "

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.utils.encoding import force_str
 from django_fsm import ANY_OTHER_STATE, ANY_STATE
 
-from referral_engine.workflow_registry import Workflow
+from referral_engine.workflow.registry import Workflow
 
 logger = logging.getLogger(__name__)
 
