@@ -24,7 +24,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def process_caches_fresh():
     """The per-process caches (escalation rules, the system user) start and end empty in every test:
     a test's rows are rolled back or flushed, and the caches would outlive them."""
-    from referral_engine.accounts.services import system_user_forget
+    from referral_engine.accounts.system import system_user_forget
     from referral_engine.timers.policies import invalidate_cache
 
     invalidate_cache()

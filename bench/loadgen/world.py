@@ -17,7 +17,8 @@ from referral_engine.access import permissions
 from referral_engine.accounts.demo import demo_users_ensure
 from referral_engine.accounts.models import Department, District, Membership, User
 from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE, Role
-from referral_engine.accounts.services import organisation_ensure, system_user, user_create
+from referral_engine.accounts.services import organisation_ensure, user_create
+from referral_engine.accounts.system import system_user
 from referral_engine.cases.models import (
     Activity,
     Case,

@@ -36,6 +36,7 @@ from referral_engine.access.models import (
 )
 from referral_engine.access.permissions import permission_id
 from referral_engine.cases.choices import ReferralState
+from referral_engine.cases.models import Referral
 
 CASE_FULL = ("view_case_full", "work_case")
 CASE_FULL_READONLY = ("view_case_full",)
@@ -170,8 +171,6 @@ def department_queue_renew(*, department: Any) -> None:
     """Membership started: the handoffs waiting for the department (its inbox) are current work, so
     its rows on them count as granted now, for the newcomer too. Cases the department took on earlier
     stay out of a newcomer's reach until an event (assignment, a new handoff) renews them."""
-    from referral_engine.cases.models import Referral
-
     waiting = Referral.objects.filter(to_department=department, state=ReferralState.REQUESTED)
     now = timezone.now()
     CaseGroupObjectPermission.objects.filter(

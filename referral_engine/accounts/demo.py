@@ -7,7 +7,12 @@ from django.db import transaction
 
 from referral_engine.accounts.models import Department, District, User
 from referral_engine.accounts.roles import Role
-from referral_engine.accounts.services import organisation_ensure, system_user, user_create
+from referral_engine.accounts.services import organisation_ensure, user_create
+from referral_engine.accounts.system import system_user
+from referral_engine.cases.models import Case
+from referral_engine.cases.services.intake import case_open
+from referral_engine.cases.services.referrals import referral_transition
+from referral_engine.cases.services.slips import slip_submit
 
 DEMO_USERS = [
     ("desk_welfare", "窓口 福祉", Role.FRONT_DESK, "social_welfare", None),
@@ -58,11 +63,6 @@ def demo_users_ensure(password: str | None = None) -> list[User]:
 
 def demo_cases_ensure() -> int:
     """A handful of cases in different states so every page has something to show."""
-    from referral_engine.cases.models import Case
-    from referral_engine.cases.services.intake import case_open
-    from referral_engine.cases.services.referrals import referral_transition
-    from referral_engine.cases.services.slips import slip_submit
-
     if Case.objects.exists():
         return 0
     u = {user.username: user for user in User.objects.filter(username__in=[d[0] for d in DEMO_USERS])}

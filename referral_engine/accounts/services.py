@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +12,7 @@ from referral_engine.access import grants, policy
 from referral_engine.accounts.models import Department, District, Membership, User
 from referral_engine.accounts.roles import Role
 from referral_engine.audit.history import save_with_history
+from referral_engine.cases.services.case_state import assignments_release
 
 # DESIGN §1: the five bodies of the desk.
 DEPARTMENTS = [
@@ -67,33 +67,6 @@ def organisation_ensure() -> None:
         district_ensure(code=code, name=name, name_kana=kana)
 
 
-_system_user_cache: dict[str, User] = {}
-
-
-def system_user() -> User:
-    """The acting user of Celery tasks and commands (history, timeline), and of the clocks' history
-    rows. Looked up once per process: every intake and transition used to ask for it (a query per
-    clock sync), and the row is never deleted. `system_user_forget()` drops it (tests that flush)."""
-    cached = _system_user_cache.get(settings.SYSTEM_USERNAME)
-    if cached is not None:
-        return cached
-    user, _ = User.objects.get_or_create(
-        username=settings.SYSTEM_USERNAME,
-        defaults={"display_name": "システム", "is_system": True, "is_active": True},
-    )
-    if user.has_usable_password():
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    # Remembered once the row is known to be committed: a user created in a transaction that rolls
-    # back must not outlive it (immediately when no transaction is open).
-    transaction.on_commit(lambda: _system_user_cache.setdefault(settings.SYSTEM_USERNAME, user))
-    return user
-
-
-def system_user_forget() -> None:
-    _system_user_cache.clear()
-
-
 @transaction.atomic
 def membership_start(
     *,
@@ -126,8 +99,6 @@ def membership_end(*, membership: Membership, actor: Any = None, reason: str = "
         )
         grants.user_groups_sync(user=membership.user)
         if membership.department_id:
-            from referral_engine.cases.services.case_state import assignments_release
-
             assignments_release(
                 user=membership.user, department=membership.department, actor=actor, reason=reason or "membership_end"
             )

@@ -22,6 +22,7 @@ from referral_engine.access import policy
 from referral_engine.audit import selectors, services, timeline
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.selectors import AccessLogFilter
+from referral_engine.cases.models import Case
 
 # --- Serializers --------------------------------------------------------------------------------
 
@@ -159,8 +160,6 @@ class CaseHistoryAPIView(_ReadOnlyForAuditors, generics.ListAPIView):
     permission_classes = [permissions.IsAuthenticated]
 
     def get_queryset(self) -> Any:  # the schema derives the path parameter from the Case model
-        from referral_engine.cases.models import Case
-
         return Case.objects.none()
 
     @extend_schema(summary="Case history (timeline and field changes)", responses=HistoryEntrySerializer(many=True))

@@ -10,6 +10,9 @@ from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
 
+from referral_engine.cases.choices import CaseState
+from referral_engine.cases.models import Activity, Case, CaseEvent, Referral
+
 
 @dataclass(frozen=True)
 class RetentionLine:
@@ -32,8 +35,6 @@ def years_before(moment: dt.datetime, years: int) -> dt.datetime:
 
 def retention_report(*, now: dt.datetime | None = None) -> list[RetentionLine]:
     from referral_engine.audit.models import AccessLog
-    from referral_engine.cases.choices import CaseState
-    from referral_engine.cases.models import Activity, Case, CaseEvent, Referral
 
     now = now or timezone.now()
     log_years = int(getattr(settings, "RETENTION_ACCESS_LOG_YEARS", 5))

@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_date
 from referral_engine import errors
 from referral_engine.access import policy
 from referral_engine.audit.models import AccessLog
+from referral_engine.cases.models import Case
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,6 @@ def audited_user_get(*, user: Any, user_id: int) -> Any:
 
 def case_for_audit(*, user: Any, case_id: int) -> Any:
     """A case whose full history an auditor reads. Others: NotFound."""
-    from referral_engine.cases.models import Case
-
     if not policy.can_audit(user):
         raise errors.NotFound()
     case = Case.objects.select_related("person", "intake_department", "lead_department").filter(pk=case_id).first()
@@ -166,8 +165,6 @@ def case_for_audit(*, user: Any, case_id: int) -> Any:
 def case_for_history(*, user: Any, case_id: int) -> Any:
     """A case whose history `user` may read (policy.can_view_history): auditors and full viewers.
     Missing and forbidden are the same NotFound."""
-    from referral_engine.cases.models import Case
-
     case = Case.objects.select_related("person", "intake_department", "lead_department").filter(pk=case_id).first()
     if case is None or not policy.can_view_history(user, case):
         raise errors.NotFound()
@@ -175,8 +172,6 @@ def case_for_history(*, user: Any, case_id: int) -> Any:
 
 
 def case_by_number(*, user: Any, number: str) -> Any:
-    from referral_engine.cases.models import Case
-
     if not policy.can_audit(user):
         raise errors.NotFound()
     case = Case.objects.filter(number=number.strip()).first()

@@ -21,7 +21,12 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from referral_engine.accounts.models import Department
 from referral_engine.audit.history import history_model_for
+from referral_engine.cases import choices
+from referral_engine.cases.choices import CaseState, EventKind, ReferralState
+from referral_engine.cases.models import CaseEvent
+from referral_engine.workflow import registry as workflow_registry
 
 CREATED, CHANGED, DELETED = "created", "changed", "deleted"
 HISTORY_TYPE_KIND = {"+": CREATED, "~": CHANGED, "-": DELETED}
@@ -67,8 +72,6 @@ class Entry:
 
 
 def _choice_labels(label: str) -> dict[str, str]:
-    from referral_engine.cases import choices
-
     table = {"cases.case.needs": choices.Need, "cases.person.flags": choices.PersonFlag}
     found = table.get(label)
     return {k: str(v) for k, v in found.choices} if found else {}
@@ -92,14 +95,10 @@ class _Resolver:
                     self.department_codes.update(str(v) for v in value)
 
     def want_department(self, pk: Any) -> None:
-        from referral_engine.accounts.models import Department
-
         if pk is not None:
             self.wanted[Department].add(pk)
 
     def resolve(self) -> None:
-        from referral_engine.accounts.models import Department
-
         user_model = get_user_model()
         if self.department_codes:
             self.wanted[Department]  # departments are few: fetched together with any wanted ids
@@ -120,8 +119,6 @@ class _Resolver:
         return getattr(self, "department_code_by_id", {}).get(pk, "")
 
     def department_name(self, pk: Any) -> str:
-        from referral_engine.accounts.models import Department
-
         return self.found.get(Department, {}).get(pk, "")
 
     def display(self, model_field: models.Field, value: Any, *, label_lower: str, row: Any = None) -> str:
@@ -160,8 +157,6 @@ def _plain(value: Any) -> str:
 
 
 def _stage_label(department_code: str, stage: str) -> str:
-    from referral_engine.workflow import registry as workflow_registry
-
     workflow = workflow_registry.get(department_code) if department_code else None
     return workflow.stage_label(stage) if workflow else stage
 
@@ -286,8 +281,6 @@ def _want_values(pending: list[_Pending], resolver: _Resolver) -> None:
 
 
 def _state_label(event: Any, value: str) -> str:
-    from referral_engine.cases.choices import CaseState, EventKind, ReferralState
-
     if not value:
         return ""
     if event.kind == EventKind.CASE_TRANSITION or event.kind == EventKind.CASE_OPENED:
@@ -383,8 +376,6 @@ def case_history(*, case: Any) -> list[Entry]:
 
         pending.extend(_pending_from_rows(model, rows, prev_of))
 
-    from referral_engine.cases.models import CaseEvent
-
     events = list(
         CaseEvent.objects.filter(case_id=case.pk).select_related("referral__to_department").order_by("created_at", "id")
     )
@@ -404,7 +395,6 @@ def user_changes(
     at most `limit`. Two queries per history model (the rows, then their previous rows)."""
     from referral_engine.audit.append_only import history_models
     from referral_engine.audit.selectors import period_q
-    from referral_engine.cases.models import CaseEvent
 
     pending: list[_Pending] = []
     for history_model in history_models():

@@ -20,6 +20,7 @@ from django.utils.http import urlencode
 
 from referral_engine import errors
 from referral_engine.access import policy
+from referral_engine.accounts.models import Department
 from referral_engine.audit import exports, selectors, services, timeline
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.selectors import AccessLogFilter
@@ -44,8 +45,6 @@ def auditor_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
 
 def _departments() -> list[Any]:
-    from referral_engine.accounts.models import Department
-
     return list(Department.objects.order_by("id").only("code", "name_ja"))
 
 

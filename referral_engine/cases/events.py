@@ -18,6 +18,7 @@ from django.utils import timezone
 from referral_engine.accounts.models import Department, User
 from referral_engine.cases.choices import EventKind
 from referral_engine.cases.models import Activity, Case, CaseEvent, Consent, Referral
+from referral_engine.timers import calendar
 
 __all__ = [
     "activity_added",
@@ -251,8 +252,6 @@ def consent_withdrawn(*, consent: Consent, actor: User) -> CaseEvent:
 
 def escalation_fired(*, escalation: Any, actor: User, rule_name: str, commit: bool = True) -> CaseEvent:
     """One level of a deadline fired (`escalation` is a timers.Escalation with its id)."""
-    from referral_engine.timers import calendar
-
     due_local = timezone.localtime(escalation.due_at, calendar.office_tz())
     return _save(
         _row(

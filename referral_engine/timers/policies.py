@@ -23,6 +23,7 @@ from django.db.models.signals import post_delete, post_save
 
 from referral_engine.timers.calendar import Duration
 from referral_engine.timers.models import EscalationPolicy
+from referral_engine.workflow import registry as workflow_registry
 
 Target = EscalationPolicy.Target
 
@@ -79,8 +80,6 @@ def stage_rule_code(department_code: str, timer_code: str) -> str:
 
 def default_rules() -> dict[str, Rule]:
     """DESIGN §7's defaults and one rule per timer of every registered department workflow."""
-    from referral_engine.workflow import registry as workflow_registry
-
     rules = [
         Rule(HANDOFF, "つなぎの受理（2開庁日）", Target.REFERRAL, Duration(office_days=2)),
         Rule(HANDOFF_URGENT, "緊急つなぎの受理（4時間）", Target.REFERRAL, Duration(hours=4)),

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from referral_engine.access import policy
 from referral_engine.accounts.models import Department, Membership
 from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE, Role
+from referral_engine.accounts.system import system_user as _system_user
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import events
 from referral_engine.cases.choices import CaseState, ReferralState
@@ -47,6 +48,7 @@ from referral_engine.timers.policies import (
     stage_rule_code,
     stall_rule_code,
 )
+from referral_engine.workflow import registry as workflow_registry
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +63,6 @@ def case_key(case_id: int) -> str:
 
 def referral_key(referral_id: int) -> str:
     return f"referral:{referral_id}"
-
-
-def _system_user():
-    from referral_engine.accounts.services import system_user
-
-    return system_user()
 
 
 class _LazySystemUser:
@@ -101,8 +97,6 @@ def _referral_specs(referral: Referral) -> list[ClockSpec]:
         rule = rules_for([code]).get(code)
         return [ClockSpec(rule, referral.to_department_id, referral.created_at)] if rule else []
     if referral.state == ReferralState.ACCEPTED and referral.stage:
-        from referral_engine.workflow import registry as workflow_registry
-
         department_code = referral.to_department.code
         workflow = workflow_registry.get(department_code)
         if workflow is None:

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from referral_engine.accounts.models import Membership
 from referral_engine.accounts.roles import Role
+from referral_engine.accounts.system import system_user
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import events
 from referral_engine.cases.choices import CaseState, ReferralState
@@ -87,8 +88,6 @@ class SweepResult:
 
 def timers_sweep_due(*, now: datetime | None = None, batch: int | None = None, max_batches: int = 40) -> SweepResult:
     """Fire every level that is due at `now`, in batches of at most 500 timers."""
-    from referral_engine.accounts.services import system_user
-
     started = time.monotonic()
     now = now or timezone.now()
     batch = max(1, min(batch or settings.TIMER_SWEEP_BATCH, MAX_BATCH))

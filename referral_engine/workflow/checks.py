@@ -10,8 +10,8 @@ Registered by `referral_engine.workflow.apps.WorkflowConfig.ready` (it imports t
   row added in the admin before its module is deployed must not block an unrelated migration.
   CI runs `check --database default --fail-level WARNING` to hold the rule.
 
-The models are imported inside the checks, not at the top: the workflow package sits below the core
-apps (the policy and the services import its registry) and imports none of them at module level.
+The registry and the diagrams sit below every core app (the policy and the services import them);
+this module is an edge: only `ready()` and the tests import it, so it reads the models freely.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from django.core import checks
 from django.db import DatabaseError, connections
 from django_fsm import ANY_OTHER_STATE, ANY_STATE
 
+from referral_engine.accounts.models import Department
+from referral_engine.cases.models import Case, Referral
 from referral_engine.workflow import registry
 from referral_engine.workflow.registry import StageRecordForm
 
@@ -39,8 +41,6 @@ def _error(msg: str, *, id_: str, obj: Any, hint: str | None = None) -> checks.E
 def _reserved_names() -> set[str]:
     """Stage transitions share the API's transition namespace with the handoff and case machines,
     and live on a subclass of Referral: they must not shadow either."""
-    from referral_engine.cases.models import Case, Referral
-
     names = {"return"}  # the public name of Referral.return_
     for model in (Referral, Case):
         names |= {t.name for t in model._meta.get_field("state").get_all_transitions(model)}
@@ -78,8 +78,6 @@ def reachable_stages(workflow: Any) -> set[str]:
 
 def workflow_errors(workflow: Any) -> list[checks.CheckMessage]:
     """Every problem of one workflow definition (also used by the contract tests)."""
-    from referral_engine.cases.models import Referral
-
     model = workflow.model
     if not (isinstance(model, type) and issubclass(model, Referral) and model._meta.proxy):
         return [
@@ -134,8 +132,6 @@ def _stage_errors(workflow: Any) -> list[checks.CheckMessage]:
 
 
 def _transition_errors(workflow: Any) -> list[checks.CheckMessage]:
-    from referral_engine.cases.models import Referral
-
     wf = workflow.department_code
     declared = set(workflow.stage_codes)
     transitions = workflow.transitions()
@@ -283,8 +279,6 @@ def check_departments_have_workflows(
     app_configs: Iterable[Any] | None = None, databases: Iterable[str] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Every active department in the database has a registered workflow."""
-    from referral_engine.accounts.models import Department
-
     if not databases or not _wanted(app_configs):
         return []
     messages: list[checks.CheckMessage] = []

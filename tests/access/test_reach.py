@@ -307,7 +307,7 @@ MOVER_ASSIGNED = [
 )
 @given(history=histories)
 def test_reach_equals_the_per_object_answers(users, fresh, history):
-    from referral_engine.accounts.services import system_user_forget
+    from referral_engine.accounts.system import system_user_forget
     from referral_engine.timers.policies import invalidate_cache
 
     try:

@@ -177,7 +177,7 @@ def _escalation(*, case, referral):
     the sweep would fire it when the handoff is overdue."""
     from django.utils import timezone
 
-    from referral_engine.accounts.services import system_user
+    from referral_engine.accounts.system import system_user
     from referral_engine.timers.services import escalation_fire
 
     now = timezone.now()

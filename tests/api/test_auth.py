@@ -37,7 +37,7 @@ def test_wrong_credentials_are_a_400_in_the_error_shape(api_users):
 
 
 def test_the_system_user_gets_no_token(api_users):
-    from referral_engine.accounts.services import system_user
+    from referral_engine.accounts.system import system_user
 
     user = system_user()
     user.set_password("system-password")

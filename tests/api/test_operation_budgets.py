@@ -29,7 +29,7 @@ REFERRAL = {"to_department": "health_promotion", "basis": "internal_use", "reaso
 def warm(monkeypatch, django_capture_on_commit_callbacks):
     """The per-process caches as a running server has them: the system user remembered (after the
     commit that a test's transaction never reaches) and the rules' version not re-checked."""
-    from referral_engine.accounts.services import system_user
+    from referral_engine.accounts.system import system_user
     from referral_engine.timers import calendar, policies
 
     monkeypatch.setattr(calendar, "VERSION_CHECK_SECONDS", 3600.0)

@@ -9,7 +9,12 @@
   `escalations_reach`, …) that the selectors compose.
 
 Grants and revocations (the rows these read) are written only by `referral_engine.access.grants`.
-The package imports no models at import time: `cases.models` imports it.
+`cases.models` imports this package for its django-fsm `permission=` callables, so the package sits
+below it (docs/architecture.md): at import time it reads only the organisation (`accounts.models`,
+`accounts.roles`), the permission-id cache and `cases.choices`. The guardian tables
+(`access.models`, foreign keys to Case and Referral) and the case models are imported inside the
+functions that query them: the one place the layering waits for call time
+(tests/test_import_layers.py lists each).
 """
 
 from referral_engine.access.policy.decisions import (

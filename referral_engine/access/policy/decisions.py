@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from referral_engine.access.policy.object_permissions import case_perms, referral_perms
 from referral_engine.access.policy.principals import principal
+from referral_engine.cases.choices import OPEN_REFERRAL_STATES
+from referral_engine.workflow import registry as workflow_registry
 
 if TYPE_CHECKING:
     from referral_engine.cases.models import Case, Referral
@@ -171,8 +173,6 @@ def can_work_referral(referral: Referral, user: Any) -> bool:
 def can_assign(user: Any, referral: Referral) -> bool:
     """Name the worker who takes a referral on: the receiving department's supervisors (and the desk
     supervisor), while the referral is open."""
-    from referral_engine.cases.choices import OPEN_REFERRAL_STATES
-
     p = principal(user)
     if referral.state not in OPEN_REFERRAL_STATES:
         return False
@@ -185,8 +185,6 @@ def can_edit_stage_record(referral: Referral, user: Any) -> bool:
 
 def stage_is_final(referral: Referral) -> bool:
     """`complete` is allowed only at one of the department workflow's final stages."""
-    from referral_engine.workflow import registry as workflow_registry
-
     workflow = workflow_registry.get(referral.to_department.code)
     return workflow is not None and workflow.is_final(referral.stage)
 

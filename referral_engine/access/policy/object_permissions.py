@@ -1,7 +1,8 @@
 """The guardian rows one user holds on one case or referral (direct FK tables), read for the per-object
 decisions and cached on the user object; the prefetches fill the caches for a whole list in two queries.
 
-Rows are written only by `referral_engine.access.grants`."""
+Rows are written only by `referral_engine.access.grants`. The guardian models are imported inside the
+functions: they have foreign keys to Case, whose model module imports this package (`__init__.py`)."""
 
 from __future__ import annotations
 

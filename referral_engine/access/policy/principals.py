@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from referral_engine.accounts.models import Membership
 from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE, STAFF_ROLES, Role
 
 # What the policy caches on a user object (getattr/setattr, not __dict__: request.user is a lazy proxy).
@@ -93,8 +94,6 @@ def principal(user: Any) -> Principal:
     cached = getattr(user, PRINCIPAL_CACHE, None)
     if cached is not None:
         return cached
-    from referral_engine.accounts.models import Membership
-
     memberships = list(
         Membership.objects.filter(user=user, ended_at__isnull=True).select_related("department", "district")
     )

@@ -8,6 +8,9 @@ Each function returns a `Q` over its model, so a selector composes it with its o
 Reach through rows is an `Exists(...)` over the direct-FK guardian tables (never
 `get_objects_for_user`, which loads rows into Python); auditors and the desk supervisor reach
 everything from their role. No module outside `access/` builds reach itself (tests/access/test_reach.py).
+
+The guardian and case models are imported inside the functions: `cases.models` imports the policy
+(`__init__.py`), so the policy cannot import them when it loads.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from referral_engine.access.permissions import permission_ids
 from referral_engine.access.policy.principals import Principal, principal
+from referral_engine.cases.choices import OPEN_REFERRAL_STATES
 
 if TYPE_CHECKING:
     from referral_engine.accounts.models import Department
@@ -36,7 +41,6 @@ CASE_VIEW = ("view_case_full", "view_case_limited")
 def _case_rows(p: Principal, case_id: str) -> Q:
     """The user's or their departments' view rows on the case whose id is the outer query's `case_id`."""
     from referral_engine.access.models import CaseGroupObjectPermission, CaseUserObjectPermission
-    from referral_engine.access.permissions import permission_ids
 
     view = permission_ids("case", *CASE_VIEW)
     by_group = CaseGroupObjectPermission.objects.filter(
@@ -51,7 +55,6 @@ def _case_rows(p: Principal, case_id: str) -> Q:
 def _referral_rows(p: Principal) -> Q:
     """The user's or their departments' `view_referral` rows on the referral itself."""
     from referral_engine.access.models import ReferralGroupObjectPermission, ReferralUserObjectPermission
-    from referral_engine.access.permissions import permission_ids
 
     view = permission_ids("referral", "view_referral")
     by_group = ReferralGroupObjectPermission.objects.filter(
@@ -138,7 +141,6 @@ class DashboardScope:
     def cases(self, qs: QuerySet[Case]) -> QuerySet[Case]:
         if self.all:
             return qs
-        from referral_engine.cases.choices import OPEN_REFERRAL_STATES
         from referral_engine.cases.models import Referral
 
         involved = Referral.objects.filter(
