@@ -18,10 +18,16 @@ app.steps["worker"].add(WorkerHeartbeat)
 
 
 @setup_logging.connect
-def use_django_logging(**kwargs) -> None:
-    """Workers and beat log like the web (JSON lines with the task id): Django's LOGGING, not Celery's."""
+def use_django_logging(loglevel=None, **kwargs) -> None:
+    """Workers and beat log like the web (JSON lines with the task id): Django's LOGGING, not Celery's.
+
+    The command line's `-l`/`--loglevel` still sets Celery's own loggers (its "ready." line is INFO, and
+    the fault scripts wait for it while LOG_LEVEL keeps the application at WARNING)."""
+    import logging
     from logging.config import dictConfig
 
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger("celery").setLevel(loglevel)
