@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "referral_engine.timers",
     "referral_engine.notifications",
     "referral_engine.reports",
+    "referral_engine.disasters",
     "referral_engine.web",
     "referral_engine.api",
     "referral_engine.security",
