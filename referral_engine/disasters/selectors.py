@@ -27,7 +27,9 @@ def disasters_visible(user: Any) -> list[Disaster]:
     """Open events first, then the newest; only those the user may see (a connector: open events that
     cover one of their districts)."""
     p = policy.principal(user)
-    events = Disaster.objects.prefetch_related("districts").order_by(F("closed_at").desc(nulls_first=True), "-opened_at", "-id")
+    events = Disaster.objects.prefetch_related("districts").order_by(
+        F("closed_at").desc(nulls_first=True), "-opened_at", "-id"
+    )
     if p.is_connector and not p.is_staff_member:
         events = events.filter(closed_at__isnull=True, district_rows__district_id__in=p.district_ids).distinct()
     return [d for d in events if policy.can_view_disaster(user, d)]

@@ -6,6 +6,7 @@ when power or the network fails. Every read of the people's list is in the acces
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -109,17 +110,24 @@ def disaster_board(request, disaster_id: int):
             "can_update": disaster.is_open and any(policy.can_update_safety_check(user, c) for c in checks[:1]),
             "can_close": disaster.is_open and policy.can_open_disaster(user),
             "summary": selectors.summary(user, disaster),
+            "poll_seconds": _poll_seconds(),
         },
     )
 
 
 @domain_errors
 def disaster_board_counts(request, disaster_id: int):
-    """The board's counts alone (htmx polls it every 15 seconds)."""
+    """The board's counts alone (htmx polls it every DISASTER_BOARD_POLL_SECONDS)."""
     disaster = selectors.disaster_get(request.user, disaster_id)
     return render(
-        request, "disasters/_counts.html", {"disaster": disaster, "board": selectors.board(request.user, disaster)}
+        request,
+        "disasters/_counts.html",
+        {"disaster": disaster, "board": selectors.board(request.user, disaster), "poll_seconds": _poll_seconds()},
     )
+
+
+def _poll_seconds() -> int:
+    return max(1, int(getattr(settings, "DISASTER_BOARD_POLL_SECONDS", 15)))
 
 
 @domain_errors
