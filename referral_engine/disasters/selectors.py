@@ -120,18 +120,18 @@ def summary(user: Any, disaster: Disaster) -> list[dict[str, Any]]:
 # --- Who gets a check when an event opens ----------------------------------------------------------
 
 
-def people_to_check(district_ids: list[int]) -> list[tuple[Person, dict[str, Any] | None]]:
+def people_to_check(district_ids: list[int]) -> list[tuple[int, int, dict[str, Any] | None]]:
     """Everyone in those districts flagged 避難行動要支援者 or holding an individual evacuation plan (a
-    disaster_prevention referral whose plan is made), each with their newest plan's record."""
+    disaster_prevention referral whose plan is made), as (person id, district id, newest plan's record)."""
     plans = plans_by_person(district_ids)
     flag = PersonFlag.EVACUATION_SUPPORT.value
     # The flag is looked for in Python: a JSON list's `contains` has no SQLite form, and a city's
     # districts hold some thousands of people (bench: 10,000 flagged in one pass).
-    persons = Person.objects.filter(district_id__in=district_ids).only(
-        "id", "family_name", "given_name", "address", "district_id", "flags"
-    )
+    rows = Person.objects.filter(district_id__in=district_ids).order_by("id").values_list("id", "district_id", "flags")
     return [
-        (p, plans.get(p.pk)) for p in persons.order_by("id").iterator(2000) if flag in (p.flags or []) or p.pk in plans
+        (person_id, district_id, plans.get(person_id))
+        for person_id, district_id, flags in rows.iterator(5000)
+        if flag in (flags or []) or person_id in plans
     ]
 
 
