@@ -66,7 +66,6 @@ class Firing:
     department_id: int
     due_at: datetime
     recipients: list[User] | None = None
-    timer: Timer | None = None  # the clock that fell due (the sweep); None for an immediate rule
     escalation: Escalation | None = None  # set once recorded
 
     @classmethod
@@ -82,7 +81,6 @@ class Firing:
             level=level,
             department_id=timer.department_id,
             due_at=timer.due_at,
-            timer=timer,
         )
 
     @property
