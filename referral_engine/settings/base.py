@@ -176,6 +176,9 @@ STORAGES = {
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="referral-engine@city.tsukumi.example")
+# The address staff open the engine at: notification mail links to `SITE_URL` + the page's path
+# (the mail carries no names or free text, only the kind, the case number and this link).
+SITE_URL = env("SITE_URL", default="http://localhost:8000").rstrip("/")
 
 # --- Celery -------------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
