@@ -209,7 +209,6 @@ def _announce(disaster: Disaster, checks: int) -> None:
                 kind="disaster_opened",
                 title=_("災害対応を開始しました：%(name)s") % {"name": disaster.name},
                 body=_("安否確認の対象 %(n)d 人。安否確認ボードを開いてください。") % {"n": checks},
-                url=f"/disaster/{disaster.pk}/",
             )
         ]
     )
@@ -224,7 +223,6 @@ def _alert_rescue(check: SafetyCheck) -> None:
                 kind="safety_needs_rescue",
                 title=_("救助が必要な方がいます（%(district)s）") % {"district": check.district.name},
                 body=_("安否確認ボードで確認してください。"),
-                url=f"/disaster/{check.disaster_id}/?status=needs_rescue",
             )
         ]
     )

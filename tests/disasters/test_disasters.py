@@ -191,7 +191,9 @@ def test_needs_rescue_alerts_the_bosai_supervisors_once(users, register):
     safety_check_update(actor=users["worker_bosai"], check_id=check.pk, status="needs_rescue")
     alerts = Notification.objects.filter(kind="safety_needs_rescue")
     assert list(alerts.values_list("recipient__username", flat=True)) == ["chief_bosai"]
-    assert "川上一" not in alerts.get().title + alerts.get().body  # the district, never the name
+    alert = alerts.get()
+    assert "川上一" not in alert.title + alert.body  # the district, never the name
+    assert alert.get_absolute_url() == "/disaster/"
     history = SafetyCheck.history.filter(id=check.pk).order_by("history_id")
     assert [h.status for h in history] == ["unconfirmed", "needs_rescue", "checking", "needs_rescue"]
     assert history[1].history_user == users["minsei_kawakami"] and history[1].note == "2階に取り残し"
