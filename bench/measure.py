@@ -271,6 +271,53 @@ def timezone_now():
     return timezone.now()
 
 
+# --- Disaster mode -------------------------------------------------------------------------------
+
+DISASTER_FLAGGED = int(os.environ.get("BENCH_DISASTER_FLAGGED", "10000"))
+
+
+def disaster_timing() -> dict[str, Any]:
+    """Issue 20's budget: with 10,000 people flagged 避難行動要支援者, opening a disaster over every district
+    (≤ 2 s: the checks, their history rows, the staff announcement) and the board (≤ 150 ms p95, the
+    supervisor's whole city and a connector's district). The event is closed afterwards."""
+    from django.db import connection
+
+    from referral_engine.accounts.models import District, User
+    from referral_engine.cases.models import Person
+    from referral_engine.disasters import selectors as disaster_selectors
+    from referral_engine.disasters.services import disaster_close, disaster_open
+
+    ids = list(
+        Person.objects.filter(district__isnull=False).order_by("id").values_list("id", flat=True)[:DISASTER_FLAGGED]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE cases_person SET flags = flags || '[\"evacuation_support\"]'::jsonb "
+            "WHERE id = ANY(%s) AND NOT flags @> '[\"evacuation_support\"]'::jsonb",
+            [ids],
+        )
+    chief, minsei = User.objects.get(username="chief_bosai"), User.objects.get(username="minsei_kawakami")
+    codes = list(District.objects.filter(is_active=True).values_list("code", flat=True))
+    started = time.perf_counter()
+    disaster = disaster_open(actor=chief, name="bench", kind="earthquake", district_codes=codes)
+    open_ms = ms(time.perf_counter() - started)
+    out: dict[str, Any] = {"flagged": len(ids), "checks": disaster.checks.count(), "open_ms": open_ms}
+    for label, user in (("city", chief), ("connector", minsei)):
+        durations = []
+        for _ in range(20):
+            fresh = User.objects.get(pk=user.pk)  # the policy's per-user caches start empty, as per request
+            started = time.perf_counter()
+            disaster_selectors.board(fresh, disaster_selectors.disaster_get(fresh, disaster.pk))
+            durations.append(time.perf_counter() - started)
+        out[f"board_{label}"] = {"p50_ms": ms(percentile(durations, 50)), "p95_ms": ms(percentile(durations, 95))}
+    disaster_close(actor=chief, disaster_id=disaster.pk)
+    log(
+        f"disaster    open {out['checks']} checks in {open_ms} ms; board p95 city {out['board_city']['p95_ms']} ms, "
+        f"connector {out['board_connector']['p95_ms']} ms"
+    )
+    return out
+
+
 # --- Sweep ----------------------------------------------------------------------------------------
 
 
@@ -616,6 +663,7 @@ def main() -> None:
     results["in_process"] = in_process["pages"]
     results["sweep_idle"] = sweep_idle()
     results["report"] = report_timing()
+    results["disaster"] = disaster_timing()
     # Before the intake and pgbench phases add rows of their own to health's inbox.
     results["explain"] = explains(in_process["slow_queries"], work_dir, args.size)
     counter = [0]

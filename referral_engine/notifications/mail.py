@@ -31,6 +31,8 @@ KIND_LABELS = {
     "escalation_l3": gettext_lazy("【L3 はざま】期限後も対応がありません"),
     "slip_submitted": gettext_lazy("つなぎ票が届きました"),
     "assignments_released": gettext_lazy("担当が外れました"),
+    "disaster_opened": gettext_lazy("災害対応が始まりました（安否確認）"),
+    "safety_needs_rescue": gettext_lazy("【安否確認】救助が必要な方がいます"),
 }
 GENERIC_LABEL = gettext_lazy("新しい通知があります")
 

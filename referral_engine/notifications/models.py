@@ -5,7 +5,11 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 # What a notification about no case opens, by kind (a URL name); any other kind opens the inbox.
-LINK_WITHOUT_CASE = {"assignments_released": "case_list"}
+LINK_WITHOUT_CASE = {
+    "assignments_released": "case_list",
+    "disaster_opened": "disasters:index",
+    "safety_needs_rescue": "disasters:index",
+}
 
 
 class Notification(models.Model):

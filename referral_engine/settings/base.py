@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "referral_engine.timers",
     "referral_engine.notifications",
     "referral_engine.reports",
+    "referral_engine.disasters",
     "referral_engine.web",
     "referral_engine.api",
     "referral_engine.security",
@@ -279,6 +280,8 @@ TIMER_SWEEP_BATCH = 500
 REPORT_SUPPRESS_BELOW = env.int("REPORT_SUPPRESS_BELOW", default=3)
 # A report's figures are counted at most this often per scope and fiscal year (0: every request).
 REPORT_FIGURES_SECONDS = env.int("REPORT_FIGURES_SECONDS", default=300)
+# The safety-check board refreshes its counts this often (htmx polling; docs/disasters.md).
+DISASTER_BOARD_POLL_SECONDS = env.int("DISASTER_BOARD_POLL_SECONDS", default=15)
 REPORT_EXPORT_HOURS = env.int("REPORT_EXPORT_HOURS", default=24)
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
