@@ -266,3 +266,32 @@ def test_the_web_open_form_shows_field_errors(users, register, client):
     assert response.status_code == 302
     board = client.get(response["Location"])
     assert board.status_code == 200 and "川上一" in board.content.decode()
+
+
+def test_needs_help_offers_a_case_for_the_person_in_one_step(users, register, client):
+    disaster = disaster_open(actor=users["chief_bosai"], name="地震", kind="earthquake", district_codes=["kawakami"])
+    check = disaster.checks.get(person=register["flagged_1"])
+    safety_check_update(actor=users["worker_bosai"], check_id=check.pk, status="needs_help", note="薬が切れた")
+    client.force_login(users["worker_bosai"])
+    board = client.get(f"/disaster/{disaster.pk}/").content.decode()
+    link = f"/cases/new/?person={register['flagged_1'].pk}"
+    assert link in board
+    intake = client.get(link).content.decode()
+    assert f'name="person_id" id="id_person_id" value="{register["flagged_1"].pk}"' in intake
+    assert "川上一" in intake
+    created = client.post(
+        "/cases/new/",
+        {
+            "idempotency_key": "disaster-help-1",
+            "person_id": register["flagged_1"].pk,
+            "channel": "counter",
+            "summary": "災害時、薬が切れた",
+            "needs": ["health"],
+            "risk": "high",
+        },
+    )
+    assert created.status_code == 302
+    assert register["flagged_1"].cases.count() == 1
+    # A connector sees no such link, and the intake refuses them anyway.
+    client.force_login(users["minsei_kawakami"])
+    assert link not in client.get(f"/disaster/{disaster.pk}/").content.decode()
