@@ -39,6 +39,8 @@ register_converter(NameConverter, "api_name")
 
 v1 = [
     path("auth/token/", views.TokenObtainView.as_view(), name="api-token"),
+    path("auth/token/refresh/", views.TokenRefreshView.as_view(), name="api-token-refresh"),
+    path("auth/logout/", views.LogoutView.as_view(), name="api-logout"),
     path("persons/", views.PersonSearchView.as_view(), name="api-persons"),
     path("cases/", views.CaseListView.as_view(), name="api-cases"),
     path("cases/<api_id:id>/", views.CaseDetailView.as_view(), name="api-case"),

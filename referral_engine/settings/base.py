@@ -142,6 +142,9 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 GUARDIAN_MONKEY_PATCH_USER = False
 ANONYMOUS_USER_NAME = None
 
+# API tokens expire this many days after they are issued (POST /api/v1/auth/token/refresh/ renews).
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=30)
+
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_COOLOFF_TIME = timedelta(minutes=30)
@@ -214,7 +217,7 @@ CELERY_BEAT_SCHEDULE = {
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",  # first: unauthenticated is a 401
+        "referral_engine.api.auth.ApiTokenAuthentication",  # first: unauthenticated is a 401
         # CSRF enforced for session writes; a session that owes its second factor does not authenticate.
         "referral_engine.api.auth.VerifiedSessionAuthentication",
     ],

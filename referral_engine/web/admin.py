@@ -20,7 +20,8 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from referral_engine.access import policy
 from referral_engine.accounts import services as accounts
-from referral_engine.accounts.models import Department, District, Membership, User
+from referral_engine.accounts import tokens
+from referral_engine.accounts.models import ApiToken, Department, District, Membership, User
 from referral_engine.audit.history import save_with_history
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record
@@ -158,6 +159,12 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("username", "display_name", "email", "password1", "password2")}),
     )
     readonly_fields = ("last_login", "date_joined", "is_system")
+    actions = ["revoke_api_tokens"]
+
+    @admin.action(description=_("選択した利用者のAPIトークンをすべて取り消す"))
+    def revoke_api_tokens(self, request, queryset):
+        count = tokens.api_tokens_revoke_by_admin(users=queryset)
+        self.message_user(request, _("%(n)d件のAPIトークンを取り消しました。") % {"n": count})
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not Membership:
@@ -179,6 +186,41 @@ class UserAdmin(DjangoUserAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # history and the access log name users: deactivate instead
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """The users' API tokens (only a hash of each key is stored): read-only, revoked by the action."""
+
+    list_display = ("prefix", "user", "created_at", "expires_at", "last_used_at", "revoked_at", "revoked_reason")
+    list_filter = ("revoked_reason", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("user__username", "user__display_name", "prefix")
+    list_select_related = ("user",)
+    fields = list_display
+    readonly_fields = list_display
+    actions = ["revoke"]
+
+    @admin.action(description=_("選択したAPIトークンを取り消す"))
+    def revoke(self, request, queryset):
+        count = tokens.api_tokens_revoke_by_admin(tokens=queryset.values("pk"))
+        self.message_user(request, _("%(n)d件のAPIトークンを取り消しました。") % {"n": count})
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+try:  # DRF's plain-text token table is no longer used (accounts.ApiToken replaced it): keep it out of sight
+    from rest_framework.authtoken.models import TokenProxy
+
+    admin.site.unregister(TokenProxy)
+except admin.sites.NotRegistered:
+    pass
 
 
 @admin.register(Membership)

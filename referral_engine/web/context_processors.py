@@ -20,6 +20,7 @@ def navigation(request):
             "audit": policy.can_audit(user),
             "slips": policy.can_submit_slip(user),
             "admin": user.is_staff and policy.can_manage_master_data(user),
+            "api_docs": policy.can_read_api_docs(user),
         },
         "unread_count": notifications_unread_count(user),
     }
