@@ -3,6 +3,7 @@ drf-spectacular-sidecar, served by the app: no CDN). Anything else under /api/ i
 
 from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.renderers import JSONRenderer
 
 from referral_engine.api import views
 from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView
@@ -32,6 +33,16 @@ class NameConverter:
 
     def to_url(self, value: str) -> str:
         return value
+
+
+class ApiDocsView(SpectacularSwaggerView):
+    """The docs page; its OPTIONS answer is JSON like every other route's (the page's HTML renderer
+    has no template for it)."""
+
+    def get_renderers(self):
+        if getattr(self, "request", None) is not None and self.request.method == "OPTIONS":
+            return [JSONRenderer()]
+        return super().get_renderers()
 
 
 register_converter(IdConverter, "api_id")
@@ -82,7 +93,7 @@ v1 = [
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("v1/", include(v1)),
     re_path(r"^.*$", views.NotFoundView.as_view(), name="api-not-found"),
 ]

@@ -142,6 +142,8 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 GUARDIAN_MONKEY_PATCH_USER = False
 ANONYMOUS_USER_NAME = None
 
+# A JSON body nested deeper than this is a 400 (referral_engine.api.parsing).
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 # API tokens expire this many days after they are issued (POST /api/v1/auth/token/refresh/ renews).
 API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=30)
 
@@ -222,7 +224,8 @@ REST_FRAMEWORK = {
         "referral_engine.api.auth.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["referral_engine.api.parsing.DepthLimitedJSONParser"],
+    "DEFAULT_METADATA_CLASS": "referral_engine.api.parsing.ApiMetadata",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "referral_engine.api.pagination.ApiPagination",
