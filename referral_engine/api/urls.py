@@ -49,6 +49,7 @@ register_converter(IdConverter, "api_id")
 register_converter(NameConverter, "api_name")
 
 v1 = [
+    path("", views.ApiRootView.as_view(), name="api-root"),
     path("auth/token/", views.TokenObtainView.as_view(), name="api-token"),
     path("auth/token/refresh/", views.TokenRefreshView.as_view(), name="api-token-refresh"),
     path("auth/logout/", views.LogoutView.as_view(), name="api-logout"),

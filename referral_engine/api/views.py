@@ -591,6 +591,26 @@ class DashboardView(ApiView):
 # --- Anything else under /api/ --------------------------------------------------------------------
 
 
+class ApiRootView(ApiView):
+    """`GET /api/v1/`: where the API is described (no login needed to be told where the docs are)."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[type] = []
+    schema = None
+
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "name": "Tsukumi referral engine API",
+                "version": "v1",
+                "docs": "/api/docs/",
+                "schema": "/api/schema/",
+                "message": _("APIの説明は /api/docs/ にあります。"),
+            }
+        )
+
+
 class NotFoundView(ApiView):
     """Unknown API paths answer 404 in the error shape (not Django's HTML page), whoever asks."""
 

@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "referral_engine.web.middleware.ContentSecurityPolicyMiddleware",
     "referral_engine.web.middleware.LoginRequiredEverywhereMiddleware",
+    "referral_engine.web.middleware.PlainErrorPagesMiddleware",
     "referral_engine.security.middleware.TwoFactorMiddleware",
     "axes.middleware.AxesMiddleware",
 ]

@@ -25,6 +25,7 @@ from referral_engine.accounts.models import ApiToken, Department, District, Memb
 from referral_engine.audit.history import save_with_history
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record
+from referral_engine.cases.choices import Need, PersonFlag
 from referral_engine.cases.models import (
     Activity,
     Case,
@@ -35,6 +36,7 @@ from referral_engine.cases.models import (
     Referral,
     StageRecord,
 )
+from referral_engine.workflow import registry as workflow_registry
 
 admin.site.site_header = _("津久見市 まるごと受け止める相談窓口 管理")
 admin.site.site_title = _("相談窓口 管理")
@@ -297,12 +299,28 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return None
 
 
+def _code_labels(codes, choices) -> str:
+    """A JSON list of codes as their labels (an unknown code stays as it is, never dropped)."""
+    labels = dict(choices)
+    return "、".join(str(labels.get(code, code)) for code in (codes or [])) or "—"
+
+
+def _department_labels(codes) -> str:
+    names = dict(Department.objects.filter(code__in=list(codes or [])).values_list("code", "name_ja"))
+    return "、".join(names.get(code, code) for code in (codes or [])) or "—"
+
+
 @admin.register(Person)
 class PersonAdmin(ReadOnlyAdmin):
     list_display = ("id", "family_name", "given_name", "family_name_kana", "given_name_kana", "birth_date", "district")
     list_filter = ("district",)
     search_fields = ("family_name", "given_name", "family_name_kana", "given_name_kana", "kana_key")
-    exclude = ("kana_key", "name_key", "phone_key")
+    exclude = ("kana_key", "name_key", "phone_key", "flags")
+    readonly_fields = ("flag_labels",)
+
+    @admin.display(description=_("特記事項"))
+    def flag_labels(self, obj):
+        return _code_labels(obj.flags, PersonFlag.choices)
 
 
 @admin.register(Case)
@@ -312,14 +330,31 @@ class CaseAdmin(ReadOnlyAdmin):
     search_fields = ("number",)
     list_select_related = ("person", "intake_department", "lead_department")
     date_hierarchy = "created_at"
+    exclude = ("needs",)
+    readonly_fields = ("need_labels",)
+
+    @admin.display(description=_("相談分野"))
+    def need_labels(self, obj):
+        return _code_labels(obj.needs, Need.choices)
 
 
 @admin.register(Referral)
 class ReferralAdmin(ReadOnlyAdmin):
-    list_display = ("id", "case", "from_department", "to_department", "state", "stage", "basis", "urgent", "due_at")
+    list_display = (
+        "id", "case", "from_department", "to_department", "state", "stage_label", "basis", "urgent", "due_at",
+    )  # fmt: skip
     list_filter = ("state", "basis", "urgent", "to_department")
     search_fields = ("case__number",)
     list_select_related = ("case", "from_department", "to_department")
+    exclude = ("stage",)
+    readonly_fields = ("stage_label",)
+
+    @admin.display(description=_("段階"))
+    def stage_label(self, obj):
+        if not obj.stage:
+            return "—"
+        workflow = workflow_registry.get(obj.to_department.code)
+        return workflow.stage_label(obj.stage) if workflow else obj.stage
 
 
 @admin.register(Consent)
@@ -327,6 +362,12 @@ class ConsentAdmin(ReadOnlyAdmin):
     list_display = ("id", "person", "case", "method", "obtained_at", "withdrawn_at")
     list_filter = ("method",)
     list_select_related = ("person", "case")
+    exclude = ("recipients",)
+    readonly_fields = ("recipient_labels",)
+
+    @admin.display(description=_("提供先"))
+    def recipient_labels(self, obj):
+        return _department_labels(obj.recipients)
 
 
 @admin.register(Activity)

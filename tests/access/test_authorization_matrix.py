@@ -352,6 +352,7 @@ PUBLIC = {
     "api-token": "credentials exchange (tests/api)",
     "api-schema": "the OpenAPI document (tests/api)",
     "api-docs": "the offline docs page (tests/api)",
+    "api-root": "GET /api/v1/: a pointer to the docs, no data (tests/web/test_polish.py)",
 }
 # Namespaces covered by their own suites: the admin (admin role only, tests/web/test_admin*.py) and
 # two-factor login (tests/reliability).

@@ -15,9 +15,9 @@ from django.urls import URLPattern, URLResolver
 
 API_PREFIX = "/api/"
 METHODS = ("get", "post", "put", "patch", "delete")
-# Routes that are not endpoints of the contract: the schema, its docs page, and the JSON 404 for
-# any other path under /api/.
-NOT_ENDPOINTS = {"api-schema", "api-docs", "api-not-found"}
+# Routes that are not endpoints of the contract: the schema, its docs page, /api/v1/ (a pointer to
+# the docs), and the JSON 404 for any other path under /api/.
+NOT_ENDPOINTS = {"api-schema", "api-docs", "api-not-found", "api-root"}
 
 
 @dataclass(frozen=True)
