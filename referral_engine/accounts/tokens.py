@@ -84,7 +84,8 @@ def api_token_authenticate(key: str) -> ApiToken | None:
         # Changed without the model's save (an update(), raw SQL): end it here.
         _revoke(ApiToken.objects.filter(user=user, revoked_at__isnull=True), ApiToken.Revoked.PASSWORD_CHANGED)
         return None
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+    # Counted from the issue too, so a fresh token's first requests cost no write (the query budgets).
+    if now - (token.last_used_at or token.created_at) >= LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token

@@ -301,3 +301,18 @@ def test_malformed_token_headers_are_401(api_users, header):
 def test_the_issued_token_service_key_authenticates(worker):
     _token, key = api_token_issue(user=worker)
     assert works(key)
+
+
+def test_last_use_is_recorded_at_most_every_five_minutes(worker):
+    key = obtain()
+    works(key)
+    token = ApiToken.objects.get(prefix=key[:8])
+    assert token.last_used_at is None  # a fresh token's first requests write nothing
+    ApiToken.objects.filter(pk=token.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    works(key)
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+    first = token.last_used_at
+    works(key)
+    token.refresh_from_db()
+    assert token.last_used_at == first
