@@ -15,6 +15,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -398,6 +399,17 @@ class CommunitySlipAdmin(ReadOnlyAdmin):
 class StageRecordAdmin(ReadOnlyAdmin):
     list_display = ("id", "referral", "updated_at")
     list_select_related = ("referral", "referral__case", "referral__to_department")
+    exclude = ("data",)
+    readonly_fields = ("record_summary",)
+
+    @admin.display(description=_("記録"))
+    def record_summary(self, obj):
+        """The workflow's own labels for the record's fields and choices, as on the case page."""
+        workflow = workflow_registry.get(obj.referral.to_department.code)
+        rows = workflow.record_summary(obj.data) if workflow else []
+        if not rows:
+            return "—" if not obj.data else ", ".join(f"{k}: {v}" for k, v in obj.data.items())
+        return format_html_join("", "<div>{}: {}</div>", rows)
 
     def case_id_of(self, object_id: int) -> int | None:
         return StageRecord.objects.filter(pk=object_id).values_list("referral__case_id", flat=True).first()

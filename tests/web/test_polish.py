@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from referral_engine.accounts.models import User
 from referral_engine.timers.sweep import timers_sweep_due
 
 pytestmark = pytest.mark.django_db
@@ -70,9 +71,19 @@ def test_the_admin_shows_labels_for_needs_flags_recipients_and_stages(as_user, o
     person = client.get(f"/admin/cases/person/{case.person_id}/change/").content.decode()
     assert "lives_alone" not in person
     referral = case.referrals.get()
+    from referral_engine.cases.services.records import stage_record_update
+    from referral_engine.cases.services.referrals import referral_transition
+
+    referral_transition(referral_id=referral.pk, name="accept", actor=User.objects.get(username="worker_health"))
     referral_page = client.get(f"/admin/cases/referral/{referral.pk}/change/").content.decode()
-    assert "段階" in referral_page
-    from referral_engine.accounts.models import User
+    assert "段階" in referral_page and "visit_arranging" not in referral_page
+    record = stage_record_update(
+        referral_id=referral.pk,
+        actor=User.objects.get(username="worker_health"),
+        data={"visited_by": "保健師A", "outcome": "family_only", "visit_date": "2026-01-05"},
+    )
+    record_page = client.get(f"/admin/cases/stagerecord/{record.pk}/change/").content.decode()
+    assert "訪問の結果: 家族のみと面会した" in record_page and "family_only" not in record_page
     from referral_engine.cases.services.records import consent_record
 
     consent = consent_record(

@@ -10,6 +10,7 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from referral_engine.accounts import tokens
@@ -32,6 +33,7 @@ def token_list(request, *, new_key: str = "", status: int = 200):
     return render(request, "web/tokens.html", context, status=status)
 
 
+@never_cache  # the page carries the new key: no cache may keep it
 @require_POST
 def token_issue(request):
     """A token for scripts run by this user; it ends when this session logs out. Shown once."""
