@@ -158,6 +158,9 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 TWO_FACTOR_ROLES = ["supervisor", "auditor", "admin"]
 REQUIRE_2FA_FOR_ROLES = env.list("REQUIRE_2FA_FOR_ROLES", default=[])
 OTP_TOTP_ISSUER = "津久見市 相談窓口"
+# The admin never shows a user's TOTP secret or QR code (the second factor is the user's alone); its
+# config/qrcode pages answer 403 — they answered 500 for an unknown device id (issue 16 §4).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 DATABASE_UNAVAILABLE_RETRY_AFTER = env.int("DATABASE_UNAVAILABLE_RETRY_AFTER", default=10)
 
 # --- I18N ---------------------------------------------------------------------------------------

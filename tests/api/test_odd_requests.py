@@ -126,3 +126,35 @@ def test_options_body_describes_the_view_without_serializer_details(world, clien
     body = response.json()
     assert body["parses"] == ["application/json"] and body["schema"] == "/api/schema/"
     assert "actions" not in body
+
+
+@pytest.mark.parametrize("username", ["chief_welfare", "minsei_kawakami", "admin"])
+def test_options_on_every_web_route_is_never_a_500(api_users, username):
+    """The pages too: every URL pattern of the project (sample values for its parameters), as a
+    supervisor, a connector and the admin — a page answers OPTIONS as it would GET, 405, or its 4xx."""
+    from django.test import Client
+
+    from tests.reliability.test_login_required import ROUTES as ALL_PATTERNS
+    from tests.reliability.test_login_required import _concrete
+
+    client = Client(raise_request_exception=False)
+    client.force_login(api_users[username])
+    errors = {}
+    for pattern in ALL_PATTERNS:
+        path = _concrete(pattern)
+        status = client.options(path).status_code
+        if status >= 500:
+            errors[path] = status
+    assert errors == {}
+
+
+def test_the_admin_never_shows_a_totp_secret(api_users):
+    from django.test import Client
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=api_users["chief_health"], name="authenticator", confirmed=True)
+    client = Client()
+    client.force_login(api_users["admin"])
+    for pk in (device.pk, 999_999):
+        for view in ("config", "qrcode"):
+            assert client.get(f"/admin/otp_totp/totpdevice/{pk}/{view}/").status_code == 403
