@@ -414,12 +414,12 @@ def intake_writes(username: str) -> tuple[dict[str, tuple[int, int]], int]:
     """Rows inserted/updated per table by one real intake through the API (rolled back)."""
     from django.db import connection, transaction
     from django.test import Client
-    from rest_framework.authtoken.models import Token
 
     from referral_engine.accounts.models import User
+    from referral_engine.accounts.tokens import api_token_issue
 
     user = User.objects.get(username=username)
-    token, _ = Token.objects.get_or_create(user=user)
+    _token, key = api_token_issue(user=user)
     client = Client(HTTP_HOST="127.0.0.1")
     body = {
         "person": {"family_name": "佐藤", "given_name": "花子", "family_name_kana": "サトウ", "given_name_kana": "ハナコ",
@@ -431,7 +431,7 @@ def intake_writes(username: str) -> tuple[dict[str, tuple[int, int]], int]:
     with transaction.atomic():
         response = client.post(
             "/api/v1/cases/", data=json.dumps(body), content_type="application/json",
-            HTTP_AUTHORIZATION=f"Token {token.key}",
+            HTTP_AUTHORIZATION=f"Token {key}",
         )  # fmt: skip
         with connection.cursor() as cursor:
             cursor.execute(
@@ -441,7 +441,7 @@ def intake_writes(username: str) -> tuple[dict[str, tuple[int, int]], int]:
         transaction.set_rollback(True)
     if response.status_code != 201:
         raise RuntimeError(f"intake for the write count: HTTP {response.status_code} {response.content[:300]!r}")
-    writes.pop("authtoken_token", None)  # made by this measurement, not by the intake
+    writes.pop("accounts_apitoken", None)  # made by this measurement, not by the intake
     return writes, response.status_code
 
 

@@ -23,6 +23,22 @@ class User(AbstractUser):
     def label(self) -> str:
         return f"{self.display_name} ({self.username})" if self.display_name else self.username
 
+    def check_password(self, raw_password: str) -> bool:
+        # Django re-hashes a correct password whose hasher settings changed, and saves it: the same
+        # password, so the user's API tokens are carried over (accounts.tokens), not revoked.
+        self._password_rehash = True
+        try:
+            return super().check_password(raw_password)
+        finally:
+            self._password_rehash = False
+
+    async def acheck_password(self, raw_password: str) -> bool:
+        self._password_rehash = True
+        try:
+            return await super().acheck_password(raw_password)
+        finally:
+            self._password_rehash = False
+
 
 class Department(models.Model):
     class Kind(models.TextChoices):
@@ -101,3 +117,43 @@ class Membership(models.Model):
     @property
     def is_active(self) -> bool:
         return self.ended_at is None
+
+
+class ApiToken(models.Model):
+    """An API token (`Authorization: Token <key>`), stored as the SHA-256 of its key: the key itself
+    is shown once, when issued. The key is 40 random URL-safe characters, so a plain digest is as good
+    as a slow hash and lets the lookup use an index.
+
+    `password_fingerprint` is a keyed digest of the user's password hash when the token was issued:
+    a token whose fingerprint no longer matches is refused, so a password changed by any path (the
+    admin, the password page, `changepassword`, a shell, even an `update()`) ends every token at once;
+    `referral_engine.accounts.tokens` also marks them revoked when the User row is saved."""
+
+    class Revoked(models.TextChoices):
+        PASSWORD_CHANGED = "password_changed", _("パスワード変更")
+        LOGOUT = "logout", _("ログアウト")
+        USER = "user", _("本人が取り消し")
+        ADMIN = "admin", _("管理者が取り消し")
+        REFRESHED = "refreshed", _("更新（新しいトークンに交換）")
+        SECOND_FACTOR = "second_factor", _("2段階認証の設定")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("利用者"))
+    key_digest = models.CharField(_("キーのハッシュ"), max_length=64, unique=True, editable=False)
+    prefix = models.CharField(_("キーの先頭"), max_length=8, editable=False)
+    password_fingerprint = models.CharField(max_length=64, editable=False)
+    # A token issued from a web session (the token page) ends when that session logs out.
+    session_digest = models.CharField(max_length=64, blank=True, default="", editable=False, db_index=True)
+    created_at = models.DateTimeField(_("発行"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("有効期限"))
+    last_used_at = models.DateTimeField(_("最終利用"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("取消日時"), null=True, blank=True)
+    revoked_reason = models.CharField(_("取消の理由"), max_length=20, choices=Revoked.choices, blank=True)
+
+    class Meta:
+        verbose_name = _("APIトークン")
+        verbose_name_plural = _("APIトークン")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "revoked_at"], name="api_token_user_live")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"

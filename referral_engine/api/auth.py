@@ -7,6 +7,9 @@ locked-out username + address exactly as it does at the login page; a wrong code
 as a failed login too, so guessing codes locks out like guessing passwords. The lockout answer is a
 429 in the API's error shape (axes's own lockout page is HTML).
 
+`ApiTokenAuthentication`: `Authorization: Token <key>` against the hashed, expiring tokens of
+`referral_engine.accounts.tokens` (which replaced DRF's plain-text authtoken table, issue 16).
+
 `VerifiedSessionAuthentication`: a browser session whose user owes a second factor (a confirmed
 device not yet verified in this session, or a role that must set one up) does not authenticate the
 API, as it opens no page on the web. TwoFactorMiddleware already answers such requests with a 403
@@ -22,9 +25,12 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_login_failed
 from django.utils.translation import gettext as _
 from drf_spectacular.authentication import SessionScheme
-from rest_framework.authentication import SessionAuthentication
-from rest_framework.authtoken.models import Token
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 
+from referral_engine.accounts import tokens
+from referral_engine.accounts.models import ApiToken
 from referral_engine.errors import DomainError, InvalidInput
 from referral_engine.security import two_factor
 
@@ -41,9 +47,9 @@ def _locked_out_if_axes_says_so(request: Any) -> None:
         raise LockedOut(_("ログインの失敗が続いたため、しばらくログインできません。"))
 
 
-def token_obtain(*, request: Any, username: str, password: str, otp_token: str | None = None) -> str:
-    """The user's token (created on first use). `request` is DRF's request: axes marks *it* as
-    locked out, so AxesMiddleware does not swap our JSON answer for its HTML page."""
+def token_obtain(*, request: Any, username: str, password: str, otp_token: str | None = None) -> tuple[ApiToken, str]:
+    """A new token and its key (every request issues a new one). `request` is DRF's request: axes
+    marks *it* as locked out, so AxesMiddleware does not swap our JSON answer for its HTML page."""
     user = authenticate(request=request, username=username, password=password)
     _locked_out_if_axes_says_so(request)
     if user is None or not user.is_active or getattr(user, "is_system", False):
@@ -61,8 +67,44 @@ def token_obtain(*, request: Any, username: str, password: str, otp_token: str |
             _locked_out_if_axes_says_so(request)
             message = _("2段階認証のコードが正しくありません。")
             raise InvalidInput(message, fields={"otp_token": [message]})
-    token, _created = Token.objects.get_or_create(user=user)
-    return token.key
+    return tokens.api_token_issue(user=user)
+
+
+class ApiTokenAuthentication(BaseAuthentication):
+    """`Authorization: Token <key>`; `request.auth` is the ApiToken row."""
+
+    keyword = "Token"
+
+    def authenticate(self, request: Any) -> tuple[Any, ApiToken] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(_("トークンの形式が正しくありません。"))
+        try:
+            key = parts[1].decode("ascii")
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed(_("トークンの形式が正しくありません。")) from None
+        token = tokens.api_token_authenticate(key)
+        if token is None:
+            raise exceptions.AuthenticationFailed(_("トークンが無効か、期限切れか、取り消されています。"))
+        return token.user, token
+
+    def authenticate_header(self, request: Any) -> str:
+        return self.keyword
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "referral_engine.api.auth.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>` from POST /api/v1/auth/token/ (expires; see docs/api.md).",
+        }
 
 
 class VerifiedSessionAuthentication(SessionAuthentication):

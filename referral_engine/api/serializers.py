@@ -158,7 +158,8 @@ class TokenRequestSerializer(serializers.Serializer):
 
 
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField(read_only=True)
+    token = serializers.CharField(read_only=True, help_text="Shown once: only its hash is stored.")
+    expires_at = serializers.DateTimeField(read_only=True, help_text="API_TOKEN_DAYS after issue (default 30).")
 
 
 # --- Errors (for the schema) ----------------------------------------------------------------------

@@ -3,6 +3,7 @@ drf-spectacular-sidecar, served by the app: no CDN). Anything else under /api/ i
 
 from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.renderers import JSONRenderer
 
 from referral_engine.api import views
 from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView
@@ -35,11 +36,24 @@ class NameConverter:
         return value
 
 
+class ApiDocsView(SpectacularSwaggerView):
+    """The docs page; its OPTIONS answer is JSON like every other route's (the page's HTML renderer
+    has no template for it)."""
+
+    def get_renderers(self):
+        if getattr(self, "request", None) is not None and self.request.method == "OPTIONS":
+            return [JSONRenderer()]
+        return super().get_renderers()
+
+
 register_converter(IdConverter, "api_id")
 register_converter(NameConverter, "api_name")
 
 v1 = [
+    path("", views.ApiRootView.as_view(), name="api-root"),
     path("auth/token/", views.TokenObtainView.as_view(), name="api-token"),
+    path("auth/token/refresh/", views.TokenRefreshView.as_view(), name="api-token-refresh"),
+    path("auth/logout/", views.LogoutView.as_view(), name="api-logout"),
     path("persons/", views.PersonSearchView.as_view(), name="api-persons"),
     path("cases/", views.CaseListView.as_view(), name="api-cases"),
     path("cases/<api_id:id>/", views.CaseDetailView.as_view(), name="api-case"),
@@ -87,7 +101,7 @@ v1 = [
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("v1/", include(v1)),
     re_path(r"^.*$", views.NotFoundView.as_view(), name="api-not-found"),
 ]

@@ -20,6 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from referral_engine.access import policy
+from referral_engine.accounts import tokens
+from referral_engine.accounts.models import ApiToken
 from referral_engine.api import auth
 from referral_engine.api import serializers as s
 from referral_engine.api.pagination import ApiPagination
@@ -37,7 +39,7 @@ from referral_engine.cases.services.referrals import (
     referral_transition,
 )
 from referral_engine.cases.services.slips import slip_submit
-from referral_engine.errors import Forbidden, NotFound
+from referral_engine.errors import Forbidden, InvalidInput, NotFound
 from referral_engine.timers import selectors as timer_selectors
 from referral_engine.timers import services as timer_services
 
@@ -108,10 +110,52 @@ class TokenObtainView(ApiView):
     )
     def post(self, request: Request) -> Response:
         data = _validated(s.TokenRequestSerializer, request.data).validated_data
-        token = auth.token_obtain(
+        token, key = auth.token_obtain(
             request=request, username=data["username"], password=data["password"], otp_token=data.get("otp_token")
         )
-        return Response({"token": token})
+        return _token_response(token, key)
+
+
+def _token_response(token: ApiToken, key: str) -> Response:
+    return Response(s.TokenSerializer({"token": key, "expires_at": token.expires_at}).data)
+
+
+def _presented_token(request: Request) -> ApiToken:
+    if not isinstance(request.auth, ApiToken):
+        message = _("トークン（Authorization: Token …）で認証したときだけ使えます。")
+        raise InvalidInput(message, fields={"non_field_errors": [message]})
+    return request.auth
+
+
+class TokenRefreshView(ApiView):
+    """Exchange a live token for a new one with a fresh expiry; the presented token ends."""
+
+    @extend_schema(
+        operation_id="auth_token_refresh",
+        summary="Refresh my API token",
+        description="Token authentication only. The presented token is revoked; use the new one.",
+        request=None,
+        responses=responses({200: s.TokenSerializer}, 400, 401, 409, 413, 415, 429),
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        token, key = tokens.api_token_refresh(token=_presented_token(request))
+        return _token_response(token, key)
+
+
+class LogoutView(ApiView):
+    """End the presented token (the API's logout)."""
+
+    @extend_schema(
+        operation_id="auth_logout",
+        summary="Log out: revoke the presented token",
+        request=None,
+        responses=responses({204: None}, 400, 401, 413, 415, 429),
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        tokens.api_token_logout(token=_presented_token(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- Persons --------------------------------------------------------------------------------------
@@ -545,6 +589,26 @@ class DashboardView(ApiView):
 
 
 # --- Anything else under /api/ --------------------------------------------------------------------
+
+
+class ApiRootView(ApiView):
+    """`GET /api/v1/`: where the API is described (no login needed to be told where the docs are)."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[type] = []
+    schema = None
+
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "name": "Tsukumi referral engine API",
+                "version": "v1",
+                "docs": "/api/docs/",
+                "schema": "/api/schema/",
+                "message": _("APIの説明は /api/docs/ にあります。"),
+            }
+        )
 
 
 class NotFoundView(ApiView):

@@ -19,9 +19,9 @@ from django.conf import settings
 from django.db import transaction
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import Token
 
 from referral_engine.access import policy
+from referral_engine.accounts import tokens
 
 DEVICE_NAME = "authenticator"
 OTP_CODE = re.compile(r"[0-9]{6}")  # ASCII digits only: \d would take full-width and other scripts' digits
@@ -101,7 +101,7 @@ def device_confirm(*, request: Any, device: TOTPDevice, code: str) -> bool:
     # One authenticator per user: a confirmed device replaces any earlier one.
     TOTPDevice.objects.filter(user=request.user).exclude(pk=device.pk).delete()
     # An API token got on the password alone would outlive the second factor: the next one needs a code.
-    Token.objects.filter(user=request.user).delete()
+    tokens.api_tokens_revoke_on_second_factor(user=request.user)
     otp_login(request, device)
     return True
 

@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "referral_engine.web.middleware.ContentSecurityPolicyMiddleware",
     "referral_engine.web.middleware.LoginRequiredEverywhereMiddleware",
+    "referral_engine.web.middleware.PlainErrorPagesMiddleware",
     "referral_engine.security.middleware.TwoFactorMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -143,6 +144,11 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 GUARDIAN_MONKEY_PATCH_USER = False
 ANONYMOUS_USER_NAME = None
 
+# A JSON body nested deeper than this is a 400 (referral_engine.api.parsing).
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
+# API tokens expire this many days after they are issued (POST /api/v1/auth/token/refresh/ renews).
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=30)
+
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_COOLOFF_TIME = timedelta(minutes=30)
@@ -153,6 +159,9 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 TWO_FACTOR_ROLES = ["supervisor", "auditor", "admin"]
 REQUIRE_2FA_FOR_ROLES = env.list("REQUIRE_2FA_FOR_ROLES", default=[])
 OTP_TOTP_ISSUER = "津久見市 相談窓口"
+# The admin never shows a user's TOTP secret or QR code (the second factor is the user's alone); its
+# config/qrcode pages answer 403 — they answered 500 for an unknown device id (issue 16 §4).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 DATABASE_UNAVAILABLE_RETRY_AFTER = env.int("DATABASE_UNAVAILABLE_RETRY_AFTER", default=10)
 
 # --- I18N ---------------------------------------------------------------------------------------
@@ -218,12 +227,13 @@ CELERY_BEAT_SCHEDULE = {
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",  # first: unauthenticated is a 401
+        "referral_engine.api.auth.ApiTokenAuthentication",  # first: unauthenticated is a 401
         # CSRF enforced for session writes; a session that owes its second factor does not authenticate.
         "referral_engine.api.auth.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["referral_engine.api.parsing.DepthLimitedJSONParser"],
+    "DEFAULT_METADATA_CLASS": "referral_engine.api.parsing.ApiMetadata",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "referral_engine.api.pagination.ApiPagination",

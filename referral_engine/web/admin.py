@@ -15,15 +15,18 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from referral_engine.access import policy
 from referral_engine.accounts import services as accounts
-from referral_engine.accounts.models import Department, District, Membership, User
+from referral_engine.accounts import tokens
+from referral_engine.accounts.models import ApiToken, Department, District, Membership, User
 from referral_engine.audit.history import save_with_history
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record
+from referral_engine.cases.choices import Need, PersonFlag
 from referral_engine.cases.models import (
     Activity,
     Case,
@@ -34,6 +37,7 @@ from referral_engine.cases.models import (
     Referral,
     StageRecord,
 )
+from referral_engine.workflow import registry as workflow_registry
 
 admin.site.site_header = _("津久見市 まるごと受け止める相談窓口 管理")
 admin.site.site_title = _("相談窓口 管理")
@@ -158,6 +162,12 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("username", "display_name", "email", "password1", "password2")}),
     )
     readonly_fields = ("last_login", "date_joined", "is_system")
+    actions = ["revoke_api_tokens"]
+
+    @admin.action(description=_("選択した利用者のAPIトークンをすべて取り消す"))
+    def revoke_api_tokens(self, request, queryset):
+        count = tokens.api_tokens_revoke_by_admin(users=queryset)
+        self.message_user(request, _("%(n)d件のAPIトークンを取り消しました。") % {"n": count})
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not Membership:
@@ -179,6 +189,41 @@ class UserAdmin(DjangoUserAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # history and the access log name users: deactivate instead
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """The users' API tokens (only a hash of each key is stored): read-only, revoked by the action."""
+
+    list_display = ("prefix", "user", "created_at", "expires_at", "last_used_at", "revoked_at", "revoked_reason")
+    list_filter = ("revoked_reason", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("user__username", "user__display_name", "prefix")
+    list_select_related = ("user",)
+    fields = list_display
+    readonly_fields = list_display
+    actions = ["revoke"]
+
+    @admin.action(description=_("選択したAPIトークンを取り消す"))
+    def revoke(self, request, queryset):
+        count = tokens.api_tokens_revoke_by_admin(tokens=queryset.values("pk"))
+        self.message_user(request, _("%(n)d件のAPIトークンを取り消しました。") % {"n": count})
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+try:  # DRF's plain-text token table is no longer used (accounts.ApiToken replaced it): keep it out of sight
+    from rest_framework.authtoken.models import TokenProxy
+
+    admin.site.unregister(TokenProxy)
+except admin.sites.NotRegistered:
+    pass
 
 
 @admin.register(Membership)
@@ -255,12 +300,28 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return None
 
 
+def _code_labels(codes, choices) -> str:
+    """A JSON list of codes as their labels (an unknown code stays as it is, never dropped)."""
+    labels = dict(choices)
+    return "、".join(str(labels.get(code, code)) for code in (codes or [])) or "—"
+
+
+def _department_labels(codes) -> str:
+    names = dict(Department.objects.filter(code__in=list(codes or [])).values_list("code", "name_ja"))
+    return "、".join(names.get(code, code) for code in (codes or [])) or "—"
+
+
 @admin.register(Person)
 class PersonAdmin(ReadOnlyAdmin):
     list_display = ("id", "family_name", "given_name", "family_name_kana", "given_name_kana", "birth_date", "district")
     list_filter = ("district",)
     search_fields = ("family_name", "given_name", "family_name_kana", "given_name_kana", "kana_key")
-    exclude = ("kana_key", "name_key", "phone_key")
+    exclude = ("kana_key", "name_key", "phone_key", "flags")
+    readonly_fields = ("flag_labels",)
+
+    @admin.display(description=_("特記事項"))
+    def flag_labels(self, obj):
+        return _code_labels(obj.flags, PersonFlag.choices)
 
 
 @admin.register(Case)
@@ -270,14 +331,31 @@ class CaseAdmin(ReadOnlyAdmin):
     search_fields = ("number",)
     list_select_related = ("person", "intake_department", "lead_department")
     date_hierarchy = "created_at"
+    exclude = ("needs",)
+    readonly_fields = ("need_labels",)
+
+    @admin.display(description=_("相談分野"))
+    def need_labels(self, obj):
+        return _code_labels(obj.needs, Need.choices)
 
 
 @admin.register(Referral)
 class ReferralAdmin(ReadOnlyAdmin):
-    list_display = ("id", "case", "from_department", "to_department", "state", "stage", "basis", "urgent", "due_at")
+    list_display = (
+        "id", "case", "from_department", "to_department", "state", "stage_label", "basis", "urgent", "due_at",
+    )  # fmt: skip
     list_filter = ("state", "basis", "urgent", "to_department")
     search_fields = ("case__number",)
     list_select_related = ("case", "from_department", "to_department")
+    exclude = ("stage",)
+    readonly_fields = ("stage_label",)
+
+    @admin.display(description=_("段階"))
+    def stage_label(self, obj):
+        if not obj.stage:
+            return "—"
+        workflow = workflow_registry.get(obj.to_department.code)
+        return workflow.stage_label(obj.stage) if workflow else obj.stage
 
 
 @admin.register(Consent)
@@ -285,6 +363,12 @@ class ConsentAdmin(ReadOnlyAdmin):
     list_display = ("id", "person", "case", "method", "obtained_at", "withdrawn_at")
     list_filter = ("method",)
     list_select_related = ("person", "case")
+    exclude = ("recipients",)
+    readonly_fields = ("recipient_labels",)
+
+    @admin.display(description=_("提供先"))
+    def recipient_labels(self, obj):
+        return _department_labels(obj.recipients)
 
 
 @admin.register(Activity)
@@ -315,6 +399,17 @@ class CommunitySlipAdmin(ReadOnlyAdmin):
 class StageRecordAdmin(ReadOnlyAdmin):
     list_display = ("id", "referral", "updated_at")
     list_select_related = ("referral", "referral__case", "referral__to_department")
+    exclude = ("data",)
+    readonly_fields = ("record_summary",)
+
+    @admin.display(description=_("記録"))
+    def record_summary(self, obj):
+        """The workflow's own labels for the record's fields and choices, as on the case page."""
+        workflow = workflow_registry.get(obj.referral.to_department.code)
+        rows = workflow.record_summary(obj.data) if workflow else []
+        if not rows:
+            return "—" if not obj.data else ", ".join(f"{k}: {v}" for k, v in obj.data.items())
+        return format_html_join("", "<div>{}: {}</div>", rows)
 
     def case_id_of(self, object_id: int) -> int | None:
         return StageRecord.objects.filter(pk=object_id).values_list("referral__case_id", flat=True).first()

@@ -23,6 +23,7 @@ def navigation(request):
             # page says when no event covers their district.
             "disaster": p.is_staff_member or p.is_auditor or p.is_admin or p.is_connector,
             "admin": user.is_staff and policy.can_manage_master_data(user),
+            "api_docs": policy.can_read_api_docs(user),
         },
         "unread_count": notifications_unread_count(user),
     }

@@ -1,5 +1,9 @@
 from django.conf import settings
+from django.http import Http404
 from django.shortcuts import redirect
+from django.views.defaults import page_not_found
+
+from referral_engine.access import policy
 
 # Paths that need no login: the login page itself, the health check, the metrics (a bearer token or an
 # allowed address instead), static files, the API (its own authentication answers 401/403 in JSON) and
@@ -34,4 +38,27 @@ class ContentSecurityPolicyMiddleware:
             response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        return response
+
+
+class PlainErrorPagesMiddleware:
+    """With DEBUG on, Django answers every 404 with its English technical page, which lists the URL
+    patterns: only the admin sees it; everyone else gets the app's own (Japanese) 404, as in
+    production (issue 16 §7). 403s already use the app's page whatever DEBUG says."""
+
+    TECHNICAL_MARK = b'<meta name="robots" content="NONE,NOARCHIVE">'
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            settings.DEBUG
+            and response.status_code == 404
+            and response.get("Content-Type", "").startswith("text/html")
+            and self.TECHNICAL_MARK in getattr(response, "content", b"")
+            and not policy.can_see_debug_pages(getattr(request, "user", None))
+        ):
+            return page_not_found(request, Http404())
         return response

@@ -3,7 +3,7 @@ are contracts) and the POST endpoints their forms send to."""
 
 from django.urls import path
 
-from referral_engine.web.views import cases, dashboard, home, inbox, intake, notifications, slips
+from referral_engine.web.views import account, cases, dashboard, home, inbox, intake, notifications, slips
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -27,4 +27,8 @@ urlpatterns = [
     path("slips/", slips.slips, name="slips"),
     path("notifications/", notifications.notification_list, name="notifications"),
     path("notifications/read/", notifications.notification_read, name="notification_read"),
+    path("accounts/password/", account.password_change, name="account_password"),
+    path("accounts/tokens/", account.token_list, name="account_tokens"),
+    path("accounts/tokens/new/", account.token_issue, name="account_token_issue"),
+    path("accounts/tokens/<int:token_id>/revoke/", account.token_revoke, name="account_token_revoke"),
 ]

@@ -21,6 +21,7 @@ import pytest
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from referral_engine.accounts.tokens import api_token_issue
 from referral_engine.cases.services.intake import case_open
 from referral_engine.cases.services.records import consent_record
 from referral_engine.cases.services.referrals import referral_create, referral_transition
@@ -190,6 +191,13 @@ ROUTES: dict[str, Route] = {
     "slips": Route("get", lambda w: "/slips/", role_rule(ok=200, who=CONNECTORS)),
     "notifications": Route("get", lambda w: "/notifications/", role_rule(ok=200, who=set(USERS))),
     "notification_read": Route("post", lambda w: "/notifications/read/", role_rule(ok=302, who=set(USERS))),
+    # Everyone's own account: the password page and their API tokens (a token id not theirs changes nothing).
+    "account_password": Route("get", lambda w: "/accounts/password/", role_rule(ok=200, who=set(USERS))),
+    "account_tokens": Route("get", lambda w: "/accounts/tokens/", role_rule(ok=200, who=set(USERS))),
+    "account_token_issue": Route("post", lambda w: "/accounts/tokens/new/", role_rule(ok=200, who=set(USERS))),
+    "account_token_revoke": Route(
+        "post", lambda w: f"/accounts/tokens/{w['token'].pk}/revoke/", role_rule(ok=302, who=set(USERS))
+    ),
     # --- auditor pages (hidden from everybody else: 404) -----------------------------------------
     "audit:index": Route("get", lambda w: "/audit/", role_rule(ok=200, who={"auditor"}, other=404)),
     "audit:access_log": Route("get", lambda w: "/audit/access-log/", role_rule(ok=200, who={"auditor"}, other=404)),
@@ -222,6 +230,9 @@ ROUTES: dict[str, Route] = {
         role_rule(ok=200, who={"auditor"}, other=404),
     ),
     # --- API (DESIGN §8.1) -------------------------------------------------------------------------
+    # A session has no token to refresh or end: 400 for everyone (tests/api covers tokens).
+    "api-token-refresh": Route("post", lambda w: "/api/v1/auth/token/refresh/", role_rule(ok=400, who=set(USERS))),
+    "api-logout": Route("post", lambda w: "/api/v1/auth/logout/", role_rule(ok=400, who=set(USERS))),
     "api-persons": Route("get", lambda w: "/api/v1/persons/?q=ツクミ", role_rule(ok=200, who=STAFF)),
     "api-cases": Route("get", lambda w: "/api/v1/cases/", role_rule(ok=200, who=STAFF | {"auditor"})),
     "api-cases:post": Route(
@@ -419,6 +430,7 @@ PUBLIC = {
     "api-token": "credentials exchange (tests/api)",
     "api-schema": "the OpenAPI document (tests/api)",
     "api-docs": "the offline docs page (tests/api)",
+    "api-root": "GET /api/v1/: a pointer to the docs, no data (tests/web/test_polish.py)",
 }
 # Namespaces covered by their own suites: the admin (admin role only, tests/web/test_admin*.py) and
 # two-factor login (tests/reliability).
@@ -515,6 +527,7 @@ def world(users, fresh):
         "export": export,
         "disaster": disaster,
         "check": disaster.checks.get(),
+        "token": api_token_issue(user=u["worker_welfare"])[0],
     }
 
 

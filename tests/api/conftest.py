@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from referral_engine.accounts.models import User
@@ -64,8 +63,10 @@ def api_users(db) -> dict[str, User]:
 
 
 def token_of(user: User) -> str:
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+    """A new API token's key for the user (as POST /api/v1/auth/token/ would issue)."""
+    from referral_engine.accounts.tokens import api_token_issue
+
+    return api_token_issue(user=user)[1]
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from django.urls import URLPattern, URLResolver
 
 API_PREFIX = "/api/"
 METHODS = ("get", "post", "put", "patch", "delete")
-# Routes that are not endpoints of the contract: the schema, its docs page, and the JSON 404 for
-# any other path under /api/.
-NOT_ENDPOINTS = {"api-schema", "api-docs", "api-not-found"}
+# Routes that are not endpoints of the contract: the schema, its docs page, /api/v1/ (a pointer to
+# the docs), and the JSON 404 for any other path under /api/.
+NOT_ENDPOINTS = {"api-schema", "api-docs", "api-not-found", "api-root"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ def api_routes() -> list[Route]:
 # What is registered today (name → path, methods). A change here is a change of the contract.
 EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "api-token": ("/api/v1/auth/token/", ("POST",)),
+    "api-token-refresh": ("/api/v1/auth/token/refresh/", ("POST",)),
+    "api-logout": ("/api/v1/auth/logout/", ("POST",)),
     "api-persons": ("/api/v1/persons/", ("GET",)),
     "api-cases": ("/api/v1/cases/", ("GET", "POST")),
     "api-case": ("/api/v1/cases/{id}/", ("GET",)),

@@ -17,10 +17,10 @@ def test_token_for_good_credentials_then_token_auth(api_users):
     response = client.post(TOKEN_URL, {"username": "worker_welfare", "password": PASSWORD}, format="json")
     assert response.status_code == 200
     token = response.json()["token"]
-    assert response.json() == {"token": token}
-    # The same token every time.
+    assert set(response.json()) == {"token", "expires_at"}
+    # A new token for every request (issue 16): never the same key twice.
     again = client.post(TOKEN_URL, {"username": "worker_welfare", "password": PASSWORD}, format="json")
-    assert again.json()["token"] == token
+    assert again.json()["token"] != token
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/v1/cases/").status_code == 200
 

@@ -9,9 +9,9 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from referral_engine.accounts.models import ApiToken
 from tests.api.conftest import PASSWORD
 from tests.api.test_errors import assert_error_shape
 
@@ -49,7 +49,8 @@ def test_device_and_the_right_code_get_a_token_that_works(device):
     # then a token, which authenticates the API
     assert response.status_code == 200, response.json()
     token = response.json()["token"]
-    assert Token.objects.get(user=device.user).key == token
+    (issued,) = ApiToken.objects.filter(user=device.user)
+    assert issued.prefix == token[:8]
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/v1/dashboard/").status_code == 200
     # and django-otp has recorded the step: the same code cannot be replayed for another token
@@ -65,7 +66,7 @@ def test_device_and_no_code_is_a_400_naming_the_field(device, body):
     payload = assert_error_shape(response, 400, "invalid")
     assert list(payload["fields"]) == ["otp_token"]
     assert payload["fields"]["otp_token"] and payload["message"] == payload["fields"]["otp_token"][0]
-    assert not Token.objects.filter(user=device.user).exists()
+    assert not ApiToken.objects.filter(user=device.user).exists()
     # A missing code is not a failed login: nothing counted toward the lockout.
     assert failures(USERNAME) == 0
 
@@ -83,7 +84,7 @@ def test_a_wrong_code_is_refused_like_a_wrong_password_and_counted(device, shape
     response = post(APIClient(), otp_token=otp_token)
     payload = assert_error_shape(response, 400, "invalid")  # the status a wrong password gets
     assert list(payload["fields"]) == ["otp_token"]
-    assert not Token.objects.filter(user=device.user).exists()
+    assert not ApiToken.objects.filter(user=device.user).exists()
     assert failures(USERNAME) == 1  # one failed login for axes, as a wrong password is
     device.refresh_from_db()
     assert device.throttling_failure_count == 1  # and one for django-otp's throttle
@@ -99,7 +100,7 @@ def test_wrong_codes_lock_the_user_out_like_wrong_passwords(device):
     device.throttling_failure_count = 0  # (django-otp's own throttle aside)
     device.save(update_fields=["throttling_failure_count"])
     assert_error_shape(post(client, otp_token=code_for(device)), 429, "locked_out")
-    assert not Token.objects.filter(user=device.user).exists()
+    assert not ApiToken.objects.filter(user=device.user).exists()
 
 
 def test_wrong_passwords_and_wrong_codes_add_up(device):
@@ -131,7 +132,7 @@ def test_users_without_a_device_keep_the_old_contract(api_users):
             TOKEN_URL, {"username": "worker_welfare", "password": PASSWORD, **body}, format="json"
         )
         assert response.status_code == 200
-        assert list(response.json()) == ["token"]
+        assert list(response.json()) == ["token", "expires_at"]
     assert failures("worker_welfare") == 0
 
 

@@ -56,12 +56,11 @@ def test_record_values_of_the_wrong_type_are_a_400(client_for, world):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_intakes_racing_with_one_key_open_one_case(live_server):
-    from rest_framework.authtoken.models import Token
-
     from referral_engine.accounts.demo import demo_users_ensure
+    from referral_engine.accounts.tokens import api_token_issue
 
     users = {u.username: u for u in demo_users_ensure(password=PASSWORD)}
-    token = Token.objects.get_or_create(user=users["desk_welfare"])[0].key
+    token = api_token_issue(user=users["desk_welfare"])[1]
     body = {"summary": "同時送信", "person": PERSON, "confirm_new_person": True}
     barrier = threading.Barrier(4)
     statuses: list[int] = []

@@ -236,6 +236,9 @@ OPS = [
         "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 400",
         body=lambda w: None,  # filled in per user below
     ),
+    # Every user may refresh or end their own token (each request runs with a fresh token).
+    Op("api-token-refresh", "POST", "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 401"),
+    Op("api-logout", "POST", "204 204 204 204 204 204 204 204 204 204 204 204 204 204 204 401"),
 ]
 
 

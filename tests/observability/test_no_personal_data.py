@@ -14,8 +14,9 @@ from urllib.parse import quote
 
 import pytest
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from referral_engine.accounts.tokens import api_token_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +56,7 @@ def forms_of(secret: str) -> set[str]:
 
 def api(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=user)[1]}")
     return client
 
 

@@ -25,6 +25,7 @@ PUBLIC = {
     "i18n/setlang/": {302},
     "api/schema/": {200},
     "api/docs/": {200},
+    "api/v1/": {200},  # a pointer to /api/docs/, nothing else (issue 16 §7)
     "api/^.*$": {404},  # an unknown API path is a JSON 404 for everybody: it names nothing
 }
 SAMPLE = {"api_name": "accept", "int": "1", "api_id": "1", "path": "1", "str": "x"}

@@ -15,6 +15,9 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
+from referral_engine.accounts.models import ApiToken
+from referral_engine.accounts.tokens import api_token_issue
+
 PASSWORD = "tsukumi-demo"
 API_GETS = ["/api/v1/cases/", "/api/v1/referrals/", "/api/v1/escalations/", "/api/v1/dashboard/"]
 
@@ -96,15 +99,16 @@ def test_the_api_authenticates_sessions_with_the_verified_class():
 
 @pytest.mark.django_db
 def test_confirming_a_device_revokes_the_password_only_token(chief):
-    token = Token.objects.create(user=chief)
+    token, key = api_token_issue(user=chief)
     client = Client()
     client.force_login(chief)
     client.get("/accounts/2fa/setup/")
     device = TOTPDevice.objects.get(user=chief, confirmed=False)
     response = client.post("/accounts/2fa/setup/", {"code": code_for(device)})
     assert response.status_code == 302
-    assert not Token.objects.filter(pk=token.pk).exists()
-    unauthorised = Client().get("/api/v1/cases/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    token.refresh_from_db()
+    assert token.revoked_reason == ApiToken.Revoked.SECOND_FACTOR
+    unauthorised = Client().get("/api/v1/cases/", HTTP_AUTHORIZATION=f"Token {key}")
     assert unauthorised.status_code == 401
 
 

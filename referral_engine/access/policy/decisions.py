@@ -202,6 +202,18 @@ def can_manage_master_data(user: Any) -> bool:
     return bool(getattr(user, "is_superuser", False)) or principal(user).is_admin
 
 
+def can_read_api_docs(user: Any) -> bool:
+    """The UI links the API's docs for the city's staff, auditors and the admin (not connectors)."""
+    p = principal(user)
+    return p.is_staff_member or p.is_auditor or can_manage_master_data(user)
+
+
+def can_see_debug_pages(user: Any) -> bool:
+    """With DEBUG on, Django's technical 404 page (the URL list) only for the admin: everyone else
+    gets the app's own page, as in production (issue 16 §7)."""
+    return bool(getattr(user, "is_authenticated", False)) and can_manage_master_data(user)
+
+
 # --- Fiscal-year reports (issue 21) ---------------------------------------------------------------
 
 
