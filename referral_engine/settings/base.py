@@ -111,6 +111,17 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Two roles on PostgreSQL (docs/operations.md "Database roles"): DATABASE_URL is the application's role
+# (no superuser, owns nothing); DATABASE_OWNER_URL, used only by `manage.py migrate` (and the tests, to
+# create and empty their database), the owner's. Its database name is ignored: the same database.
+DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
+DATABASE_OWNER = env.db_url_config(DATABASE_OWNER_URL) if DATABASE_OWNER_URL else None
+# The role post_migrate grants to: DATABASE_URL's user, when the owner is someone else.
+DATABASE_APP_ROLE = (
+    DATABASES["default"].get("USER", "")
+    if DATABASE_OWNER and DATABASE_OWNER.get("USER") != DATABASES["default"].get("USER")
+    else ""
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth ---------------------------------------------------------------------------------------
