@@ -98,6 +98,10 @@ def check_argv_refers_to_real_code(argv: list[str]) -> str:
         if argv[1:2] == ["-c"]:
             compile(argv[2], "<healthcheck>", "exec")
             return "python -c <code>"
+        if argv[1:2] == ["-m"]:
+            module = importlib.import_module(argv[2])
+            assert callable(getattr(module, "main", None)), f"{argv[2]} has no main()"
+            return f"python -m {argv[2]}"
     raise AssertionError(f"unrecognised command in docker-compose.yml: {shlex.join(argv)}")
 
 

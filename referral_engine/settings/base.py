@@ -211,6 +211,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A Redis outage of any length: the worker keeps retrying (Celery's default gives up after 100 tries,
+# then the worker exits) and reconnects by itself (docs/reliability.md "Redis stopped").
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A task still running when the connection is lost finishes (a sweep's batch, a mail in flight): its
+# acknowledgement is lost and the broker redelivers it after the visibility timeout, which finds
+# nothing left to do. Cancelling it instead would kill it mid-transaction, every outage.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Celery's default scheduler plus a heartbeat for /metrics (referral_engine.observability.heartbeat).
 CELERY_BEAT_SCHEDULER = "referral_engine.observability.heartbeat:HeartbeatScheduler"
