@@ -10,6 +10,7 @@ from referral_engine.observability.heartbeat import WorkerHeartbeat
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "referral_engine.settings.local")
 
+
 def _redis_transport_survives_a_closed_connection() -> None:
     """Issue 16 / docs/reliability.md: with kombu 5.7 a Redis outage could end the worker ("Unrecoverable
     error: AttributeError: 'NoneType' object has no attribute 'hostname'"). An acks_late task that
