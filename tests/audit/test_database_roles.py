@@ -151,3 +151,30 @@ def test_ordinary_tables_are_read_and_written_and_the_migration_record_is_read_o
     assert "permission denied for table django_migrations" in _refused(
         "INSERT INTO django_migrations (app, name, applied) VALUES ('x', 'y', now())"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_connection_as_owner_switches_who_connects_and_switches_back(settings):
+    """What `manage.py migrate` (and `append_only_triggers --install`) do with DATABASE_OWNER_URL."""
+    from referral_engine.audit.database_roles import connection_as_owner
+
+    before = {key: connection.settings_dict.get(key) for key in ("USER", "PASSWORD", "HOST", "PORT", "NAME")}
+    settings.DATABASE_OWNER = {"USER": "someone_owning", "PASSWORD": "pw", "HOST": "", "PORT": "", "NAME": "other"}
+    with connection_as_owner() as as_owner:
+        assert as_owner is True
+        inside = dict(connection.settings_dict)
+        assert (inside["USER"], inside["PASSWORD"]) == ("someone_owning", "pw")
+        assert (inside["HOST"], inside["PORT"], inside["NAME"]) == (before["HOST"], before["PORT"], before["NAME"])
+        assert connection.connection is None  # closed on the way in: the next query connects as the owner
+    assert {key: connection.settings_dict.get(key) for key in before} == before
+    settings.DATABASE_OWNER = None
+    with connection_as_owner() as as_owner:
+        assert as_owner is False and connection.settings_dict["USER"] == before["USER"]
+
+
+def test_migrate_is_the_audit_apps_owner_aware_command():
+    from django.core.management import get_commands, load_command_class
+
+    assert get_commands()["migrate"] == "referral_engine.audit"
+    command = load_command_class("referral_engine.audit", "migrate")
+    assert "DATABASE_OWNER_URL" in command.help
