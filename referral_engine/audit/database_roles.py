@@ -86,8 +86,24 @@ def database_roles_grant(connection, *, app_role: str) -> list[str]:
             quoted = quote(table)
             cursor.execute(f"REVOKE ALL ON {quoted} FROM {role}")
             cursor.execute(f"GRANT {table_privileges(table, append_only)} ON {quoted} TO {role}")
-        # Identity columns need no sequence privilege; serial columns (older tables) do.
-        cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        # Identity columns need no sequence privilege to insert; serial columns (older tables) do. UPDATE
+        # (setval: the load generator moves the id sequences past the rows it copied in) only on the
+        # sequences of tables the app may update anyway, never those of the append-only tables.
+        cursor.execute(
+            """
+            SELECT s.relname, t.relname FROM pg_class s
+              JOIN pg_namespace n ON n.oid = s.relnamespace
+              LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid
+                                   AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+              LEFT JOIN pg_class t ON t.oid = d.refobjid
+             WHERE n.nspname = 'public' AND s.relkind = 'S' AND pg_has_role(current_user, s.relowner, 'USAGE')
+            """
+        )
+        for sequence, table in cursor.fetchall():
+            quoted = quote(sequence)
+            writable = table is not None and table_privileges(table, append_only) == ORDINARY_PRIVILEGES
+            cursor.execute(f"REVOKE ALL ON SEQUENCE {quoted} FROM {role}")
+            cursor.execute(f"GRANT USAGE, SELECT{', UPDATE' if writable else ''} ON SEQUENCE {quoted} TO {role}")
         cursor.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT {ORDINARY_PRIVILEGES} ON TABLES TO {role}")
         cursor.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {role}")
     return tables

@@ -178,3 +178,16 @@ def test_migrate_is_the_audit_apps_owner_aware_command():
     assert get_commands()["migrate"] == "referral_engine.audit"
     command = load_command_class("referral_engine.audit", "migrate")
     assert "DATABASE_OWNER_URL" in command.help
+
+
+def test_the_id_sequences_of_the_audit_tables_cannot_be_moved(app_role):
+    """setval (UPDATE on a sequence) only where the table itself is writable: the load generator's need."""
+    assert "permission denied for sequence" in _refused(
+        "SELECT setval(pg_get_serial_sequence('\"audit_accesslog\"', 'id'), 1)"
+    )
+    assert "permission denied for sequence" in _refused(
+        "SELECT setval(pg_get_serial_sequence('\"cases_caseevent\"', 'id'), 1)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setval(pg_get_serial_sequence('\"cases_person\"', 'id'), 5000)")
+        assert cursor.fetchone()[0] == 5000
