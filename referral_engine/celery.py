@@ -10,6 +10,33 @@ from referral_engine.observability.heartbeat import WorkerHeartbeat
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "referral_engine.settings.local")
 
+
+def _redis_transport_survives_a_closed_connection() -> None:
+    """Issue 16 / docs/reliability.md: with kombu 5.7 a Redis outage could end the worker ("Unrecoverable
+    error: AttributeError: 'NoneType' object has no attribute 'hostname'"). An acks_late task that
+    finishes while the consumer is reconnecting acknowledges on a channel whose connection was
+    already closed (kombu sets the transport's `client` to None); the channel then tries to open a
+    new Redis client from that missing connection. Celery treats connection errors as recoverable
+    (the ack is logged as lost, the message comes back after the visibility timeout, our tasks are
+    idempotent), but an AttributeError as fatal. Say what it is: a closed broker connection."""
+    from kombu.transport import redis as kombu_redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    original = kombu_redis.Channel._connparams
+    if getattr(original, "closed_connection_guard", False):
+        return
+
+    def _connparams(self, asynchronous=False):
+        if getattr(self.connection, "client", None) is None:
+            raise RedisConnectionError("the broker connection of this channel is closed")
+        return original(self, asynchronous=asynchronous)
+
+    _connparams.closed_connection_guard = True
+    kombu_redis.Channel._connparams = _connparams
+
+
+_redis_transport_survives_a_closed_connection()
+
 app = Celery("referral_engine")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -10,14 +10,100 @@ if TYPE_CHECKING:
     from referral_engine.accounts.models import User
 
 
+# --- Two database roles (CI: the suite runs as the restricted role; docs/operations.md) ---------------
+# With DATABASE_OWNER_URL set, the test database is created, migrated (migrate grants the app role its
+# privileges) and dropped as the owner, and emptied after transactional tests as the owner (the app
+# role may not TRUNCATE); the tests themselves run as DATABASE_URL's role.
+
+
+_APP_CREDENTIALS: dict = {}  # DATABASE_URL's user and password, while the owner creates the database
+
+
+def _owner_credentials() -> dict | None:
+    from django.conf import settings
+
+    owner = getattr(settings, "DATABASE_OWNER", None)
+    if not owner or "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+        return None
+    return {"USER": owner.get("USER") or "", "PASSWORD": owner.get("PASSWORD") or ""}
+
+
+def _connect_default_as(credentials: dict) -> None:
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict.update(credentials)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Runs before pytest-django creates the test database: connect as the owner for that."""
+    from django.db import connection
+
+    owner = _owner_credentials()
+    if owner is None:
+        yield
+        return
+    _APP_CREDENTIALS.update({key: connection.settings_dict.get(key) for key in owner})
+    _connect_default_as(owner)
+    yield
+    _connect_default_as(_APP_CREDENTIALS)
+
+
+def _execute_sql_flush_as_owner(self, sql_list):
+    """Django's flush (after each transactional test), as the owner with the TRUNCATE opt-in
+    (referral_engine.audit.append_only): the application role has no TRUNCATE privilege at all."""
+    import psycopg
+
+    from referral_engine.audit.append_only import ALLOW_TRUNCATE_SETTING
+
+    owner = _owner_credentials()
+    params = {k: v for k, v in self.connection.get_connection_params().items() if k != "cursor_factory"}
+    params.update(user=owner["USER"], password=owner["PASSWORD"] or None)
+    with psycopg.connect(**params) as conn, conn.cursor() as cursor:
+        cursor.execute(f"SET LOCAL {ALLOW_TRUNCATE_SETTING} = 'on'")
+        for sql in sql_list:
+            cursor.execute(sql)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """The demo organisation and users, once per test database: most tests need them, and creating
-    them per test dominated the run time. Transactional tests flush them; `users` re-creates them."""
+    them per test dominated the run time. Transactional tests flush them; `users` re-creates them.
+    With DATABASE_OWNER_URL: from here on the tests connect as the application role."""
+
+    owner = _owner_credentials()
+    if owner is not None:
+        from django.db.backends.postgresql.operations import DatabaseOperations
+
+        _connect_default_as(_APP_CREDENTIALS)
+        original_flush = DatabaseOperations.execute_sql_flush
+        DatabaseOperations.execute_sql_flush = _execute_sql_flush_as_owner
     with django_db_blocker.unblock():
         from referral_engine.accounts.demo import demo_users_ensure
 
         demo_users_ensure()
+    yield
+    if owner is not None:
+        DatabaseOperations.execute_sql_flush = original_flush
+        with django_db_blocker.unblock():
+            _connect_default_as(owner)  # pytest-django drops the test database next
+
+
+@pytest.fixture
+def owner_connection(transactional_db):
+    """A separate autocommit psycopg connection to the test database as the owner (DATABASE_OWNER_URL's
+    role; without it, DATABASE_URL's — a local run's superuser): for what only the owner may do (DDL on
+    the audit tables). Transactional tests only, so no open test transaction holds a lock it waits on."""
+    import psycopg
+    from django.db import connection
+
+    owner = _owner_credentials()
+    params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+    if owner is not None:
+        params.update(user=owner["USER"], password=owner["PASSWORD"] or None)
+    with psycopg.connect(**params, autocommit=True) as conn:
+        yield conn
 
 
 @pytest.fixture(autouse=True)

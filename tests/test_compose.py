@@ -64,7 +64,7 @@ def argvs(spec) -> list[list[str]]:
 
 
 def app_commands(services: dict) -> list[tuple[str, list[str]]]:
-    found = []
+    found = [("migrate", argv) for argv in argvs(services["migrate"]["command"])]
     for name in sorted(APP_SERVICES):
         service = services[name]
         for argv in argvs(service["command"]) + argvs(service["healthcheck"]["test"]):
@@ -98,15 +98,22 @@ def check_argv_refers_to_real_code(argv: list[str]) -> str:
         if argv[1:2] == ["-c"]:
             compile(argv[2], "<healthcheck>", "exec")
             return "python -c <code>"
+        if argv[1:2] == ["-m"]:
+            module = importlib.import_module(argv[2])
+            assert callable(getattr(module, "main", None)), f"{argv[2]} has no main()"
+            return f"python -m {argv[2]}"
     raise AssertionError(f"unrecognised command in docker-compose.yml: {shlex.join(argv)}")
 
 
-def test_the_six_services(services):
-    assert set(services) == {"postgres", "redis", "web", "worker", "beat", "backup"}
+def test_the_services(services):
+    assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "beat", "backup"}
 
 
 def test_every_service_has_a_healthcheck(services):
     for name, service in services.items():
+        if name == "migrate":  # a one-shot: web waits for it to complete
+            assert service["restart"] == "no" and service["healthcheck"] == {"disable": True}
+            continue
         test = service.get("healthcheck", {}).get("test")
         assert test, f"{name} has no healthcheck"
         assert test[0] in {"CMD", "CMD-SHELL"}, f"{name}: healthcheck test must be CMD or CMD-SHELL"
@@ -119,8 +126,10 @@ def test_depends_on_waits_for_healthy_services(services):
         assert {"postgres", "redis"} <= set(depends_on)
         for dependency, spec in depends_on.items():
             assert dependency in services
-            assert spec == {"condition": "service_healthy"}, f"{name} -> {dependency}: {spec}"
-    # The worker and beat start after web, which runs the migrations.
+            expected = "service_completed_successfully" if dependency == "migrate" else "service_healthy"
+            assert spec == {"condition": expected}, f"{name} -> {dependency}: {spec}"
+    # web starts after the migrations have completed; the worker and beat after web.
+    assert services["web"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
     assert "web" in services["worker"]["depends_on"]
     assert "web" in services["beat"]["depends_on"]
 
@@ -144,11 +153,30 @@ def test_postgres_and_redis_keep_their_data_in_volumes(compose, services):
         assert volume in compose["volumes"]
 
 
-def test_web_migrates_before_gunicorn_starts(services):
-    commands = argvs(services["web"]["command"])
-    programs = [Path(argv[0]).name for argv in commands]
-    assert commands[0][:3] == ["python", "manage.py", "migrate"]
-    assert programs[-1] == "gunicorn"
+def test_migrate_runs_once_as_the_owner_and_the_app_services_never_know_the_owner(services):
+    """Issue 16: the one-shot `migrate` service alone has DATABASE_OWNER_URL (referral_owner); web, worker
+    and beat connect as referral_app; POSTGRES_USER (the superuser) is for bootstrapping and backups."""
+    migrate = services["migrate"]
+    assert argvs(migrate["command"]) == [["python", "manage.py", "migrate", "--noinput"]]
+    assert migrate["environment"]["DATABASE_OWNER_URL"].startswith(
+        "postgres://referral_owner:${REFERRAL_OWNER_PASSWORD:?"
+    )
+    assert migrate["environment"]["DATABASE_URL"].startswith("postgres://referral_app:${REFERRAL_APP_PASSWORD:?")
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        assert "DATABASE_OWNER_URL" not in environment, name
+        assert environment["DATABASE_URL"].startswith("postgres://referral_app:"), name
+        assert "POSTGRES_USER" not in environment["DATABASE_URL"], name
+    assert [Path(argv[0]).name for argv in argvs(services["web"]["command"])] == ["gunicorn"]
+    postgres = services["postgres"]
+    assert (
+        "./deploy/postgres/initdb-roles.sh:/docker-entrypoint-initdb.d/10-referral-roles.sh:ro" in postgres["volumes"]
+    )
+    assert "./deploy/postgres/roles.sql:/etc/referral-engine/roles.sql:ro" in postgres["volumes"]
+    script = (ROOT / "deploy/postgres/initdb-roles.sh").read_text(encoding="utf-8")
+    assert "-f /etc/referral-engine/roles.sql" in script
+    for variable in ("REFERRAL_OWNER_PASSWORD", "REFERRAL_APP_PASSWORD"):
+        assert postgres["environment"][variable].startswith(f"${{{variable}:?"), variable
 
 
 def test_every_command_refers_to_code_that_exists(services):

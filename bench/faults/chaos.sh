@@ -9,7 +9,7 @@ PY=.venv/bin/python
 if [ "${CHAOS_SCALE:-full}" = ci ]; then
     runs=(
         "bench/faults/redis_outage.py --intakes 60 --clients 10"
-        "bench/faults/worker_kill.py --timers 400"
+        "bench/faults/worker_kill.py --timers 400 --mails 100"
         "bench/faults/two_beats.py --timers 200"
         "bench/faults/postgres_restart.py --duration 15 --clients 10"
     )

@@ -1,8 +1,9 @@
 #!/usr/bin/env python
-"""Fault: the Celery worker is killed with SIGKILL in the middle of a sweep (issue 11 §2).
+"""Fault: the Celery worker is killed with SIGKILL in the middle of a sweep (issue 11 §2), and in the
+middle of a batch of mail (issue 16 §5).
 
-    .venv/bin/python bench/faults/worker_kill.py               # 2,000 due timers
-    .venv/bin/python bench/faults/worker_kill.py --timers 400  # the bounded CI form
+    .venv/bin/python bench/faults/worker_kill.py                            # 2,000 due timers, 400 mails
+    .venv/bin/python bench/faults/worker_kill.py --timers 400 --mails 100   # the bounded CI form
 
 Opens cases through the case services with four referrals each, moves the requests ten days into
 the past (every handoff clock overdue), starts a worker, sends `timers.sweep` and SIGKILLs the worker's
@@ -10,6 +11,11 @@ whole process group as soon as the first batch has committed. Then the worker is
 the next sweep runs (what beat does every minute). Checks: the kill left whole batches only (each
 batch is one transaction), and afterwards every (object, rule, level) escalated exactly once, with its
 timeline event, and no timer is still due.
+
+Then the outbox: `--mails` notifications are queued in one transaction, a worker (one pool process)
+delivers them and is SIGKILLed once a quarter of them are in its log (the console mail backend prints
+each mail with its Message-ID); a new worker delivers the rest. Checks: every message mailed, and at
+most one of them twice — the one in flight at the kill (delivery commits each message as it goes).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from stack import Check, Stack, escalation_evidence, finish, make_overdue_handof
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--timers", type=int, default=2000)
+    parser.add_argument("--mails", type=int, default=400, help="the outbox batch killed mid-way (0: skip)")
     args = parser.parse_args()
     started = time.monotonic()
     check = Check()
@@ -88,7 +95,63 @@ def main() -> None:
     check(evidence["duplicate (object, rule, cycle, level)"] == 0, "no (object, rule, cycle, level) twice")
     check(evidence["timeline escalation events"] == len(ids), "one timeline event per escalation")
     check(evidence["timers still due"] == 0, "no timer left due")
+    if args.mails:
+        stack.stop("worker")
+        mail_batch_killed(stack, check, args.mails)
     finish(check, started)
+
+
+def mail_batch_killed(stack: Stack, check: Check, mails: int) -> None:
+    """Issue 16 §5: a worker killed mid-batch re-sends at most one mail."""
+    from django.db import transaction
+
+    from referral_engine.accounts.models import User
+    from referral_engine.notifications.models import Notification
+    from referral_engine.notifications.services import notifications_queue
+    from referral_engine.notifications.tasks import deliver_pending
+
+    recipient = User.objects.filter(is_active=True).exclude(email="").order_by("id").first()
+    with transaction.atomic():  # one delivery kick for the lot, sent to Redis on commit
+        ids = [
+            n.pk
+            for i in range(mails)
+            for n in notifications_queue(recipients=[recipient], kind="fault", title=f"fault mail {i}")
+        ]
+    ours = set(ids)
+    say(f"queued {len(ids)} notifications; a worker delivers them and is killed a quarter of the way")
+    stack.start_worker("mailer", concurrency=1)
+    deliver_pending.delay()
+
+    def mailed(*logs: str) -> dict[int, int]:
+        return {k: v for k, v in stack.message_ids(*logs).items() if k in ours}
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 120 and sum(mailed("mailer").values()) < max(1, mails // 4):
+        time.sleep(0.01)
+    stack.kill("mailer")
+    in_log = sum(mailed("mailer").values())
+    committed = Notification.objects.filter(pk__in=ids, delivery="sent").count()
+    say(f"SIGKILL to the mailer: {in_log} mails in its log, {committed} marked sent")
+    check(0 < in_log < mails, f"the kill came mid-batch ({in_log} of {mails} mailed)")
+    check(
+        in_log - committed <= 1,
+        f"mailed but not marked sent at the kill: {in_log - committed} (at most the one in flight)",
+    )
+
+    stack.start_worker("mailer-restarted", concurrency=1)
+    deliver_pending.delay()
+    drained = wait_until(
+        "the rest delivered", lambda: not Notification.objects.filter(pk__in=ids, delivery="pending").exists(), 120
+    )
+    time.sleep(1)
+    sent = mailed("mailer", "mailer-restarted")
+    duplicates = {k: v for k, v in sent.items() if v > 1}
+    print(f"  mails {sum(sent.values())} for {len(ids)} notifications; sent twice: {sorted(duplicates)}")
+    check(drained and set(sent) == ours, f"every notification mailed ({len(sent)} of {len(ids)})")
+    check(
+        len(duplicates) <= 1 and all(v == 2 for v in duplicates.values()),
+        f"at most one mail sent twice after the kill ({len(duplicates)})",
+    )
 
 
 if __name__ == "__main__":

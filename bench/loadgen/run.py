@@ -145,11 +145,12 @@ def _session_setup(fast: bool) -> None:
             cursor.execute("SET session_replication_role = replica")
 
 
-def _session_reset() -> None:
+def _session_reset(fast: bool) -> None:
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        cursor.execute("RESET session_replication_role")
+        if fast:  # only a superuser may set it, or reset it: the app's role (issue 16) never does either
+            cursor.execute("RESET session_replication_role")
         cursor.execute("RESET synchronous_commit")
 
 
@@ -361,7 +362,7 @@ def generate(
                     report.rows.update(counts)
                     bar.advance(n_cases, n_rows)
             finally:
-                _session_reset()
+                _session_reset(fast)
         else:
             connections.close_all()
             context = multiprocessing.get_context("fork")

@@ -14,11 +14,19 @@ Reusable from any later migration that creates a history table:
 `append_only_missing()` lists tables that lack their triggers; the system check `audit.E001`
 (`manage.py check --database default`) and `tests/audit/test_append_only.py` report them.
 
-TRUNCATE is refused unless the session opted in with `SET referral_engine.allow_truncate = 'on'`:
-Django's test framework empties the database with one TRUNCATE after transactional tests, and
-`referral_engine.audit.apps` opts in only while Django's test environment is set up. UPDATE and
-DELETE have no opt-in: a migration that must rewrite history drops the triggers with
-`uninstall_append_only_triggers` and reinstalls them, in plain sight of review.
+TRUNCATE is refused unless the session opted in with `SET referral_engine.allow_truncate = 'on'`
+**and** its role owns the table (or is a superuser), who could disable the trigger anyway: the
+opt-in gives nobody a power they did not have. The application's role (`referral_app`, docs/
+operations.md) owns nothing and has no TRUNCATE privilege either. Django's test framework empties the
+database with one TRUNCATE after transactional tests: as the owner (tests/fixtures.py when
+DATABASE_OWNER_URL is set), or as the superuser of a local run (`referral_engine.audit.apps` opts in
+only while Django's test environment is set up). UPDATE and DELETE have no opt-in: a migration that
+must rewrite history drops the triggers with `uninstall_append_only_triggers` and reinstalls them,
+in plain sight of review.
+
+Both triggers are `ENABLE ALWAYS`: they fire even in a session that set `session_replication_role =
+replica` (which skips ordinary triggers). `append_only_missing()` reports a trigger that is missing,
+disabled or back in the ordinary mode.
 """
 
 from __future__ import annotations
@@ -40,7 +48,9 @@ EXTRA_APPEND_ONLY_MODELS = ("cases.CaseEvent", "audit.AccessLog")
 FUNCTION_SQL = f"""
 CREATE OR REPLACE FUNCTION {FUNCTION_NAME}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'TRUNCATE' AND coalesce(current_setting('{ALLOW_TRUNCATE_SETTING}', true), '') = 'on' THEN
+    IF TG_OP = 'TRUNCATE'
+       AND coalesce(current_setting('{ALLOW_TRUNCATE_SETTING}', true), '') = 'on'
+       AND pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'USAGE') THEN
         RETURN NULL;
     END IF;
     RAISE EXCEPTION 'append-only: % on %.% is refused', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
@@ -48,7 +58,7 @@ BEGIN
               HINT = 'History, the case timeline and the access log are never edited (docs/audit.md).';
 END;
 $$;
-"""
+"""  # noqa: S608 - module constants only, no input
 
 
 def history_models(apps: Any = global_apps) -> list[Any]:
@@ -103,6 +113,9 @@ def install_append_only_triggers(schema_editor: Any, tables: Iterable[str]) -> l
             f"FOR EACH STATEMENT EXECUTE FUNCTION {FUNCTION_NAME}()",
             params=None,
         )
+        # ALWAYS: `SET session_replication_role = replica` must not switch them off.
+        for trigger in (ROW_TRIGGER, TRUNCATE_TRIGGER):
+            schema_editor.execute(f"ALTER TABLE {quoted} ENABLE ALWAYS TRIGGER {trigger}", params=None)
         done.append(table)
     return done
 
@@ -122,8 +135,10 @@ def uninstall_append_only_triggers(schema_editor: Any, tables: Iterable[str]) ->
 
 
 def append_only_missing(connection: Any, apps: Any = global_apps) -> list[str]:
-    """Existing append-only tables that lack an enabled row trigger or truncate trigger calling the
-    append-only function. Empty on databases other than PostgreSQL."""
+    """Existing append-only tables that lack a row trigger or truncate trigger calling the append-only
+    function and enabled ALWAYS (pg_trigger.tgenabled = 'A'): missing, disabled ('D'), replica-only
+    ('R') or ordinary ('O', which `session_replication_role = replica` skips) are all reported.
+    Empty on databases other than PostgreSQL."""
     if connection.vendor != "postgresql":
         return []
     with connection.cursor() as cursor:
@@ -137,7 +152,7 @@ def append_only_missing(connection: Any, apps: Any = global_apps) -> list[str]:
               JOIN pg_proc p ON p.oid = t.tgfoid
              WHERE n.nspname = ANY(current_schemas(false))
                AND NOT t.tgisinternal
-               AND t.tgenabled <> 'D'
+               AND t.tgenabled = 'A'
                AND p.proname = %s
                AND t.tgname IN (%s, %s)
             """,

@@ -11,7 +11,8 @@ def _test_environment_active() -> bool:
 
 def _allow_truncate_in_tests(sender, connection, **kwargs) -> None:
     """Django's test framework empties the database with TRUNCATE after transactional tests; the
-    append-only trigger lets a session through only when it opted in, and only tests opt in."""
+    append-only trigger lets a session through only when it opted in and owns the table (the owner,
+    or a local run's superuser), and only tests opt in. The application role is refused regardless."""
     if connection.vendor == "postgresql" and _test_environment_active():
         from referral_engine.audit.append_only import ALLOW_TRUNCATE_SETTING
 
@@ -26,9 +27,10 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
-        from django.db.models.signals import post_save, pre_save
+        from django.db.models.signals import post_migrate, post_save, pre_save
 
         from referral_engine.audit import checks  # noqa: F401 - registers audit.E001
+        from referral_engine.audit.database_roles import database_roles_after_migrate
         from referral_engine.audit.history import history_skip_cleanup, history_skip_unchanged
 
         # Connected after simple-history's own post_save receivers (they connect at class creation),
@@ -36,3 +38,5 @@ class AuditConfig(AppConfig):
         pre_save.connect(history_skip_unchanged, dispatch_uid="audit.history_skip_unchanged")
         post_save.connect(history_skip_cleanup, dispatch_uid="audit.history_skip_cleanup")
         connection_created.connect(_allow_truncate_in_tests, dispatch_uid="audit.allow_truncate_in_tests")
+        # The application role's grants, as the owner, after every migrate (once: sender=this app).
+        post_migrate.connect(database_roles_after_migrate, sender=self, dispatch_uid="audit.database_roles")

@@ -1,9 +1,12 @@
 """Email delivery from the outbox (DESIGN §7, CONVENTIONS 6).
 
-- Idempotent: a row is claimed with `SELECT … FOR UPDATE SKIP LOCKED` and marked sent in the same
-  transaction, so two deliverers never send the same row and a sent row is never picked again. A
-  crash between the SMTP hand-off and the commit sends it once more (at-least-once); the stable
-  Message-ID (`<notification-<id>@…>`) lets mail systems drop that duplicate.
+- One transaction per message (issue 16): a row is claimed with `SELECT … FOR UPDATE SKIP LOCKED`,
+  handed to SMTP and marked sent, and that commits before the next row is claimed. Two deliverers
+  never send the same row, a sent row is never picked again, and a worker killed mid-batch leaves
+  every message it had handed over already marked: only the one in flight (handed to SMTP, not yet
+  committed) is sent once more (at-least-once, at most one duplicate per kill); the stable
+  Message-ID (`<notification-<id>@…>`) lets mail systems drop that duplicate. One SMTP connection
+  serves the whole run.
 - Failures retry with exponential backoff (1 min, 2, 4 … capped at an hour) through
   `next_attempt_at`, which the beat-driven task reads: no Celery countdown. After MAX_ATTEMPTS the
   row is `failed`; the error stays on the row, visible (and retryable) in the admin.
@@ -37,63 +40,76 @@ def message_id(notification: Notification) -> str:
 
 
 def notifications_deliver_pending(*, batch: int = BATCH, now=None) -> int:
-    """Send every pending notification that is due; returns how many were sent."""
+    """Send every pending notification that is due; returns how many were sent. Pages of `batch` ids
+    are read without a lock; each row is then locked, sent and marked in a transaction of its own."""
     sent = 0
-    while True:
-        with transaction.atomic():
-            rows = list(
-                Notification.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("recipient")
-                .filter(delivery=Notification.Delivery.PENDING, next_attempt_at__lte=now or timezone.now())
-                .order_by("next_attempt_at", "id")[:batch]
-            )
-            if rows:
-                sent += _deliver(rows)
-        if len(rows) < batch:
-            return sent
-
-
-def _deliver(rows: list[Notification]) -> int:
-    sent = 0
+    seen: set[int] = set()  # each row at most once per run, even if a failure leaves it due
     connection = get_connection(fail_silently=False)
-    mails = notification_mails(rows)  # kind, case number, link: never the in-app title or body
     try:
-        for n in rows:
-            fields = ["attempts", "last_error", "delivery", "next_attempt_at", "delivered_at"]
-            recipient = n.recipient
-            if not recipient.is_active or not recipient.email:
-                n.delivery = Notification.Delivery.SKIPPED
-                n.save(update_fields=fields)
-                continue
-            n.attempts += 1
-            try:
-                EmailMessage(
-                    subject=mails[n.pk].subject,
-                    body=mails[n.pk].body,
-                    from_email=settings.DEFAULT_FROM_EMAIL,
-                    to=[recipient.email],
-                    headers={"Message-ID": message_id(n)},
-                    connection=connection,
-                ).send()
-            except Exception as exc:  # noqa: BLE001 - any mail failure is retried and recorded
-                n.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                if n.attempts >= MAX_ATTEMPTS:
-                    n.delivery = Notification.Delivery.FAILED
-                    n.next_attempt_at = None
-                else:
-                    n.next_attempt_at = timezone.now() + backoff(n.attempts)
-            else:
-                n.delivery = Notification.Delivery.SENT
-                n.delivered_at = timezone.now()
-                n.last_error = ""
-                sent += 1
-            n.save(update_fields=fields)
+        while True:
+            due = Notification.objects.filter(
+                delivery=Notification.Delivery.PENDING, next_attempt_at__lte=now or timezone.now()
+            ).exclude(pk__in=seen)
+            page = list(due.order_by("next_attempt_at", "id").values_list("id", flat=True)[:batch])
+            for notification_id in page:
+                seen.add(notification_id)
+                sent += _deliver_one(notification_id, connection=connection, now=now)
+            if len(page) < batch:
+                return sent
     finally:
         try:
             connection.close()
         except Exception:  # noqa: BLE001, S110 - closing a broken SMTP connection is best effort
             pass
-    return sent
+
+
+@transaction.atomic
+def _deliver_one(notification_id: int, *, connection, now=None) -> int:
+    """Lock one due row (another deliverer holding it, or having sent it meanwhile: skip), send it and
+    record the outcome; the commit on return is the sent-marker. Returns 1 if it was sent."""
+    n = (
+        Notification.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("recipient")
+        .filter(pk=notification_id, delivery=Notification.Delivery.PENDING, next_attempt_at__lte=now or timezone.now())
+        .first()
+    )
+    if n is None:
+        return 0
+    fields = ["attempts", "last_error", "delivery", "next_attempt_at", "delivered_at"]
+    recipient = n.recipient
+    if not recipient.is_active or not recipient.email:
+        n.delivery = Notification.Delivery.SKIPPED
+        n.save(update_fields=fields)
+        return 0
+    n.attempts += 1
+    mail = notification_mails([n])[n.pk]  # kind, case number, link: never the in-app title or body
+    try:
+        EmailMessage(
+            subject=mail.subject,
+            body=mail.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[recipient.email],
+            headers={"Message-ID": message_id(n)},
+            connection=connection,
+        ).send()
+    except Exception as exc:  # noqa: BLE001 - any mail failure is retried and recorded
+        try:  # the next message opens a fresh SMTP connection
+            connection.close()
+        except Exception:  # noqa: BLE001, S110 - closing a broken SMTP connection is best effort
+            pass
+        n.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if n.attempts >= MAX_ATTEMPTS:
+            n.delivery = Notification.Delivery.FAILED
+            n.next_attempt_at = None
+        else:
+            n.next_attempt_at = timezone.now() + backoff(n.attempts)
+        n.save(update_fields=fields)
+        return 0
+    n.delivery = Notification.Delivery.SENT
+    n.delivered_at = timezone.now()
+    n.last_error = ""
+    n.save(update_fields=fields)
+    return 1
 
 
 def notifications_retry(*, notification_ids) -> int:

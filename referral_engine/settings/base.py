@@ -113,6 +113,17 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Two roles on PostgreSQL (docs/operations.md "Database roles"): DATABASE_URL is the application's role
+# (no superuser, owns nothing); DATABASE_OWNER_URL, used only by `manage.py migrate` (and the tests, to
+# create and empty their database), the owner's. Its database name is ignored: the same database.
+DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
+DATABASE_OWNER = env.db_url_config(DATABASE_OWNER_URL) if DATABASE_OWNER_URL else None
+# The role post_migrate grants to: DATABASE_URL's user, when the owner is someone else.
+DATABASE_APP_ROLE = (
+    DATABASES["default"].get("USER", "")
+    if DATABASE_OWNER and DATABASE_OWNER.get("USER") != DATABASES["default"].get("USER")
+    else ""
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth ---------------------------------------------------------------------------------------
@@ -213,6 +224,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A Redis outage of any length: the worker keeps retrying (Celery's default gives up after 100 tries,
+# then the worker exits) and reconnects by itself (docs/reliability.md "Redis stopped").
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A task still running when the connection is lost finishes (a sweep's batch, a mail in flight): its
+# acknowledgement is lost and the broker redelivers it after the visibility timeout, which finds
+# nothing left to do. Cancelling it instead would kill it mid-transaction, every outage.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Celery's default scheduler plus a heartbeat for /metrics (referral_engine.observability.heartbeat).
 CELERY_BEAT_SCHEDULER = "referral_engine.observability.heartbeat:HeartbeatScheduler"

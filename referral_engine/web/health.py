@@ -1,4 +1,4 @@
-"""GET /healthz (no login): database, broker, last timer sweep, outbox backlog."""
+"""GET /healthz (no login): database, broker, last timer sweep, outbox backlog, append-only triggers."""
 
 from django.conf import settings
 from django.db import connection
@@ -37,6 +37,21 @@ def _check_outbox() -> dict:
         return {"ok": False, "error": type(exc).__name__}
 
 
+def _check_append_only() -> dict:
+    """The audit tables' append-only triggers (docs/audit.md): `ok` is false, with the tables named,
+    when one is missing, disabled or not ENABLE ALWAYS. Reported, not a reason for a 503: the desk
+    keeps working while the owner repairs it (`manage.py append_only_triggers --install`)."""
+    from referral_engine.audit.append_only import append_only_missing
+
+    try:
+        missing = append_only_missing(connection)
+    except Exception as exc:  # noqa: BLE001 - report, never raise
+        return {"ok": False, "error": type(exc).__name__}
+    if missing:
+        return {"ok": False, "missing": missing}
+    return {"ok": True}
+
+
 def _check_sweep() -> dict:
     from referral_engine.timers import health as timers_health
 
@@ -51,6 +66,7 @@ def healthz(request):
         "broker": _check_broker(),
         "outbox": _check_outbox(),
         "sweep": _check_sweep(),
+        "append_only": _check_append_only(),
     }
     # The sweep's age is information, not a failure: the web can serve while beat restarts. Until the
     # first sweep has run, though, no deadline has been checked: "starting", not "ok" (still 200).

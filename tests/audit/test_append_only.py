@@ -62,23 +62,36 @@ def test_no_append_only_table_lacks_its_triggers():
     assert append_only_missing(connection) == []
 
 
-@pytest.mark.parametrize("table", _tables())
-def test_update_delete_and_truncate_are_refused(table, populated):
-    with connection.cursor() as cursor:
-        cursor.execute(f'SELECT count(*) FROM "{table}"')
-        rows = cursor.fetchone()[0]
-    if rows:  # row triggers fire only on rows: those tables the journey wrote to
-        assert "append-only: UPDATE" in _refused(f'UPDATE "{table}" SET id = id')
-        assert "append-only: DELETE" in _refused(f'DELETE FROM "{table}"')
-    else:  # no row written by the journey: the row trigger is there all the same
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+@pytest.mark.django_db(transaction=True)
+def test_the_triggers_refuse_update_delete_and_truncate_even_to_the_owner(populated, owner_connection):
+    """The owner (or a local run's superuser) holds every privilege on the tables: the trigger is
+    what refuses it. (The application role is refused earlier, by its privileges: test_database_roles.)"""
+    import psycopg
+
+    def refused(sql: str) -> str:
+        with pytest.raises(psycopg.Error) as info:
+            owner_connection.execute(sql)
+        return str(info.value)
+
+    for table in _tables():
+        rows = owner_connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        if rows:  # row triggers fire only on rows: those tables the journey wrote to
+            assert "append-only: UPDATE" in refused(f'UPDATE "{table}" SET id = id'), table
+            assert "append-only: DELETE" in refused(f'DELETE FROM "{table}"'), table
+        else:  # no row written by the journey: the row trigger is there all the same
+            found = owner_connection.execute(
+                "SELECT t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
                 "WHERE c.relname = %s AND t.tgname = 'audit_append_only_row'",
                 [table],
-            )
-            assert cursor.fetchone()[0] == 1
-    assert "append-only: TRUNCATE" in _refused(f'SET LOCAL referral_engine.allow_truncate = off; TRUNCATE "{table}"')
+            ).fetchall()
+            assert found == [("A",)], table
+        assert "append-only: TRUNCATE" in refused(f'TRUNCATE "{table}"'), table
+        # `replica` skips ordinary triggers, not ALWAYS ones (the owner cannot set it; a superuser can).
+        if owner_connection.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+            with owner_connection.transaction(force_rollback=True):
+                owner_connection.execute("SET LOCAL session_replication_role = replica")
+                with pytest.raises(psycopg.Error, match="append-only: TRUNCATE"), owner_connection.transaction():
+                    owner_connection.execute(f'TRUNCATE "{table}"')
 
 
 def test_history_rows_cannot_be_edited_through_the_orm(populated):
@@ -131,69 +144,114 @@ def test_creating_changing_and_deleting_tracked_objects_still_works(populated, u
     assert activity.history.count() == 1
 
 
-def test_the_check_names_a_table_without_triggers(populated):
+def _reinstall_as_owner(tables) -> None:
+    from referral_engine.audit.append_only import install_append_only_triggers
+    from referral_engine.audit.database_roles import connection_as_owner
+
+    with connection_as_owner(), connection.schema_editor() as editor:
+        install_append_only_triggers(editor, tables)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_check_names_a_table_without_triggers(populated, owner_connection):
     from referral_engine.audit.append_only import append_only_missing
     from referral_engine.audit.checks import append_only_triggers_check
 
     baseline = set(append_only_missing(connection))  # a history table of work in progress, if any
-    _immediate()
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute('DROP TRIGGER audit_append_only_truncate ON "cases_historicalactivity"')
-            cursor.execute('ALTER TABLE "cases_historicalreferral" DISABLE TRIGGER audit_append_only_row')
+    changed = {
+        "cases_historicalactivity": 'DROP TRIGGER audit_append_only_truncate ON "cases_historicalactivity"',
+        "cases_historicalreferral": 'ALTER TABLE "cases_historicalreferral" DISABLE TRIGGER audit_append_only_row',
+        # enabled, but in the ordinary mode that `session_replication_role = replica` skips
+        "cases_historicalcase": 'ALTER TABLE "cases_historicalcase" ENABLE TRIGGER audit_append_only_row',
+        "cases_historicalconsent": 'ALTER TABLE "cases_historicalconsent" ENABLE REPLICA TRIGGER audit_append_only_row',
+    }
+    try:
+        for sql in changed.values():
+            owner_connection.execute(sql)
         missing = set(append_only_missing(connection)) - baseline
-        assert missing == {"cases_historicalactivity", "cases_historicalreferral"}
-        errors = [e for e in append_only_triggers_check(databases=["default"]) if e.id == "audit.E001"]
+        assert missing == set(changed)
+        # As `manage.py check` runs it: no database named, the default one is checked.
+        errors = [e for e in append_only_triggers_check() if e.id == "audit.E001"]
         flagged = {e.msg.split("'")[1] for e in errors}
         assert missing <= flagged
         assert all("install_append_only_triggers" in e.hint for e in errors)
-        transaction.set_rollback(True)
+    finally:
+        _reinstall_as_owner(changed)
     assert set(append_only_missing(connection)) == baseline
 
 
-def test_install_is_idempotent_and_repairs_a_missing_trigger():
-    from django.db import connection as conn
+@pytest.mark.django_db(transaction=True)
+def test_manage_py_check_reports_a_disabled_trigger(owner_connection):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
 
-    from referral_engine.audit.append_only import append_only_missing, install_append_only_triggers
-
-    with transaction.atomic():
-        with conn.cursor() as cursor:
-            cursor.execute('DROP TRIGGER audit_append_only_row ON "cases_historicalconsent"')
-        assert "cases_historicalconsent" in append_only_missing(conn)
-        with conn.schema_editor(atomic=False) as editor:
-            installed = install_append_only_triggers(editor, _tables())
-        assert "cases_historicalconsent" in installed
-        assert append_only_missing(conn) == []
-        transaction.set_rollback(True)
+    owner_connection.execute('ALTER TABLE "audit_accesslog" DISABLE TRIGGER audit_append_only_truncate')
+    try:
+        with pytest.raises(SystemCheckError, match=r"audit\.E001.*audit_accesslog"):
+            call_command("check")
+    finally:
+        _reinstall_as_owner(["audit_accesslog"])
+    call_command("check")  # repaired: no error
 
 
-def test_truncate_only_with_the_session_opt_in(populated):
-    """The opt-in Django's test flush uses; without it TRUNCATE is refused (see above)."""
-    _immediate()
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL referral_engine.allow_truncate = 'on'")
-            cursor.execute('TRUNCATE "audit_accesslog"')
-            cursor.execute('SELECT count(*) FROM "audit_accesslog"')
-            assert cursor.fetchone()[0] == 0
-        transaction.set_rollback(True)
+@pytest.mark.django_db(transaction=True)
+def test_install_is_idempotent_and_repairs_a_missing_trigger(owner_connection):
+    from referral_engine.audit.append_only import append_only_missing
+
+    owner_connection.execute('DROP TRIGGER audit_append_only_row ON "cases_historicalconsent"')
+    try:
+        assert "cases_historicalconsent" in append_only_missing(connection)
+    finally:
+        _reinstall_as_owner(_tables())
+    assert append_only_missing(connection) == []
 
 
-def test_the_command_reports_and_repairs_a_missing_trigger():
+@pytest.mark.django_db(transaction=True)
+def test_truncate_only_for_the_owner_with_the_session_opt_in(populated, owner_connection):
+    """The opt-in Django's test flush uses (as the owner); without it even the owner is refused. The
+    application role is refused with it too (tests/audit/test_database_roles.py)."""
+    import psycopg
+
+    with pytest.raises(psycopg.Error, match="append-only: TRUNCATE"):
+        owner_connection.execute('TRUNCATE "audit_accesslog"')
+    with owner_connection.transaction(force_rollback=True):
+        owner_connection.execute("SET LOCAL referral_engine.allow_truncate = 'on'")
+        owner_connection.execute('TRUNCATE "audit_accesslog"')
+        assert owner_connection.execute('SELECT count(*) FROM "audit_accesslog"').fetchone()[0] == 0
+    assert owner_connection.execute('SELECT count(*) FROM "audit_accesslog"').fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_reports_and_repairs_a_missing_trigger(owner_connection):
     import io
 
     from django.core.management import CommandError, call_command
 
     from referral_engine.audit.append_only import append_only_missing
 
-    _immediate()
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute('ALTER TABLE "cases_caseevent" DISABLE TRIGGER audit_append_only_row')
+    owner_connection.execute('ALTER TABLE "cases_caseevent" DISABLE TRIGGER audit_append_only_row')
+    try:
         with pytest.raises(CommandError, match="cases_caseevent"):
             call_command("append_only_triggers", stdout=io.StringIO())
         out = io.StringIO()
-        call_command("append_only_triggers", "--install", stdout=out)
+        call_command("append_only_triggers", "--install", stdout=out)  # connects as the owner itself
         assert "installed on: cases_caseevent" in out.getvalue()
         assert "cases_caseevent" not in append_only_missing(connection)
-        transaction.set_rollback(True)
+    finally:
+        _reinstall_as_owner(["cases_caseevent"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_reports_a_disabled_trigger_and_keeps_its_status(client, owner_connection):
+    before = client.get("/healthz")
+    assert before.json()["checks"]["append_only"] == {"ok": True}
+    owner_connection.execute('ALTER TABLE "cases_historicalcase" DISABLE TRIGGER audit_append_only_row')
+    try:
+        response = client.get("/healthz")
+    finally:
+        _reinstall_as_owner(["cases_historicalcase"])
+    check = response.json()["checks"]["append_only"]
+    assert check["ok"] is False and "cases_historicalcase" in check["missing"]
+    # Reported, not an outage: the HTTP status follows the database and the broker as before.
+    assert response.status_code == before.status_code
+    assert client.get("/healthz").json()["checks"]["append_only"] == {"ok": True}

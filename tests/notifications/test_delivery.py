@@ -107,3 +107,69 @@ def test_one_delivery_kick_per_transaction(users, django_capture_on_commit_callb
         for _ in range(5):
             notifications_queue(recipients=[users["chief_health"]], kind="test", title="t")
     assert len(callbacks) == 1
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: not an Exception, so nothing in the delivery loop catches it."""
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_each_message_is_marked_sent_as_it_goes_so_a_kill_mid_batch_resends_at_most_one(
+    users, monkeypatch, owner_connection
+):
+    """Issue 16: a worker killed in the middle of a batch. Every mail handed to SMTP before the one in
+    flight is already committed as sent (seen from another connection); the next run sends the rest,
+    and only the mail in flight at the kill goes out twice."""
+    recipients = [users[name] for name in ("chief_health", "worker_health", "chief_welfare", "worker_welfare")]
+    rows = [
+        row
+        for n in range(3)
+        for row in notifications_queue(recipients=recipients, kind="test", title=f"テスト通知 {n}")
+    ]
+    assert len(rows) == 12
+    handed: list[str] = []
+    real_send = mail.EmailMessage.send
+
+    def send_then_die_on_the_fifth(self, *args, **kwargs):
+        handed.append(self.extra_headers["Message-ID"])
+        result = real_send(self, *args, **kwargs)
+        if len(handed) == 5:
+            raise _Killed  # handed to SMTP, killed before the commit
+        return result
+
+    monkeypatch.setattr(mail.EmailMessage, "send", send_then_die_on_the_fifth)
+    with pytest.raises(_Killed):
+        notifications_deliver_pending(batch=100)
+
+    committed = dict(
+        owner_connection.execute(
+            "SELECT delivery, count(*) FROM notifications_notification WHERE id = ANY(%s) GROUP BY delivery",
+            [[n.pk for n in rows]],
+        ).fetchall()
+    )
+    assert committed == {"sent": 4, "pending": 8}  # the four before the one in flight
+
+    monkeypatch.undo()
+    assert notifications_deliver_pending() == 8
+    sent_ids = handed + [m.extra_headers["Message-ID"] for m in mail.outbox[len(handed) :]]
+    duplicates = {mid: sent_ids.count(mid) for mid in sent_ids if sent_ids.count(mid) > 1}
+    assert len(duplicates) == 1 and list(duplicates.values()) == [2]  # the one in flight, twice
+    assert set(sent_ids) == {delivery.message_id(n) for n in rows}
+    assert set(Notification.objects.filter(pk__in=[n.pk for n in rows]).values_list("delivery", flat=True)) == {"sent"}
+
+
+def test_one_failing_message_does_not_hold_back_the_others(queued, monkeypatch):
+    rows = queued("chief_health", "worker_health", "chief_welfare")
+    real_send = mail.EmailMessage.send
+    failing = delivery.message_id(rows[1])
+
+    def refuse_one(self, *args, **kwargs):
+        if self.extra_headers["Message-ID"] == failing:
+            raise ConnectionRefusedError("550 mailbox unavailable")
+        return real_send(self, *args, **kwargs)
+
+    monkeypatch.setattr(mail.EmailMessage, "send", refuse_one)
+    assert notifications_deliver_pending(now=timezone.now() + timedelta(days=1)) == 2  # each row tried once
+    states = dict(Notification.objects.filter(pk__in=[n.pk for n in rows]).values_list("id", "delivery"))
+    assert states == {rows[0].pk: "sent", rows[1].pk: "pending", rows[2].pk: "sent"}
