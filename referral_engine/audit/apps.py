@@ -30,9 +30,12 @@ class AuditConfig(AppConfig):
 
         from referral_engine.audit import checks  # noqa: F401 - registers audit.E001
         from referral_engine.audit.history import history_skip_cleanup, history_skip_unchanged
+        from referral_engine.audit.stored_dates import stored_dates_tolerant
 
         # Connected after simple-history's own post_save receivers (they connect at class creation),
         # so the cleanup runs after the history row was (not) written.
         pre_save.connect(history_skip_unchanged, dispatch_uid="audit.history_skip_unchanged")
         post_save.connect(history_skip_cleanup, dispatch_uid="audit.history_skip_cleanup")
         connection_created.connect(_allow_truncate_in_tests, dispatch_uid="audit.allow_truncate_in_tests")
+        # A date stored outside Python's years reads as a far date, not a 500 (issue 16).
+        connection_created.connect(stored_dates_tolerant, dispatch_uid="audit.stored_dates_tolerant")

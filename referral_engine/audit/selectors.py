@@ -10,11 +10,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
 
 from referral_engine import errors
 from referral_engine.access import policy
 from referral_engine.audit.models import AccessLog
+from referral_engine.cases.inputs import parse_filter_date
 from referral_engine.cases.models import Case
 
 
@@ -45,20 +46,20 @@ class AccessLogFilter:
             if not raw:
                 return None
             try:
-                value = parse_date(raw[:10])
-            except ValueError:
-                value = None
-            if value is None:
-                problems[name] = "YYYY-MM-DD"
-            return value
+                # YYYY-MM-DD within DATE_YEAR_MIN..DATE_YEAR_MAX (cases/inputs.py): `9999-12-31`
+                # would overflow when a day is added to make `until` inclusive.
+                return parse_filter_date(raw)
+            except ValueError as exc:
+                problems[name] = str(exc)
+                return None
 
         raw_case = (params.get("case") or "").strip()
-        case_id = int(raw_case) if raw_case.isdigit() else None
+        case_id = int(raw_case) if raw_case.isascii() and raw_case.isdigit() and len(raw_case) <= 18 else None
         if raw_case and case_id is None:
-            problems["case"] = "integer"
+            problems["case"] = str(_("ケースIDは数字で入力してください。"))
         action = (params.get("action") or "").strip()
         if action and action not in AccessLog.Action.values:
-            problems["action"] = ", ".join(AccessLog.Action.values)
+            problems["action"] = str(_("次のどれかを選んでください：%(v)s") % {"v": ", ".join(AccessLog.Action.values)})
             action = ""
         return cls(
             since=date("since"),

@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "referral_engine.web.middleware.ContentSecurityPolicyMiddleware",
     "referral_engine.web.middleware.LoginRequiredEverywhereMiddleware",
+    "referral_engine.web.middleware.QueryStringCharactersMiddleware",
     "referral_engine.security.middleware.TwoFactorMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -269,6 +270,10 @@ RETENTION_CLOSED_CASE_YEARS = env.int("RETENTION_CLOSED_CASE_YEARS", default=5)
 # apart from SECRET_KEY so that rotating SECRET_KEY keeps old fingerprints comparable.
 ACCESS_LOG_TERM_KEY = env("ACCESS_LOG_TERM_KEY", default="") or SECRET_KEY
 TIMER_SWEEP_BATCH = 500
+# Every date and time a client sends (forms, API, filters) lies in these years (cases/inputs.py):
+# outside them PostgreSQL may store a value the driver cannot read back (issue 16).
+DATE_YEAR_MIN = env.int("DATE_YEAR_MIN", default=1900)
+DATE_YEAR_MAX = env.int("DATE_YEAR_MAX", default=2100)
 # Fiscal-year reports (docs/reports.md): in exports for publication a district cell from 1 to
 # REPORT_SUPPRESS_BELOW - 1 shows "<N"; a report file made in the background can be downloaded by its
 # owner for REPORT_EXPORT_HOURS, then the hourly cleanup deletes it. Files live under MEDIA_ROOT, which
