@@ -5,7 +5,7 @@ from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from referral_engine.api import views
-from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView
+from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView, DeniedListAPIView
 from referral_engine.reports.api import FiscalYearReportAPIView
 
 
@@ -75,6 +75,7 @@ v1 = [
     ),
     path("dashboard/", views.DashboardView.as_view(), name="api-dashboard"),
     path("audit/access-log/", AccessLogListAPIView.as_view(), name="api-audit-access-log"),
+    path("audit/denied/", DeniedListAPIView.as_view(), name="api-audit-denied"),
     path("reports/fiscal-year/<int:year>/", FiscalYearReportAPIView.as_view(), name="api-reports-fiscal-year"),
 ]
 

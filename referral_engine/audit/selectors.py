@@ -4,11 +4,12 @@ Dates are Asia/Tokyo calendar days (settings.TIME_ZONE); `until` is inclusive.""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -179,3 +180,32 @@ def case_by_number(*, user: Any, number: str) -> Any:
     if case is None:
         raise errors.NotFound()
     return case
+
+
+def denied_list(*, user: Any, filters: AccessLogFilter) -> QuerySet[AccessLog]:
+    """Denied reads (a 404 on a case, person or referral URL), newest first, filtered. Others: Forbidden."""
+    return access_log_list(user=user, filters=replace(filters, action=AccessLog.Action.DENIED))
+
+
+def denied_by_user(*, user: Any, filters: AccessLogFilter) -> list[dict[str, Any]]:
+    """Who was denied how often in the period: rows written, denials counted in summary rows (a scan
+    past the per-minute limit), first and last time. Most denied first."""
+    rows = denied_list(user=user, filters=filters).order_by()
+    found: dict[int, dict[str, Any]] = {}
+    grouped = rows.values("user_id", "username", "object_type").annotate(n=Count("id"), first=Min("at"), last=Max("at"))
+    for group in grouped:
+        item = found.setdefault(
+            group["user_id"],
+            {"user_id": group["user_id"], "username": group["username"], "denials": 0, "first": None, "last": None},
+        )
+        if group["object_type"] != "denied_summary":
+            item["denials"] += group["n"]
+        item["first"] = min(filter(None, [item["first"], group["first"]]))
+        item["last"] = max(filter(None, [item["last"], group["last"]]))
+    # A summary row stands for many denials (a scan past the per-minute limit): few rows, read each.
+    for user_id, query in rows.filter(object_type="denied_summary").values_list("user_id", "query"):
+        try:
+            found[user_id]["denials"] += int(json.loads(query).get("suppressed", 0))
+        except (ValueError, AttributeError, TypeError, KeyError):
+            continue
+    return sorted(found.values(), key=lambda i: (-i["denials"], i["username"]))

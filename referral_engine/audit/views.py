@@ -8,6 +8,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 from referral_engine import errors
 from referral_engine.access import policy
 from referral_engine.accounts.models import Department
-from referral_engine.audit import exports, selectors, services, timeline
+from referral_engine.audit import exports, labels, selectors, services, timeline
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.selectors import AccessLogFilter
 from referral_engine.errors import InvalidInput
@@ -80,6 +81,13 @@ def _page(request: HttpRequest, items: Any) -> Any:
     return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
+def _log_page(request: HttpRequest, rows: Any) -> Any:
+    """A page of access-log rows with their labels (audit/labels.py): no codes on the screen."""
+    page = _page(request, rows)
+    page.object_list = labels.access_logs_labelled(page.object_list)
+    return page
+
+
 def _stamp() -> str:
     return timezone.localtime().strftime("%Y%m%d-%H%M")
 
@@ -88,7 +96,7 @@ def _stamp() -> str:
 def index(request: HttpRequest) -> HttpResponse:
     filters = AccessLogFilter.from_params(request.GET)
     services.access_log_search(user=request.user, terms={}, object_type="access_log", request=request)
-    recent = list(selectors.access_log_list(user=request.user, filters=AccessLogFilter())[:20])
+    recent = labels.access_logs_labelled(selectors.access_log_list(user=request.user, filters=AccessLogFilter())[:20])
     return render(
         request, "audit/index.html", {**_filter_context(filters), "recent": recent}, status=_filter_status(filters)
     )
@@ -100,7 +108,7 @@ def access_log(request: HttpRequest) -> HttpResponse:
     # Logged first: the page counts rows before the template reads them.
     services.access_log_search(user=request.user, terms=filters.as_params(), object_type="access_log", request=request)
     rows = selectors.access_log_list(user=request.user, filters=filters)
-    page = _page(request, rows.none() if filters.errors else rows)
+    page = _log_page(request, rows.none() if filters.errors else rows)
     return render(
         request, "audit/access_log.html", {**_filter_context(filters), "page": page}, status=_filter_status(filters)
     )
@@ -136,7 +144,9 @@ def case_history(request: HttpRequest, case_id: int) -> HttpResponse:
     case = selectors.case_for_audit(user=request.user, case_id=case_id)
     services.access_log_view(user=request.user, obj=case, request=request)
     entries = timeline.case_history(case=case)
-    access = list(selectors.access_log_list(user=request.user, filters=AccessLogFilter(case_id=case.pk))[:PAGE_SIZE])
+    access = labels.access_logs_labelled(
+        selectors.access_log_list(user=request.user, filters=AccessLogFilter(case_id=case.pk))[:PAGE_SIZE]
+    )
     return render(
         request,
         "audit/case_history.html",
@@ -177,7 +187,7 @@ def user_activity(request: HttpRequest, user_id: int) -> HttpResponse:
     )
     services.access_log_view(user=request.user, obj=target, request=request)  # before the page counts rows
     rows = selectors.access_log_list(user=request.user, filters=filters)
-    page = _page(request, rows.none() if filters.errors else rows)
+    page = _log_page(request, rows.none() if filters.errors else rows)
     changes = (
         []
         if filters.errors
@@ -240,3 +250,37 @@ def user_changes_export(request: HttpRequest, user_id: int) -> HttpResponse:
 
 def _access_url(**params: Any) -> str:
     return f"{reverse('audit:access_log')}?{urlencode(params)}"
+
+
+@auditor_only
+def denied(request: HttpRequest) -> HttpResponse:
+    """Who was denied what, when: reads of cases, persons and referrals that answered 404 (a scan of
+    ids shows here). Filters as the access log's; the per-user totals count the summary rows too."""
+    filters = AccessLogFilter.from_params(request.GET)
+    services.access_log_search(user=request.user, terms=filters.as_params(), object_type="denied", request=request)
+    rows = selectors.denied_list(user=request.user, filters=filters)
+    page = _log_page(request, rows.none() if filters.errors else rows)
+    by_user = [] if filters.errors else selectors.denied_by_user(user=request.user, filters=filters)
+    return render(
+        request,
+        "audit/denied.html",
+        {
+            **_filter_context(filters),
+            "page": page,
+            "by_user": by_user,
+            "per_minute": settings.ACCESS_LOG_DENIED_PER_MINUTE,
+        },
+        status=_filter_status(filters),
+    )
+
+
+@auditor_only
+def denied_export(request: HttpRequest) -> HttpResponse:
+    filters = AccessLogFilter.from_params(request.GET)
+    if refused := _bad_filters(request, filters):
+        return refused
+    rows = selectors.denied_list(user=request.user, filters=filters)
+    services.access_log_export(user=request.user, object_type="denied", terms=filters.as_params(), request=request)
+    return exports.csv_response(
+        f"denied-{_stamp()}.csv", exports.ACCESS_LOG_HEADERS, exports.access_log_rows(rows.iterator(chunk_size=2000))
+    )

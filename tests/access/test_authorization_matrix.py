@@ -215,6 +215,11 @@ ROUTES: dict[str, Route] = {
         lambda w: f"/audit/users/{w['users']['worker_welfare'].pk}/changes.csv",
         role_rule(ok=200, who={"auditor"}, other=404),
     ),
+    # Denied reads (issue 16 item 6): auditors only, like every audit page.
+    "audit:denied": Route("get", lambda w: "/audit/denied/", role_rule(ok=200, who={"auditor"}, other=404)),
+    "audit:denied_export": Route(
+        "get", lambda w: "/audit/denied/export.csv", role_rule(ok=200, who={"auditor"}, other=404)
+    ),
     # --- API (DESIGN §8.1) -------------------------------------------------------------------------
     "api-persons": Route("get", lambda w: "/api/v1/persons/?q=ツクミ", role_rule(ok=200, who=STAFF)),
     "api-cases": Route("get", lambda w: "/api/v1/cases/", role_rule(ok=200, who=STAFF | {"auditor"})),
@@ -327,6 +332,7 @@ ROUTES: dict[str, Route] = {
         "get", lambda w: "/api/v1/reports/fiscal-year/2026/", role_rule(ok=200, who=REPORTERS)
     ),
     "api-audit-access-log": Route("get", lambda w: "/api/v1/audit/access-log/", role_rule(ok=200, who={"auditor"})),
+    "api-audit-denied": Route("get", lambda w: "/api/v1/audit/denied/", role_rule(ok=200, who={"auditor"})),
     "api-not-found": Route("get", lambda w: "/api/v1/no-such-thing/", role_rule(ok=404, who=set(USERS))),
     # A login gives no access to the metrics: a bearer token or an allowed address does (docs/operations.md).
     "metrics": Route("get", lambda w: "/metrics", role_rule(ok=200, who=set())),
