@@ -72,6 +72,17 @@ TERM_KINDS = {
     "number": gettext_lazy("ケース番号"),
 }
 LEVELS = {f"L{value}": label for value, label in Escalation.Level.choices}
+# The built-in rules' names when the policy table has no row for them (it is editable in the admin).
+RULES = {
+    "handoff": gettext_lazy("受理期限"),
+    "handoff_urgent": gettext_lazy("緊急の受理期限"),
+    "runaround": gettext_lazy("たらい回し"),
+    "stall_urgent": gettext_lazy("停滞（緊急）"),
+    "stall_high": gettext_lazy("停滞（高）"),
+    "stall_normal": gettext_lazy("停滞（通常）"),
+    "stall_low": gettext_lazy("停滞（低）"),
+    "followup": gettext_lazy("予定の期限"),
+}
 
 
 def _choices(*enums: Any) -> dict[str, str]:
@@ -108,6 +119,17 @@ class Labeller:
             Role,
         )
         self.transitions = self._transition_labels()
+        self.stages: dict[str, str] = {}
+        self.stage_timers: dict[str, str] = {}
+        for workflow in workflow_registry.all_workflows():
+            for stage in getattr(workflow, "stages", ()):
+                code = getattr(stage, "code", None) or getattr(stage, "name", None)
+                if code:
+                    self.stages.setdefault(str(code), str(workflow.stage_label(code)))
+            for timer in getattr(workflow, "timers", ()) or ():
+                self.stage_timers[workflow.timer_rule(timer)] = (
+                    f"{self.departments.get(workflow.department_code, workflow.department_code)}: {timer.label_ja}"
+                )
 
     @staticmethod
     def _transition_labels() -> dict[str, str]:
@@ -143,10 +165,19 @@ class Labeller:
     def rule(self, code: str) -> str:
         if code in self.rules:
             return self.rules[code]
+        if code in RULES:
+            return str(RULES[code])
+        if code in self.stage_timers:
+            return self.stage_timers[code]
         if code.startswith("stage:"):
             parts = code.split(":")
-            return f"{self.departments.get(parts[1], parts[1])}: {parts[-1]}" if len(parts) == 3 else code
+            if len(parts) == 3:
+                return f"{self.departments.get(parts[1], parts[1])}: {self.stages.get(parts[2], parts[2])}"
         return code
+
+    def codes_in(self, text: str) -> str:
+        """Department codes inside a text made by `str()` of a record (a consent's recipients)."""
+        return re.sub(r"[a-z][a-z_]+", lambda m: self.departments.get(m.group(0), m.group(0)), text)
 
     def value(self, code: Any) -> str:
         text = str(code)
@@ -209,6 +240,7 @@ class Labeller:
         "assign_released": gettext_lazy("担当の解除"),
         "resolved": gettext_lazy("解消"),
         "stop": gettext_lazy("停止"),
+        "start": gettext_lazy("開始"),
         "timers": gettext_lazy("期限の再計算"),
         "repair_out_of_range_dates": gettext_lazy("範囲外の日付の修正"),
         "seed_policies": gettext_lazy("規則の初期設定"),
@@ -230,14 +262,17 @@ class Labeller:
         if sep and (head in self._CODE_REASONS or head in self.transitions):
             label = self._CODE_REASONS.get(head) or self.transition(head)
             rest = rest.strip()
-            return f"{label}: {self.value(rest)}" if rest else str(label)
+            if not rest:
+                return str(label)
+            shown = self.reason(rest)
+            return f"{label}: {self.value(rest) if shown == rest else shown}"
         if text in self._CODE_REASONS:
             return str(self._CODE_REASONS[text])
         words = text.split(" ")
         if len(words) == 2 and words[0] in ("case", "referral"):
             noun = OBJECT_TYPES[words[0]]
             state, _slash, stage = words[1].partition("/")
-            shown = self.value(state) + (f"／{stage}" if stage and stage != "-" else "")
+            shown = self.value(state) + (f"／{self.stages.get(stage, stage)}" if stage and stage != "-" else "")
             return f"{noun}: {shown}"
         if len(words) == 2 and words[0] == "referral":
             return f"{OBJECT_TYPES['referral']}: {self.transition(words[1])}"

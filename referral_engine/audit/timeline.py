@@ -187,6 +187,19 @@ def _record_value(form_field: Any, value: Any) -> str:
     return options.get(str(value), str(value))
 
 
+def _record_text(record_fields: dict[str, Any], value: Any) -> str:
+    if not isinstance(value, dict) or not value:
+        return ""
+    parts = []
+    for key, item in sorted(value.items()):
+        form_field = record_fields.get(key)
+        label = str(form_field.label) if form_field is not None else key
+        shown = _record_value(form_field, item) if form_field is not None else _plain(item)
+        if shown:
+            parts.append(f"{label}: {shown}")
+    return "、".join(parts)
+
+
 def _plain(value: Any) -> str:
     if value is None:
         return ""
@@ -291,11 +304,21 @@ def _entries_from_pending(
                 else:
                     label = f"{label}（{old['key']}）"
                     old_text, new_text = _plain(old["value"]), _plain(new["value"])
+            elif label_lower == "cases.stagerecord" and isinstance(new, dict):  # a record as first written
+                old_text = _record_text(record_fields, old)
+                new_text = _record_text(record_fields, new)
             else:
                 old_text = resolver.display(model_field, old, label_lower=label_lower, row=row)
                 new_text = resolver.display(model_field, new, label_lower=label_lower, row=row)
-                if model_field.name == "rule" and label_lower == "timers.escalation":
+                if isinstance(model_field, models.ForeignKey):  # str() of a record may hold codes
+                    old_text, new_text = labeller.codes_in(old_text), labeller.codes_in(new_text)
+                if model_field.name == "rule":  # an escalation's or a clock's rule code
                     old_text, new_text = labeller.rule(old_text) if old_text else "", labeller.rule(new_text)
+                elif model_field.name == "stage" and label_lower != "cases.referral":
+                    old_text, new_text = (
+                        labeller.stages.get(old_text, old_text),
+                        labeller.stages.get(new_text, new_text),
+                    )
             changes.append(
                 FieldChange(
                     field=model_field.name
@@ -456,7 +479,8 @@ def case_history(*, case: Any) -> list[Entry]:
     _want_values(pending, resolver)
     resolver.resolve()
     users = _users([p.row.history_user_id for p in pending] + [e.actor_id for e in events])
-    labeller, numbers = Labeller(), {case.pk: case.number}
+    # Every entry belongs to this case, the person's too (their rows carry no case id: key 0).
+    labeller, numbers = Labeller(), {case.pk: case.number, 0: case.number}
     entries = _entries_from_pending(pending, resolver, users, labeller, numbers) + _event_entries(
         events, users, labeller, numbers
     )

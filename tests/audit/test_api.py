@@ -135,7 +135,9 @@ def test_case_history_is_404_for_those_who_may_not_read_it(who, api, case, users
     before = AccessLog.objects.count()
     assert api(who).get(history_url(case.pk)).status_code == 404
     assert api(who).get(history_url(999999)).status_code == 404
-    assert AccessLog.objects.count() == before
+    # No view is logged; both attempts are, as denied reads (issue 16 item 6).
+    logged = list(AccessLog.objects.order_by("id")[before:].values_list("action", "object_type", "object_id"))
+    assert logged == [("denied", "case", case.pk), ("denied", "case", 999999)]
 
 
 def test_schema_describes_both_endpoints(api):
