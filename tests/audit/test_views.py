@@ -180,7 +180,7 @@ def test_case_history_csv_one_row_per_change_and_logged(client, users, case):
         "種類",
         "対象",
         "対象ID",
-        "ケースID",
+        "ケース番号",
         "内容",
         "項目",
         "変更前",
