@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import transition
 
 from referral_engine.access import policy
+from referral_engine.cases.inputs import InRangeDateField
 from referral_engine.cases.models import Referral
 from referral_engine.workflow import Stage, StageRecordForm, StageTimer, Workflow, labels, register
 
@@ -169,7 +170,7 @@ class EvacuationPlanForm(StageRecordForm):
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
     )
-    review_date = forms.DateField(label=_("計画の見直し期日"), required=False)
+    review_date = InRangeDateField(label=_("計画の見直し期日"), required=False)
 
 
 register(

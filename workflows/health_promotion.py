@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import transition
 
 from referral_engine.access import policy
+from referral_engine.cases.inputs import InRangeDateField
 from referral_engine.cases.models import Referral
 from referral_engine.workflow import Stage, StageRecordForm, StageTimer, Workflow, labels, register
 
@@ -75,8 +76,8 @@ class HomeVisitRecordForm(StageRecordForm):
         ("refused", _("面会を断られた")),
     ]
 
-    planned_date = forms.DateField(label=_("訪問予定日"), required=False)
-    visit_date = forms.DateField(label=_("訪問日"), required=False)
+    planned_date = InRangeDateField(label=_("訪問予定日"), required=False)
+    visit_date = InRangeDateField(label=_("訪問日"), required=False)
     visited_by = forms.CharField(label=_("訪問者（保健師）"), max_length=100, required=False)
     outcome = forms.ChoiceField(label=_("訪問の結果"), choices=[("", "---------"), *OUTCOMES], required=False)
     findings = forms.CharField(label=_("所見・今後の方針"), widget=forms.Textarea(attrs={"rows": 4}), required=False)

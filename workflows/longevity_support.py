@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import transition
 
 from referral_engine.access import policy
+from referral_engine.cases.inputs import InRangeDateField
 from referral_engine.cases.models import Referral
 from referral_engine.workflow import Stage, StageRecordForm, StageTimer, Workflow, labels, register
 
@@ -94,12 +95,12 @@ class CareCertificationRecordForm(StageRecordForm):
     # 事業対象者 is decided by the basic checklist (基本チェックリスト), not by a certification.
     NEEDS_APPLICATION = {code for code, _label in CARE_LEVELS} - {"program_eligible"}
 
-    fact_finding_date = forms.DateField(label=_("実態把握訪問日"), required=False)
-    certification_applied_on = forms.DateField(label=_("要介護認定の申請日"), required=False)
+    fact_finding_date = InRangeDateField(label=_("実態把握訪問日"), required=False)
+    certification_applied_on = InRangeDateField(label=_("要介護認定の申請日"), required=False)
     care_level = forms.ChoiceField(
         label=_("認定結果（要介護度）"), choices=[("", "---------"), *CARE_LEVELS], required=False
     )
-    certified_on = forms.DateField(label=_("認定日"), required=False)
+    certified_on = InRangeDateField(label=_("認定日"), required=False)
     notes = forms.CharField(label=_("実態把握の内容・備考"), widget=forms.Textarea(attrs={"rows": 4}), required=False)
 
     def clean(self):

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import transition
 
 from referral_engine.access import policy
+from referral_engine.cases.inputs import InRangeDateField
 from referral_engine.cases.models import Referral
 from referral_engine.workflow import Stage, StageRecordForm, StageTimer, Workflow, labels, register
 
@@ -65,7 +66,7 @@ class SupportAgreedForm(StageRecordForm):
     support_agreed = forms.MultipleChoiceField(
         label=_("合意した支援"), choices=SUPPORTS, widget=forms.CheckboxSelectMultiple, required=False
     )
-    agreed_on = forms.DateField(label=_("合意日"), required=False)
+    agreed_on = InRangeDateField(label=_("合意日"), required=False)
     handed_to = forms.CharField(label=_("見守りの引継ぎ先（地区社協・民生委員など）"), max_length=200, required=False)
     notes = forms.CharField(label=_("備考"), widget=forms.Textarea(attrs={"rows": 4}), required=False)
 

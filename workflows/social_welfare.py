@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import transition
 
 from referral_engine.access import policy
+from referral_engine.cases.inputs import InRangeDateField
 from referral_engine.cases.models import Referral
 from referral_engine.workflow import Stage, StageRecordForm, StageTimer, Workflow, labels, register
 
@@ -89,7 +90,7 @@ class SocialWelfareReferral(Referral):
 
 
 class SupportMeetingRecordForm(StageRecordForm):
-    meeting_date = forms.DateField(label=_("支援会議の開催日"), required=False)
+    meeting_date = InRangeDateField(label=_("支援会議の開催日"), required=False)
     participants = forms.CharField(
         label=_("参加機関"), widget=forms.Textarea(attrs={"rows": 2}), max_length=1000, required=False
     )
@@ -99,7 +100,7 @@ class SupportMeetingRecordForm(StageRecordForm):
         max_length=4000,
         required=False,
     )
-    next_review_date = forms.DateField(label=_("次回の評価予定日"), required=False)
+    next_review_date = InRangeDateField(label=_("次回の評価予定日"), required=False)
 
     def clean(self):
         cleaned = super().clean()

@@ -46,6 +46,9 @@ from referral_engine.cases.inputs import (
     ReferralInputs,
     SlipInputs,
     TransitionInputs,
+    date_range_message,
+    in_date_range,
+    validate_in_range,
 )
 from referral_engine.cases.models import Activity, Case, CommunitySlip, Consent, Person, Referral
 
@@ -90,9 +93,9 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class BoundedDateTimeField(serializers.DateTimeField):
-    """A moment the database can store in any time zone (years 1900–2100)."""
+    """A moment within DATE_YEAR_MIN..DATE_YEAR_MAX (settings; cases/inputs.py declares the range)."""
 
-    default_error_messages = {"range": _("1900年から2100年までの日時を入力してください。")}
+    default_error_messages = {"range": _("日付の範囲外です。")}
 
     def to_internal_value(self, value: Any) -> dt.datetime:
         # Look at the year before DRF converts time zones: year 1 in Asia/Tokyo overflows in UTC.
@@ -101,12 +104,23 @@ class BoundedDateTimeField(serializers.DateTimeField):
                 early = parse_datetime(value)
             except ValueError:
                 early = None
-            if early is not None and not (1900 <= early.year <= 2100):
-                self.fail("range")
-        parsed = super().to_internal_value(value)
-        if not (1900 <= parsed.year <= 2100):
-            self.fail("range")
+            if early is not None and not in_date_range(early.replace(tzinfo=None)):
+                raise serializers.ValidationError(date_range_message(), code="range")
+        try:
+            parsed = super().to_internal_value(value)
+        except OverflowError:
+            raise serializers.ValidationError(date_range_message(), code="range") from None
+        if not in_date_range(parsed):
+            raise serializers.ValidationError(date_range_message(), code="range")
         return parsed
+
+
+class BoundedDateField(serializers.DateField):
+    """A date within DATE_YEAR_MIN..DATE_YEAR_MAX."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validators", [validate_in_range])
+        super().__init__(**kwargs)
 
 
 def text(max_length: int = TEXT, *, required: bool = False, **kwargs: Any) -> StrictCharField:
@@ -196,7 +210,7 @@ class PersonInputSerializer(serializers.Serializer):
     given_name = text(PersonInputs.given_name.max_length)
     family_name_kana = text(PersonInputs.family_name_kana.max_length)
     given_name_kana = text(PersonInputs.given_name_kana.max_length)
-    birth_date = serializers.DateField(required=False, allow_null=True)
+    birth_date = BoundedDateField(required=False, allow_null=True)
     sex = serializers.ChoiceField(choices=Sex.choices, required=False, allow_blank=True)
     district = code(allow_null=True)
     address = text(PersonInputs.address.max_length)

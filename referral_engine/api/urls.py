@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.renderers import JSONRenderer
 
 from referral_engine.api import views
-from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView
+from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView, DeniedListAPIView
 from referral_engine.disasters import api as disasters
 from referral_engine.reports.api import FiscalYearReportAPIView
 
@@ -96,6 +96,7 @@ v1 = [
     path("disasters/<api_id:id>/checks/", disasters.DisasterChecksView.as_view(), name="api-disaster-checks"),
     path("disasters/<api_id:id>/close/", disasters.DisasterCloseView.as_view(), name="api-disaster-close"),
     path("safety-checks/<api_id:id>/", disasters.SafetyCheckView.as_view(), name="api-safety-check"),
+    path("audit/denied/", DeniedListAPIView.as_view(), name="api-audit-denied"),
     path("reports/fiscal-year/<int:year>/", FiscalYearReportAPIView.as_view(), name="api-reports-fiscal-year"),
 ]
 

@@ -62,8 +62,12 @@ class HistoryUserSerializer(serializers.Serializer):
 class FieldChangeSerializer(serializers.Serializer):
     field = serializers.CharField(help_text="Model field name")
     label = serializers.CharField(help_text="Field label (Japanese)")
-    old = serializers.CharField(help_text="Display value before; empty when unset")
+    old = serializers.CharField(help_text="Display value before (labels, names, local time); empty when unset")
     new = serializers.CharField(help_text="Display value after; empty when unset")
+    old_value = serializers.JSONField(
+        allow_null=True, help_text="The stored value before, raw: codes, ids, ISO dates (null when unset)"
+    )
+    new_value = serializers.JSONField(allow_null=True, help_text="The stored value after, raw")
 
 
 class HistoryEntrySerializer(serializers.Serializer):
@@ -76,7 +80,9 @@ class HistoryEntrySerializer(serializers.Serializer):
     object_label = serializers.CharField()
     summary = serializers.CharField()
     user = serializers.SerializerMethodField()
-    reason = serializers.CharField()
+    reason = serializers.CharField(help_text="As recorded (codes such as `referral_request: internal_use`)")
+    reason_label = serializers.CharField(help_text="The reason in words (Japanese first)")
+    case_number = serializers.CharField(help_text="R8-000123")
     changes = FieldChangeSerializer(many=True)
     data = serializers.DictField(help_text="non-sensitive facts of a timeline event")
 
@@ -148,6 +154,37 @@ class AccessLogListAPIView(_ReadOnlyForAuditors, generics.ListAPIView):
         filters = AccessLogFilter.from_params(request.query_params)
         services.access_log_search(
             user=request.user, terms=filters.as_params(), object_type="access_log", request=request, via="api"
+        )
+        return response
+
+
+class DeniedListAPIView(AccessLogListAPIView):
+    """Denied reads (a 404 on a case, person or referral URL), newest first (auditors only): the access
+    log's rows with action `denied`, filtered like the access log. A row whose `object_type` is
+    `denied_summary` stands for many denials past the per-minute limit (`query`: minute, suppressed)."""
+
+    @extend_schema(
+        parameters=[p for p in ACCESS_LOG_PARAMETERS if p.name != "action"],
+        summary="Denied reads (auditors only)",
+        responses=AccessLogEntrySerializer(many=True),
+    )
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        filters = AccessLogFilter.from_params(self.request.query_params)
+        if filters.errors:
+            raise exceptions.ValidationError({name: [hint] for name, hint in filters.errors.items()})
+        try:
+            return selectors.denied_list(user=self.request.user, filters=filters)
+        except errors.Forbidden as exc:
+            raise exceptions.PermissionDenied() from exc
+
+    def list(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        response = generics.ListAPIView.list(self, request, *args, **kwargs)
+        filters = AccessLogFilter.from_params(request.query_params)
+        services.access_log_search(
+            user=request.user, terms=filters.as_params(), object_type="denied", request=request, via="api"
         )
         return response
 

@@ -32,6 +32,7 @@ class AuditConfig(AppConfig):
         from referral_engine.audit import checks  # noqa: F401 - registers audit.E001
         from referral_engine.audit.database_roles import database_roles_after_migrate
         from referral_engine.audit.history import history_skip_cleanup, history_skip_unchanged
+        from referral_engine.audit.stored_dates import stored_dates_tolerant
 
         # Connected after simple-history's own post_save receivers (they connect at class creation),
         # so the cleanup runs after the history row was (not) written.
@@ -40,3 +41,6 @@ class AuditConfig(AppConfig):
         connection_created.connect(_allow_truncate_in_tests, dispatch_uid="audit.allow_truncate_in_tests")
         # The application role's grants, as the owner, after every migrate (once: sender=this app).
         post_migrate.connect(database_roles_after_migrate, sender=self, dispatch_uid="audit.database_roles")
+
+        # A date stored outside Python's years reads as a far date, not a 500 (issue 16).
+        connection_created.connect(stored_dates_tolerant, dispatch_uid="audit.stored_dates_tolerant")

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from referral_engine.audit.labels import access_logs_labelled_stream, object_type_label
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.timeline import Entry
 
@@ -96,7 +97,7 @@ ACCESS_LOG_HEADERS = (
     "操作",
     "対象の種類",
     "対象ID",
-    "ケースID",
+    "ケース番号",
     "検索条件",
     "経路",
     "パス",
@@ -105,20 +106,22 @@ ACCESS_LOG_HEADERS = (
 
 
 def access_log_rows(entries: Iterable[AccessLog]) -> Iterator[list[Any]]:
-    labels = dict(AccessLog.Action.choices)
-    for log in entries:
+    """Labels, not codes (audit/labels.py): roles, departments, actions, object kinds, routes and
+    filters in words, and the case number where the row names a case."""
+    for log in access_logs_labelled_stream(entries):
+        kind = object_type_label(log.object_type)
         yield [
             _local(log.at),
             log.username,
             getattr(log.user, "display_name", ""),
-            log.role,
-            log.department,
-            str(labels.get(log.action, log.action)),
-            log.object_type,
-            log.object_id,
-            log.case_id,
-            log.query,
-            log.via,
+            log.role_label,
+            log.department_label,
+            log.action_label,
+            kind,
+            "" if log.object_type == "case" else log.object_id,
+            log.case_number or ("" if not log.case_id else f"#{log.case_id}"),
+            log.query_label,
+            log.via_label,
             log.path,
             log.ip_address or "",
         ]
@@ -130,7 +133,7 @@ TIMELINE_HEADERS = (
     "種類",
     "対象",
     "対象ID",
-    "ケースID",
+    "ケース番号",
     "内容",
     "項目",
     "変更前",
@@ -149,12 +152,12 @@ def timeline_rows(entries: Iterable[Entry]) -> Iterator[list[Any]]:
             _local(entry.at),
             source_labels.get(entry.source, entry.source),
             entry.kind_label,
-            entry.object_label or entry.object_type,
+            entry.object_label or object_type_label(entry.object_type),
             entry.object_id,
-            entry.case_id,
+            entry.case_number,
             entry.summary,
         ]
-        tail = [entry.username, entry.user_display_name, entry.reason]
+        tail = [entry.username, entry.user_display_name, entry.reason_label or entry.reason]
         if not entry.changes:
             yield [*head, "", "", "", *tail]
         for change in entry.changes:

@@ -12,6 +12,7 @@ class AccessLog(models.Model):
         SEARCH = "search", _("検索")
         EXPORT = "export", _("出力")
         PRINT = "print", _("印刷")
+        DENIED = "denied", _("拒否（見えない対象）")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("利用者"), on_delete=models.PROTECT, related_name="+"

@@ -4,17 +4,19 @@ Dates are Asia/Tokyo calendar days (settings.TIME_ZONE); `until` is inclusive.""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
 
 from referral_engine import errors
 from referral_engine.access import policy
 from referral_engine.audit.models import AccessLog
+from referral_engine.cases.inputs import parse_filter_date
 from referral_engine.cases.models import Case
 
 
@@ -45,20 +47,20 @@ class AccessLogFilter:
             if not raw:
                 return None
             try:
-                value = parse_date(raw[:10])
-            except ValueError:
-                value = None
-            if value is None:
-                problems[name] = "YYYY-MM-DD"
-            return value
+                # YYYY-MM-DD within DATE_YEAR_MIN..DATE_YEAR_MAX (cases/inputs.py): `9999-12-31`
+                # would overflow when a day is added to make `until` inclusive.
+                return parse_filter_date(raw)
+            except ValueError as exc:
+                problems[name] = str(exc)
+                return None
 
         raw_case = (params.get("case") or "").strip()
-        case_id = int(raw_case) if raw_case.isdigit() else None
+        case_id = int(raw_case) if raw_case.isascii() and raw_case.isdigit() and len(raw_case) <= 18 else None
         if raw_case and case_id is None:
-            problems["case"] = "integer"
+            problems["case"] = str(_("ケースIDは数字で入力してください。"))
         action = (params.get("action") or "").strip()
         if action and action not in AccessLog.Action.values:
-            problems["action"] = ", ".join(AccessLog.Action.values)
+            problems["action"] = str(_("次のどれかを選んでください：%(v)s") % {"v": ", ".join(AccessLog.Action.values)})
             action = ""
         return cls(
             since=date("since"),
@@ -178,3 +180,32 @@ def case_by_number(*, user: Any, number: str) -> Any:
     if case is None:
         raise errors.NotFound()
     return case
+
+
+def denied_list(*, user: Any, filters: AccessLogFilter) -> QuerySet[AccessLog]:
+    """Denied reads (a 404 on a case, person or referral URL), newest first, filtered. Others: Forbidden."""
+    return access_log_list(user=user, filters=replace(filters, action=AccessLog.Action.DENIED))
+
+
+def denied_by_user(*, user: Any, filters: AccessLogFilter) -> list[dict[str, Any]]:
+    """Who was denied how often in the period: rows written, denials counted in summary rows (a scan
+    past the per-minute limit), first and last time. Most denied first."""
+    rows = denied_list(user=user, filters=filters).order_by()
+    found: dict[int, dict[str, Any]] = {}
+    grouped = rows.values("user_id", "username", "object_type").annotate(n=Count("id"), first=Min("at"), last=Max("at"))
+    for group in grouped:
+        item = found.setdefault(
+            group["user_id"],
+            {"user_id": group["user_id"], "username": group["username"], "denials": 0, "first": None, "last": None},
+        )
+        if group["object_type"] != "denied_summary":
+            item["denials"] += group["n"]
+        item["first"] = min(filter(None, [item["first"], group["first"]]))
+        item["last"] = max(filter(None, [item["last"], group["last"]]))
+    # A summary row stands for many denials (a scan past the per-minute limit): few rows, read each.
+    for user_id, query in rows.filter(object_type="denied_summary").values_list("user_id", "query"):
+        try:
+            found[user_id]["denials"] += int(json.loads(query).get("suppressed", 0))
+        except (ValueError, AttributeError, TypeError, KeyError):
+            continue
+    return sorted(found.values(), key=lambda i: (-i["denials"], i["username"]))

@@ -15,6 +15,7 @@ Who calls what:
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import re
@@ -22,7 +23,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import models
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from referral_engine.access import policy
@@ -242,3 +245,77 @@ def access_logged(
         return wrapper
 
     return decorator
+
+
+# --- Denied reads (issue 16 item 6) --------------------------------------------------------------
+
+DENIED_SUMMARY = "denied_summary"
+
+
+def _denied_counter(user_id: int, minute: int) -> str:
+    return f"audit:denied:{user_id}:{minute}"
+
+
+def access_log_denied(*, user: Any, object_type: str, object_id: int | None, request: Any = None) -> AccessLog | None:
+    """A read of a case, person or referral the user may not see (or that does not exist: the same
+    404): the access log keeps it as `denied`, so an auditor sees someone probing ids.
+
+    Rate limited per user so that a scan cannot flood the log: the first ACCESS_LOG_DENIED_PER_MINUTE
+    denials of a user in a minute are rows of their own; after that one `denied_summary` row per
+    ACCESS_LOG_DENIED_SUMMARY_EVERY further denials (its query says how many), and the remainder of
+    a minute is written as a summary with the user's next denial. The counter lives in the cache
+    (Redis in production: shared by every process)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    via = via_for(request)
+    minute = int(timezone.now().timestamp() // 60)
+    key = _denied_counter(user.pk, minute)
+    cache.add(key, 0, timeout=180)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=180)
+        count = 1
+    limit = settings.ACCESS_LOG_DENIED_PER_MINUTE
+    every = max(1, settings.ACCESS_LOG_DENIED_SUMMARY_EVERY)
+    if count == 1:
+        _denied_flush_previous(user=user, minute=minute, request=request, via=via)
+    if count <= limit:
+        return access_log_record(
+            user=user,
+            action=Action.DENIED,
+            object_type=object_type,
+            object_id=object_id,
+            case_id=object_id if object_type == "case" else None,
+            request=request,
+            via=via,
+        )
+    if (count - limit) % every == 0:
+        return _denied_summary(user=user, minute=minute, suppressed=every, request=request, via=via)
+    return None
+
+
+def _denied_summary(*, user: Any, minute: int, suppressed: int, request: Any, via: str) -> AccessLog:
+    start = dt.datetime.fromtimestamp(minute * 60, tz=dt.UTC).isoformat()
+    return access_log_record(
+        user=user,
+        action=Action.DENIED,
+        object_type=DENIED_SUMMARY,
+        query=json.dumps({"minute": start, "suppressed": suppressed}, sort_keys=True),
+        request=request,
+        via=via,
+    )
+
+
+def _denied_flush_previous(*, user: Any, minute: int, request: Any, via: str) -> None:
+    """The first denial of a minute writes what the user's earlier minutes left uncounted."""
+    limit = settings.ACCESS_LOG_DENIED_PER_MINUTE
+    every = max(1, settings.ACCESS_LOG_DENIED_SUMMARY_EVERY)
+    for earlier in (minute - 2, minute - 1):
+        key = _denied_counter(user.pk, earlier)
+        count = cache.get(key)
+        if not count or count <= limit:
+            continue
+        remainder = (count - limit) % every
+        if remainder and cache.add(f"{key}:flushed", 1, timeout=180):
+            _denied_summary(user=user, minute=earlier, suppressed=remainder, request=request, via=via)

@@ -23,8 +23,10 @@ from django.utils.translation import gettext as _
 
 from referral_engine.accounts.models import Department
 from referral_engine.audit.history import history_model_for
+from referral_engine.audit.labels import Labeller
 from referral_engine.cases import choices
 from referral_engine.cases.choices import CaseState, EventKind, ReferralState
+from referral_engine.cases.models import Case as CaseModel
 from referral_engine.cases.models import CaseEvent
 from referral_engine.workflow import registry as workflow_registry
 
@@ -36,8 +38,10 @@ HISTORY_TYPE_KIND = {"+": CREATED, "~": CHANGED, "-": DELETED}
 class FieldChange:
     field: str
     label: str
-    old: str
+    old: str  # the display text (labels, names, local time)
     new: str
+    old_value: Any = None  # the stored value as JSON (codes, ids, ISO dates): the API gives both
+    new_value: Any = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class Entry:
     case_id: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
     order: tuple = field(default=(), compare=False, repr=False)
+    case_number: str = ""  # R8-000123: what auditors read instead of the id
+    reason_label: str = ""  # the reason in words (`referral_request: internal_use` → つなぎ依頼: 庁内利用)
 
     @property
     def user_label(self) -> str:
@@ -148,6 +154,52 @@ class _Resolver:
         return str(value)
 
 
+def _raw(value: Any) -> Any:
+    """A stored value as JSON: ISO dates, ids and codes as they are."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, dict) and set(value) == {"key", "value"}:
+        return _raw(value["value"])
+    if isinstance(value, list | tuple):
+        return [_raw(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str | dict):
+        return value
+    return str(value)
+
+
+def _record_fields() -> dict[str, Any]:
+    """The departments' record fields by key (`care_level` → 要介護度), from every workflow's form."""
+    found: dict[str, Any] = {}
+    for workflow in workflow_registry.all_workflows():
+        for name, form_field in getattr(workflow.record_form, "base_fields", {}).items():
+            found.setdefault(name, form_field)
+    return found
+
+
+def _record_value(form_field: Any, value: Any) -> str:
+    if value in (None, "", []):
+        return ""
+    options = {str(k): str(v) for k, v in getattr(form_field, "choices", []) or [] if not isinstance(v, list | tuple)}
+    if isinstance(value, bool):
+        return str(_("はい") if value else _("いいえ"))
+    if isinstance(value, list):
+        return "、".join(options.get(str(v), str(v)) for v in value)
+    return options.get(str(value), str(value))
+
+
+def _record_text(record_fields: dict[str, Any], value: Any) -> str:
+    if not isinstance(value, dict) or not value:
+        return ""
+    parts = []
+    for key, item in sorted(value.items()):
+        form_field = record_fields.get(key)
+        label = str(form_field.label) if form_field is not None else key
+        shown = _record_value(form_field, item) if form_field is not None else _plain(item)
+        if shown:
+            parts.append(f"{label}: {shown}")
+    return "、".join(parts)
+
+
 def _plain(value: Any) -> str:
     if value is None:
         return ""
@@ -227,8 +279,15 @@ def _case_id_of_row(model: type[models.Model], row: Any) -> int | None:
     return getattr(row, "case_id", None)
 
 
-def _entries_from_pending(pending: list[_Pending], resolver: _Resolver, users: dict[int, Any]) -> list[Entry]:
+def _entries_from_pending(
+    pending: list[_Pending],
+    resolver: _Resolver,
+    users: dict[int, Any],
+    labeller: Labeller,
+    numbers: dict[int, str],
+) -> list[Entry]:
     kind_labels = {CREATED: _("作成"), CHANGED: _("変更"), DELETED: _("削除")}
+    record_fields = _record_fields()
     entries = []
     for item in pending:
         model, row = item.model, item.row
@@ -237,13 +296,44 @@ def _entries_from_pending(pending: list[_Pending], resolver: _Resolver, users: d
         for model_field, old, new in item.raw:
             label = str(model_field.verbose_name)
             if isinstance(old, dict) and "key" in old and isinstance(new, dict) and "key" in new:
-                label = f"{label}（{old['key']}）"
-                old_text, new_text = _plain(old["value"]), _plain(new["value"])
+                record_field = record_fields.get(old["key"])
+                if record_field is not None:  # a department's record (care_level → 要介護度, its choices)
+                    label = f"{label}（{record_field.label}）"
+                    old_text = _record_value(record_field, old["value"])
+                    new_text = _record_value(record_field, new["value"])
+                else:
+                    label = f"{label}（{old['key']}）"
+                    old_text, new_text = _plain(old["value"]), _plain(new["value"])
+            elif label_lower == "cases.stagerecord" and isinstance(new, dict):  # a record as first written
+                old_text = _record_text(record_fields, old)
+                new_text = _record_text(record_fields, new)
             else:
                 old_text = resolver.display(model_field, old, label_lower=label_lower, row=row)
                 new_text = resolver.display(model_field, new, label_lower=label_lower, row=row)
-            changes.append(FieldChange(field=model_field.name, label=label, old=old_text, new=new_text))
+                if isinstance(model_field, models.ForeignKey):  # str() of a record may hold codes
+                    old_text, new_text = labeller.codes_in(old_text), labeller.codes_in(new_text)
+                if model_field.name == "rule":  # an escalation's or a clock's rule code
+                    old_text, new_text = labeller.rule(old_text) if old_text else "", labeller.rule(new_text)
+                elif model_field.name == "stage" and label_lower != "cases.referral":
+                    old_text, new_text = (
+                        labeller.stages.get(old_text, old_text),
+                        labeller.stages.get(new_text, new_text),
+                    )
+            changes.append(
+                FieldChange(
+                    field=model_field.name
+                    if not isinstance(old, dict) or "key" not in old
+                    else f"{model_field.name}.{old['key']}",
+                    label=label,
+                    old=old_text,
+                    new=new_text,
+                    old_value=_raw(old),
+                    new_value=_raw(new),
+                )
+            )
         object_label = f"{model._meta.verbose_name} #{row.id}"
+        if label_lower == "cases.case":
+            object_label = f"{model._meta.verbose_name} {row.number}"
         if label_lower == "cases.referral":
             object_label += f" → {resolver.department_name(row.to_department_id)}"
         user = users.get(row.history_user_id)
@@ -264,6 +354,8 @@ def _entries_from_pending(pending: list[_Pending], resolver: _Resolver, users: d
                 changes=tuple(changes),
                 case_id=_case_id_of_row(model, row),
                 order=(row.history_date, 0, row.history_id),
+                case_number=numbers.get(_case_id_of_row(model, row) or 0, ""),
+                reason_label=labeller.reason(row.history_change_reason or ""),
             )
         )
     return entries
@@ -292,11 +384,13 @@ def _state_label(event: Any, value: str) -> str:
     return value
 
 
-def _event_entries(events: Iterable[Any], users: dict[int, Any]) -> list[Entry]:
+def _event_entries(
+    events: Iterable[Any], users: dict[int, Any], labeller: Labeller, numbers: dict[int, str]
+) -> list[Entry]:
     entries = []
     for event in events:
         from_label, to_label = _state_label(event, event.from_state), _state_label(event, event.to_state)
-        summary = event.name or event.get_kind_display()
+        summary = labeller.transition(event.name) if event.name else event.get_kind_display()
         if from_label or to_label:
             summary = f"{summary}: {from_label or '—'} → {to_label or '—'}"
         object_type, object_id, object_label = "case", event.case_id, ""
@@ -322,6 +416,8 @@ def _event_entries(events: Iterable[Any], users: dict[int, Any]) -> list[Entry]:
                 case_id=event.case_id,
                 data=dict(event.data or {}),
                 order=(event.created_at, 1, event.pk),
+                case_number=numbers.get(event.case_id, ""),
+                reason_label=labeller.reason(event.reason or ""),
             )
         )
     return entries
@@ -383,7 +479,11 @@ def case_history(*, case: Any) -> list[Entry]:
     _want_values(pending, resolver)
     resolver.resolve()
     users = _users([p.row.history_user_id for p in pending] + [e.actor_id for e in events])
-    entries = _entries_from_pending(pending, resolver, users) + _event_entries(events, users)
+    # Every entry belongs to this case, the person's too (their rows carry no case id: key 0).
+    labeller, numbers = Labeller(), {case.pk: case.number, 0: case.number}
+    entries = _entries_from_pending(pending, resolver, users, labeller, numbers) + _event_entries(
+        events, users, labeller, numbers
+    )
     entries.sort(key=lambda e: e.order)
     return entries
 
@@ -428,6 +528,11 @@ def user_changes(
     _want_values(pending, resolver)
     resolver.resolve()
     users = _users([user_id])
-    entries = _entries_from_pending(pending, resolver, users) + _event_entries(events, users)
+    case_ids = {_case_id_of_row(p.model, p.row) for p in pending} | {e.case_id for e in events}
+    numbers = dict(CaseModel.objects.filter(pk__in=case_ids - {None}).values_list("pk", "number"))
+    labeller = Labeller()
+    entries = _entries_from_pending(pending, resolver, users, labeller, numbers) + _event_entries(
+        events, users, labeller, numbers
+    )
     entries.sort(key=lambda e: e.order, reverse=True)
     return entries[:limit]

@@ -8,6 +8,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -17,13 +18,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 
 from referral_engine import errors
 from referral_engine.access import policy
 from referral_engine.accounts.models import Department
-from referral_engine.audit import exports, selectors, services, timeline
+from referral_engine.audit import exports, labels, selectors, services, timeline
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.selectors import AccessLogFilter
+from referral_engine.errors import InvalidInput
+from referral_engine.web.errors import error_page
 
 PAGE_SIZE = 50
 USER_CHANGES_LIMIT = 200
@@ -58,8 +62,30 @@ def _filter_context(filters: AccessLogFilter) -> dict[str, Any]:
     }
 
 
+def _bad_filters(request: HttpRequest, filters: AccessLogFilter) -> HttpResponse | None:
+    """A filter the auditor mistyped (a date outside the years, text for an id) is a 400 that says
+    which field, never a list that silently ignores it (an unfiltered CSV would look filtered)."""
+    if not filters.errors:
+        return None
+    return error_page(
+        request,
+        InvalidInput(_("絞り込みの条件を確認してください。"), fields={k: [v] for k, v in filters.errors.items()}),
+    )
+
+
+def _filter_status(filters: AccessLogFilter) -> int:
+    return 400 if filters.errors else 200
+
+
 def _page(request: HttpRequest, items: Any) -> Any:
     return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _log_page(request: HttpRequest, rows: Any) -> Any:
+    """A page of access-log rows with their labels (audit/labels.py): no codes on the screen."""
+    page = _page(request, rows)
+    page.object_list = labels.access_logs_labelled(page.object_list)
+    return page
 
 
 def _stamp() -> str:
@@ -70,8 +96,10 @@ def _stamp() -> str:
 def index(request: HttpRequest) -> HttpResponse:
     filters = AccessLogFilter.from_params(request.GET)
     services.access_log_search(user=request.user, terms={}, object_type="access_log", request=request)
-    recent = list(selectors.access_log_list(user=request.user, filters=AccessLogFilter())[:20])
-    return render(request, "audit/index.html", {**_filter_context(filters), "recent": recent})
+    recent = labels.access_logs_labelled(selectors.access_log_list(user=request.user, filters=AccessLogFilter())[:20])
+    return render(
+        request, "audit/index.html", {**_filter_context(filters), "recent": recent}, status=_filter_status(filters)
+    )
 
 
 @auditor_only
@@ -79,13 +107,18 @@ def access_log(request: HttpRequest) -> HttpResponse:
     filters = AccessLogFilter.from_params(request.GET)
     # Logged first: the page counts rows before the template reads them.
     services.access_log_search(user=request.user, terms=filters.as_params(), object_type="access_log", request=request)
-    page = _page(request, selectors.access_log_list(user=request.user, filters=filters))
-    return render(request, "audit/access_log.html", {**_filter_context(filters), "page": page})
+    rows = selectors.access_log_list(user=request.user, filters=filters)
+    page = _log_page(request, rows.none() if filters.errors else rows)
+    return render(
+        request, "audit/access_log.html", {**_filter_context(filters), "page": page}, status=_filter_status(filters)
+    )
 
 
 @auditor_only
 def access_log_export(request: HttpRequest) -> HttpResponse:
     filters = AccessLogFilter.from_params(request.GET)
+    if refused := _bad_filters(request, filters):
+        return refused
     rows = selectors.access_log_list(user=request.user, filters=filters)
     services.access_log_export(
         user=request.user, object_type="access_log", terms=filters.as_params(), case_id=filters.case_id, request=request
@@ -100,7 +133,7 @@ def access_log_export(request: HttpRequest) -> HttpResponse:
 @auditor_only
 def case_lookup(request: HttpRequest) -> HttpResponse:
     number = (request.GET.get("number") or "").strip()
-    if number.isdigit():
+    if number.isascii() and number.isdigit() and len(number) <= 18:
         return redirect("audit:case_history", case_id=int(number))
     case = selectors.case_by_number(user=request.user, number=number)
     return redirect("audit:case_history", case_id=case.pk)
@@ -111,7 +144,9 @@ def case_history(request: HttpRequest, case_id: int) -> HttpResponse:
     case = selectors.case_for_audit(user=request.user, case_id=case_id)
     services.access_log_view(user=request.user, obj=case, request=request)
     entries = timeline.case_history(case=case)
-    access = list(selectors.access_log_list(user=request.user, filters=AccessLogFilter(case_id=case.pk))[:PAGE_SIZE])
+    access = labels.access_logs_labelled(
+        selectors.access_log_list(user=request.user, filters=AccessLogFilter(case_id=case.pk))[:PAGE_SIZE]
+    )
     return render(
         request,
         "audit/case_history.html",
@@ -146,12 +181,19 @@ def user_list(request: HttpRequest) -> HttpResponse:
 @auditor_only
 def user_activity(request: HttpRequest, user_id: int) -> HttpResponse:
     target = selectors.audited_user_get(user=request.user, user_id=user_id)
-    filters = AccessLogFilter.from_params(request.GET)
-    filters = AccessLogFilter(since=filters.since, until=filters.until, user=str(target.pk), action=filters.action)
+    base = AccessLogFilter.from_params(request.GET)
+    filters = AccessLogFilter(
+        since=base.since, until=base.until, user=str(target.pk), action=base.action, errors=base.errors
+    )
     services.access_log_view(user=request.user, obj=target, request=request)  # before the page counts rows
-    page = _page(request, selectors.access_log_list(user=request.user, filters=filters))
-    changes = timeline.user_changes(
-        user_id=target.pk, since=filters.since, until=filters.until, limit=USER_CHANGES_LIMIT
+    rows = selectors.access_log_list(user=request.user, filters=filters)
+    page = _log_page(request, rows.none() if filters.errors else rows)
+    changes = (
+        []
+        if filters.errors
+        else timeline.user_changes(
+            user_id=target.pk, since=filters.since, until=filters.until, limit=USER_CHANGES_LIMIT
+        )
     )
     query = {k: v for k, v in filters.as_params().items() if k != "user"}
     return render(
@@ -165,6 +207,7 @@ def user_activity(request: HttpRequest, user_id: int) -> HttpResponse:
             "changes_limit": USER_CHANGES_LIMIT,
             "filter_query": urlencode(query),
         },
+        status=_filter_status(filters),
     )
 
 
@@ -172,6 +215,8 @@ def user_activity(request: HttpRequest, user_id: int) -> HttpResponse:
 def user_access_export(request: HttpRequest, user_id: int) -> HttpResponse:
     target = selectors.audited_user_get(user=request.user, user_id=user_id)
     base = AccessLogFilter.from_params(request.GET)
+    if refused := _bad_filters(request, base):
+        return refused
     filters = AccessLogFilter(since=base.since, until=base.until, user=str(target.pk), action=base.action)
     rows = selectors.access_log_list(user=request.user, filters=filters)
     services.access_log_export(
@@ -188,6 +233,8 @@ def user_access_export(request: HttpRequest, user_id: int) -> HttpResponse:
 def user_changes_export(request: HttpRequest, user_id: int) -> HttpResponse:
     target = selectors.audited_user_get(user=request.user, user_id=user_id)
     base = AccessLogFilter.from_params(request.GET)
+    if refused := _bad_filters(request, base):
+        return refused
     entries = timeline.user_changes(user_id=target.pk, since=base.since, until=base.until, limit=10_000)
     services.access_log_export(
         user=request.user,
@@ -203,3 +250,37 @@ def user_changes_export(request: HttpRequest, user_id: int) -> HttpResponse:
 
 def _access_url(**params: Any) -> str:
     return f"{reverse('audit:access_log')}?{urlencode(params)}"
+
+
+@auditor_only
+def denied(request: HttpRequest) -> HttpResponse:
+    """Who was denied what, when: reads of cases, persons and referrals that answered 404 (a scan of
+    ids shows here). Filters as the access log's; the per-user totals count the summary rows too."""
+    filters = AccessLogFilter.from_params(request.GET)
+    services.access_log_search(user=request.user, terms=filters.as_params(), object_type="denied", request=request)
+    rows = selectors.denied_list(user=request.user, filters=filters)
+    page = _log_page(request, rows.none() if filters.errors else rows)
+    by_user = [] if filters.errors else selectors.denied_by_user(user=request.user, filters=filters)
+    return render(
+        request,
+        "audit/denied.html",
+        {
+            **_filter_context(filters),
+            "page": page,
+            "by_user": by_user,
+            "per_minute": settings.ACCESS_LOG_DENIED_PER_MINUTE,
+        },
+        status=_filter_status(filters),
+    )
+
+
+@auditor_only
+def denied_export(request: HttpRequest) -> HttpResponse:
+    filters = AccessLogFilter.from_params(request.GET)
+    if refused := _bad_filters(request, filters):
+        return refused
+    rows = selectors.denied_list(user=request.user, filters=filters)
+    services.access_log_export(user=request.user, object_type="denied", terms=filters.as_params(), request=request)
+    return exports.csv_response(
+        f"denied-{_stamp()}.csv", exports.ACCESS_LOG_HEADERS, exports.access_log_rows(rows.iterator(chunk_size=2000))
+    )

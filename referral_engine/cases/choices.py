@@ -136,3 +136,4 @@ class EventKind(models.TextChoices):
     ESCALATION = "escalation", _("エスカレーション")
     LEAD_CHANGED = "lead_changed", _("主担当の変更")
     GAP_FLAGGED = "gap_flagged", _("はざま判定")
+    RECORD_REPAIRED = "record_repaired", _("記録の修正（範囲外の日付）")

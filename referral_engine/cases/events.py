@@ -32,6 +32,7 @@ __all__ = [
     "events_save",
     "gap_flagged",
     "lead_changed",
+    "record_repaired",
     "referral_requested",
     "referral_transition",
     "stage_record_changed",
@@ -222,6 +223,23 @@ def activity_added(*, activity: Activity, actor: User) -> CaseEvent:
             actor=actor,
             department=activity.department,
             data={"activity_id": activity.pk, "sensitive": activity.sensitive},
+        ),
+        True,
+    )
+
+
+def record_repaired(
+    *, case: Case, actor: User, object_type: str, object_id: int, fields: dict[str, str], reason: str
+) -> CaseEvent:
+    """A stored date outside the years was corrected (manage.py repair_out_of_range_dates): which
+    record, which fields and the value as PostgreSQL held it (a date names no one)."""
+    return _save(
+        _row(
+            case=case,
+            kind=EventKind.RECORD_REPAIRED,
+            actor=actor,
+            reason=reason,
+            data={"object_type": object_type, "object_id": object_id, "stored": fields},
         ),
         True,
     )

@@ -12,9 +12,12 @@ checked, a required text must be there. Choices are declared once too, as the Te
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -128,7 +131,8 @@ def clean_birth_date(value: Any) -> date | None:
             raise InvalidInput(
                 _("日付が正しくありません。"), fields={"birth_date": [_("YYYY-MM-DD の形式で入力してください。")]}
             ) from None
-    if parsed > timezone.localdate() or parsed.year < 1880:
+    clean_moment(parsed, field="birth_date")
+    if parsed > timezone.localdate():
         raise InvalidInput(_("日付が正しくありません。"), fields={"birth_date": [_("ありえない生年月日です。")]})
     return parsed
 
@@ -185,3 +189,99 @@ def person_input(data: dict[str, Any]) -> PersonInput:
         phone=PersonInputs.phone.clean(data.get("phone")),
         flags=sorted(set(flags)),
     )
+
+
+# --- Dates and times: one sane range for every entry point (issue 16) ---------------------------
+#
+# A date outside DATE_YEAR_MIN..DATE_YEAR_MAX (settings; 1900..2100) is refused wherever it comes
+# from: a web form field (`InRangeDateField`, `InRangeDateTimeField`), an API serializer field (the
+# same `validate_in_range` as a validator), a filter (`parse_filter_date`) and the services
+# (`clean_moment`). Year 1 at 00:00 in Asia/Tokyo is a BC timestamp in UTC, which PostgreSQL stores
+# and psycopg cannot read back; year 9999 overflows when a day is added to it.
+
+
+def date_year_bounds() -> tuple[int, int]:
+    return settings.DATE_YEAR_MIN, settings.DATE_YEAR_MAX
+
+
+def date_range_message() -> str:
+    low, high = date_year_bounds()
+    return _("%(low)d年から%(high)d年までの日付を入力してください。") % {"low": low, "high": high}
+
+
+def in_date_range(value: date | datetime | None) -> bool:
+    """True for None and for a date or moment within the years, in its own zone and in UTC."""
+    if value is None:
+        return True
+    low, high = date_year_bounds()
+    if not low <= value.year <= high:
+        return False
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        try:
+            return low <= value.astimezone(UTC).year <= high
+        except OverflowError:
+            return False
+    return True
+
+
+def validate_in_range(value: Any) -> None:
+    """A Django validator (forms and DRF serializer fields both run it)."""
+    if isinstance(value, date) and not in_date_range(value):
+        raise ValidationError(date_range_message(), code="date_range")
+
+
+def clean_moment(value: Any, *, field: str) -> Any:
+    """The services' check of a date or moment they are given (a form, a serializer, a command)."""
+    if isinstance(value, date) and not in_date_range(value):
+        raise InvalidInput(_("日付が正しくありません。"), fields={field: [date_range_message()]})
+    return value
+
+
+def parse_filter_date(raw: Any) -> date:
+    """A `?since=` / `?until=` value: YYYY-MM-DD within the years. ValueError with the message."""
+    text = str(raw or "").strip()
+    try:
+        value = date.fromisoformat(text[:10]) if len(text) >= 10 else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise ValueError(_("YYYY-MM-DD の形式で入力してください。"))
+    if not in_date_range(value):
+        raise ValueError(date_range_message())
+    return value
+
+
+class _RangeWidgetMixin:
+    """The browser's picker offers only the allowed years (min / max attributes)."""
+
+    range_format = "%Y-%m-%d"
+
+    def widget_attrs(self, widget: Any) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)  # type: ignore[misc]
+        low, high = date_year_bounds()
+        suffix = "T00:00" if self.range_format != "%Y-%m-%d" else ""
+        attrs.setdefault("min", f"{low:04d}-01-01{suffix}")
+        attrs.setdefault("max", f"{high:04d}-12-31{'T23:59' if suffix else ''}")
+        return attrs
+
+
+class InRangeDateField(_RangeWidgetMixin, forms.DateField):
+    """A form's date within DATE_YEAR_MIN..DATE_YEAR_MAX: outside it, a field error."""
+
+    default_validators = [validate_in_range]
+
+
+class InRangeDateTimeField(_RangeWidgetMixin, forms.DateTimeField):
+    """A form's date and time within the years, checked before any time-zone arithmetic."""
+
+    default_validators = [validate_in_range]
+    range_format = "%Y-%m-%dT%H:%M"
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            result = super().to_python(value)
+        except OverflowError:
+            raise ValidationError(date_range_message(), code="date_range") from None
+        if isinstance(result, datetime) and not in_date_range(result):
+            raise ValidationError(date_range_message(), code="date_range")
+        return result

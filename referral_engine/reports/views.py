@@ -153,7 +153,7 @@ def report_index(request: HttpRequest) -> HttpResponse:
     _require_reports(request.user)
     raw = request.GET.get("year", "")
     if raw:
-        if not raw.isdigit() or not FiscalYear(int(raw)).is_supported:
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not FiscalYear(int(raw)).is_supported:
             raise InvalidInput(_("年度を選び直してください。"), fields={"year": [_("年度を選んでください。")]})
         return redirect("reports:year", year=int(raw))
     return _page(request, FiscalYear.current().year)

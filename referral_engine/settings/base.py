@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "referral_engine.web.middleware.ContentSecurityPolicyMiddleware",
     "referral_engine.web.middleware.LoginRequiredEverywhereMiddleware",
     "referral_engine.web.middleware.PlainErrorPagesMiddleware",
+    "referral_engine.web.middleware.QueryStringCharactersMiddleware",
+    "referral_engine.audit.middleware.DeniedAccessLogMiddleware",
     "referral_engine.security.middleware.TwoFactorMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -301,6 +303,14 @@ RETENTION_CLOSED_CASE_YEARS = env.int("RETENTION_CLOSED_CASE_YEARS", default=5)
 # apart from SECRET_KEY so that rotating SECRET_KEY keeps old fingerprints comparable.
 ACCESS_LOG_TERM_KEY = env("ACCESS_LOG_TERM_KEY", default="") or SECRET_KEY
 TIMER_SWEEP_BATCH = 500
+# Every date and time a client sends (forms, API, filters) lies in these years (cases/inputs.py):
+# outside them PostgreSQL may store a value the driver cannot read back (issue 16).
+DATE_YEAR_MIN = env.int("DATE_YEAR_MIN", default=1900)
+DATE_YEAR_MAX = env.int("DATE_YEAR_MAX", default=2100)
+# Denied reads (a 404 on a case, person or referral URL) in the access log (docs/audit.md): the first N
+# per user and minute are rows of their own, then one summary row per ACCESS_LOG_DENIED_SUMMARY_EVERY.
+ACCESS_LOG_DENIED_PER_MINUTE = env.int("ACCESS_LOG_DENIED_PER_MINUTE", default=20)
+ACCESS_LOG_DENIED_SUMMARY_EVERY = env.int("ACCESS_LOG_DENIED_SUMMARY_EVERY", default=100)
 # Fiscal-year reports (docs/reports.md): in exports for publication a district cell from 1 to
 # REPORT_SUPPRESS_BELOW - 1 shows "<N"; a report file made in the background can be downloaded by its
 # owner for REPORT_EXPORT_HOURS, then the hourly cleanup deletes it. Files live under MEDIA_ROOT, which

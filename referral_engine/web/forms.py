@@ -26,6 +26,8 @@ from referral_engine.cases.choices import (
 from referral_engine.cases.inputs import (
     ActivityInputs,
     ConsentInputs,
+    InRangeDateField,
+    InRangeDateTimeField,
     IntakeInputs,
     PersonInputs,
     ReferralInputs,
@@ -121,7 +123,7 @@ class IntakeForm(DomainErrorsMixin, forms.Form):
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
-    birth_date = forms.DateField(
+    birth_date = InRangeDateField(
         label=_("生年月日"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -320,7 +322,7 @@ class ActivityForm(DomainErrorsMixin, forms.Form):
         label=_("要配慮個人情報を含む（受理した部署だけが読めます）"),
         required=False,
     )
-    occurred_at = forms.DateTimeField(
+    occurred_at = InRangeDateTimeField(
         label=_("日時"),
         required=False,
         help_text=_("空欄なら今の日時で記録します。"),

@@ -1,9 +1,12 @@
 from django.conf import settings
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views.defaults import page_not_found
 
 from referral_engine.access import policy
+from referral_engine.errors import InvalidInput
+from referral_engine.web.errors import error_page
 
 # Paths that need no login: the login page itself, the health check, the metrics (a bearer token or an
 # allowed address instead), static files, the API (its own authentication answers 401/403 in JSON) and
@@ -48,6 +51,18 @@ class PlainErrorPagesMiddleware:
 
     TECHNICAL_MARK = b'<meta name="robots" content="NONE,NOARCHIVE">'
 
+
+def _control_characters(text: str) -> bool:
+    # C0 controls except tab, newline and carriage return; DEL; C1 controls. PostgreSQL text cannot
+    # hold NUL; the others never belong in a search box and only show up in probes.
+    return any((ch < " " and ch not in "\t\n\r") or "\x7f" <= ch <= "\x9f" for ch in text)
+
+
+class QueryStringCharactersMiddleware:
+    """A web page's query string with a control character (`?q=%00`) is a 400 before any view or
+    filter sees it, as the API's is (api/middleware.py): a page that says which parameter, or the
+    one JSON error shape for a client that asks for JSON (the search-as-you-type endpoint)."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -62,3 +77,29 @@ class PlainErrorPagesMiddleware:
         ):
             return page_not_found(request, Http404())
         return response
+
+        if not request.path.startswith("/api/") and request.META.get("QUERY_STRING"):
+            bad = sorted(
+                {
+                    key[:50]
+                    for key, values in request.GET.lists()
+                    if _control_characters(key) or any(_control_characters(v) for v in values)
+                }
+            )
+            if bad:
+                return self._refuse(request, bad)
+        return self.get_response(request)
+
+    def _refuse(self, request, names: list[str]):
+        message = _("使えない文字（制御文字）が含まれています。")
+        fields = {_printable(name): [message] for name in names}
+        if "application/json" in request.headers.get("Accept", ""):
+            return JsonResponse(
+                {"error": "invalid", "message": str(_("クエリに使えない文字が含まれています。")), "fields": fields},
+                status=400,
+            )
+        return error_page(request, InvalidInput(_("クエリに使えない文字が含まれています。"), fields=fields))
+
+
+def _printable(name: str) -> str:
+    return "".join(ch if not _control_characters(ch) else "?" for ch in name) or "?"

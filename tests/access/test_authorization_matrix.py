@@ -229,6 +229,11 @@ ROUTES: dict[str, Route] = {
         lambda w: f"/audit/users/{w['users']['worker_welfare'].pk}/changes.csv",
         role_rule(ok=200, who={"auditor"}, other=404),
     ),
+    # Denied reads (issue 16 item 6): auditors only, like every audit page.
+    "audit:denied": Route("get", lambda w: "/audit/denied/", role_rule(ok=200, who={"auditor"}, other=404)),
+    "audit:denied_export": Route(
+        "get", lambda w: "/audit/denied/export.csv", role_rule(ok=200, who={"auditor"}, other=404)
+    ),
     # --- API (DESIGN §8.1) -------------------------------------------------------------------------
     # A session has no token to refresh or end: 400 for everyone (tests/api covers tokens).
     "api-token-refresh": Route("post", lambda w: "/api/v1/auth/token/refresh/", role_rule(ok=400, who=set(USERS))),
@@ -416,6 +421,7 @@ ROUTES: dict[str, Route] = {
         data=lambda w: {"status": "safe"},
         json=True,
     ),
+    "api-audit-denied": Route("get", lambda w: "/api/v1/audit/denied/", role_rule(ok=200, who={"auditor"})),
     "api-not-found": Route("get", lambda w: "/api/v1/no-such-thing/", role_rule(ok=404, who=set(USERS))),
     # A login gives no access to the metrics: a bearer token or an allowed address does (docs/operations.md).
     "metrics": Route("get", lambda w: "/metrics", role_rule(ok=200, who=set())),

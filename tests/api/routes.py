@@ -88,6 +88,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "api-escalation-acknowledge": ("/api/v1/escalations/{id}/acknowledge/", ("POST",)),
     "api-dashboard": ("/api/v1/dashboard/", ("GET",)),
     "api-audit-access-log": ("/api/v1/audit/access-log/", ("GET",)),
+    "api-audit-denied": ("/api/v1/audit/denied/", ("GET",)),
     "api-reports-fiscal-year": ("/api/v1/reports/fiscal-year/{year}/", ("GET",)),
     "api-disasters": ("/api/v1/disasters/", ("GET", "POST")),
     "api-disaster": ("/api/v1/disasters/{id}/", ("GET",)),

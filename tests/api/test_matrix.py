@@ -184,6 +184,7 @@ OPS = [
     ),
     Op("api-dashboard", "GET", "403 403 403 403 403 403 403 200 200 200 200 200 403 403 403 401"),
     Op("api-audit-access-log", "GET", "403 403 403 403 403 403 403 403 403 403 403 200 403 403 403 401"),
+    Op("api-audit-denied", "GET", "403 403 403 403 403 403 403 403 403 403 403 200 403 403 403 401"),
     # Reports: supervisors (their departments), the desk supervisor, auditors and the admin.
     Op(
         "api-reports-fiscal-year",

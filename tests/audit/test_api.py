@@ -114,7 +114,16 @@ def test_case_history_for_auditors_and_full_viewers_with_changes_users_and_reaso
             "display_name": "健康 次郎",
         }
         assert accepted["reason"] == "accept"
-        assert {"field": "state", "label": "状態", "old": "依頼中", "new": "受理"} in accepted["changes"]
+        # The labels, and beside them the stored values (issue 16 item 6).
+        assert {
+            "field": "state",
+            "label": "状態",
+            "old": "依頼中",
+            "new": "受理",
+            "old_value": "requested",
+            "new_value": "accepted",
+        } in accepted["changes"]
+        assert accepted["reason_label"] == "受理" and accepted["case_number"] == case.number
         log = AccessLog.objects.filter(user=users[who]).latest("id")
         assert (log.action, log.object_type, log.case_id, log.via) == ("view", "case", case.pk, "api")
 
@@ -126,7 +135,9 @@ def test_case_history_is_404_for_those_who_may_not_read_it(who, api, case, users
     before = AccessLog.objects.count()
     assert api(who).get(history_url(case.pk)).status_code == 404
     assert api(who).get(history_url(999999)).status_code == 404
-    assert AccessLog.objects.count() == before
+    # No view is logged; both attempts are, as denied reads (issue 16 item 6).
+    logged = list(AccessLog.objects.order_by("id")[before:].values_list("action", "object_type", "object_id"))
+    assert logged == [("denied", "case", case.pk), ("denied", "case", 999999)]
 
 
 def test_schema_describes_both_endpoints(api):

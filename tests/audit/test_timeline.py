@@ -39,9 +39,10 @@ def test_case_transition_shows_old_and_new_state_with_japanese_label_user_and_re
     assert change.user_display_name == "福祉 一郎"
     assert change.user_label == "福祉 一郎 (au_worker_welfare)"
     assert change.reason == "start_assessment: 面談済み"
+    assert change.reason_label == "アセスメント開始: 面談済み"  # in words for the auditor (issue 16)
 
     event = next(e for e in entries if e.source == "event" and e.kind == "case_transition")
-    assert event.summary == "start_assessment: 受付 → アセスメント"
+    assert event.summary == "アセスメント開始: 受付 → アセスメント"
     assert event.reason == "面談済み"
     assert event.username == "au_worker_welfare"
 

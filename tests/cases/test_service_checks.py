@@ -162,6 +162,7 @@ def _refusals() -> dict[str, list[Refusal]]:
         activity_add,
         consent_record,
         consent_withdraw,
+        records_dates_repair,
         stage_record_update,
     )
     from referral_engine.cases.services.referrals import referral_assign, referral_create, referral_transition
@@ -207,6 +208,9 @@ def _refusals() -> dict[str, list[Refusal]]:
         department = Department.objects.get(code="social_welfare")
         return assignments_release(user=w["worker"], department=department, actor=actor, reason="異動")
 
+    def repair(w, actor):
+        return records_dates_repair(actor=actor, apply=True)
+
     def slip(w, actor):
         return slip_submit(actor=actor, concern="新聞がたまっている")
 
@@ -251,6 +255,7 @@ def _refusals() -> dict[str, list[Refusal]]:
             Refusal(policy.can_view_referral, "worker_longevity", NotFound, record),
             Refusal(policy.can_edit_stage_record, "auditor", Forbidden, record),
         ],
+        "records.records_dates_repair": [Refusal(policy.can_repair_records, "chief_welfare", Forbidden, repair)],
         "slips.slip_submit": [Refusal(policy.can_submit_slip, "desk_welfare", Forbidden, slip)],
     }
 

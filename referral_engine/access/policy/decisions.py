@@ -235,3 +235,9 @@ def can_release_assignments(user: Any) -> bool:
     """A leaver's lead-worker and assigned-worker places go when their membership ends (異動・退職):
     a change of master data, made by the admin or by the system principal."""
     return can_manage_master_data(user) or principal(user).is_system
+
+
+def can_repair_records(user: Any) -> bool:
+    """An audited correction of stored values no client may send any more (a date outside the years,
+    issue 16): the admin or the system principal (`manage.py repair_out_of_range_dates`)."""
+    return can_manage_master_data(user) or principal(user).is_system

@@ -3,20 +3,33 @@ withdrawal, and the receiving departments' structured stage records (their workf
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.apps import apps as django_apps
+from django.db import models, transaction
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from referral_engine.access import policy
 from referral_engine.accounts.models import Department, User
+from referral_engine.audit.append_only import append_only_tables
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import events, locks
 from referral_engine.cases.choices import ActivityKind, ConsentMethod
-from referral_engine.cases.inputs import ActivityInputs, ConsentInputs, clean_choice, clean_code
-from referral_engine.cases.models import Activity, Case, Consent, StageRecord
+from referral_engine.cases.inputs import (
+    ActivityInputs,
+    ConsentInputs,
+    clean_choice,
+    clean_code,
+    clean_moment,
+    date_year_bounds,
+    in_date_range,
+)
+from referral_engine.cases.models import Activity, Case, Consent, Person, StageRecord
 from referral_engine.cases.services.changes import case_touch
 from referral_engine.cases.services.departments import requesting_department
 from referral_engine.cases.services.guards import access_case_for_write, access_referral_for_write, checks
@@ -59,6 +72,7 @@ def _activity_write(
     kind = clean_choice(kind, ActivityKind, field="kind")
     body = ActivityInputs.body.clean(body)
     now = timezone.now()
+    clean_moment(occurred_at, field="occurred_at")
     if occurred_at is not None and occurred_at > now + timedelta(minutes=5):
         raise InvalidInput(_("未来の日時は記録できません。"), fields={"occurred_at": [_("未来の日時です。")]})
     department = (
@@ -137,7 +151,7 @@ def _consent_write(
         purposes=ConsentInputs.purposes.clean(purposes),
         method=clean_choice(method, ConsentMethod, field="method"),
         obtained_by=actor,
-        obtained_at=obtained_at or timezone.now(),
+        obtained_at=clean_moment(obtained_at, field="obtained_at") or timezone.now(),
         note=ConsentInputs.note.clean(note),
     )
     save_with_history(consent, actor=actor, reason="consent_record")
@@ -193,8 +207,9 @@ def stage_record_update(*, referral_id: int, actor: User, data: dict[str, Any]) 
     form = workflow.record_form(data=data)
     if not form.is_valid():
         raise InvalidInput(_("入力内容を確認してください。"), fields={k: list(v) for k, v in form.errors.items()})
-    # A partial update changes only the fields that were sent.
-    updates = {k: v for k, v in form.cleaned_data.items() if k in data}
+    # A partial update changes only the fields that were sent; whatever a workflow's form declares,
+    # no date outside the years reaches the record (its review date drives a clock).
+    updates = {k: clean_moment(v, field=k) for k, v in form.cleaned_data.items() if k in data}
     record = StageRecord.objects.filter(referral=referral).first() or StageRecord(referral=referral, data={})
     before = dict(record.data)
     record.data = {**before, **updates}
@@ -212,3 +227,110 @@ def stage_record_update(*, referral_id: int, actor: User, data: dict[str, Any]) 
             case, actor=actor, reason="stage_record_update", update_fields=case_touch(case, timezone.now())
         )
     return record
+
+
+# --- Stored dates outside the years (issue 16) --------------------------------------------------
+
+REPAIR_REASON = "repair_out_of_range_dates"
+REPAIR_APPS = ("cases", "timers", "notifications")
+
+
+@dataclass(frozen=True)
+class DateRepair:
+    """One stored value outside DATE_YEAR_MIN..DATE_YEAR_MAX: where, what PostgreSQL held, the fix."""
+
+    model: str
+    pk: int
+    field: str
+    stored: str
+    corrected: Any
+
+
+def _repairable_fields() -> list[tuple[type[models.Model], models.Field]]:
+    """Every date and date-time column of the live records. History tables, the timeline and the
+    access log are append-only: their rows stay as written (they read as far dates, never a 500)."""
+    frozen = set(append_only_tables())
+    found = []
+    for model in django_apps.get_models():
+        meta = model._meta
+        if meta.app_label not in REPAIR_APPS or meta.proxy or not meta.managed or meta.db_table in frozen:
+            continue
+        found += [(model, f) for f in meta.concrete_fields if isinstance(f, models.DateField)]
+    return found
+
+
+def _corrected(obj: models.Model, field: models.Field, now: datetime) -> Any:
+    """The value a repair writes: a date-time becomes the moment the record was written (its
+    `created_at`) or now; a date is cleared when it may be empty."""
+    created = getattr(obj, "created_at", None) if field.name != "created_at" else None
+    if isinstance(field, models.DateTimeField):
+        return created if isinstance(created, datetime) and in_date_range(created) else now
+    if field.null:
+        return None
+    return timezone.localdate(created) if isinstance(created, datetime) and in_date_range(created) else now.date()
+
+
+def _out_of_range(model: type[models.Model], field: models.Field) -> list[tuple[int, str]]:
+    low_year, high_year = date_year_bounds()
+    if isinstance(field, models.DateTimeField):
+        low: Any = datetime(low_year, 1, 1, tzinfo=UTC)
+        high: Any = datetime(high_year + 1, 1, 1, tzinfo=UTC) if high_year < 9999 else None
+    else:
+        low, high = date(low_year, 1, 1), date(high_year + 1, 1, 1) if high_year < 9999 else None
+    outside = Q(**{f"{field.name}__lt": low})
+    if high is not None:
+        outside |= Q(**{f"{field.name}__gte": high})
+    # Read as text: the driver cannot load a BC timestamp, PostgreSQL can print it.
+    rows = model._default_manager.filter(outside).annotate(_stored=Cast(field.name, TextField()))
+    return list(rows.order_by("pk").values_list("pk", "_stored"))
+
+
+def _cases_of(obj: models.Model) -> list[Case]:
+    if isinstance(obj, Case):
+        return [obj]
+    case_id = getattr(obj, "case_id", None)
+    if case_id is not None:
+        return [locks.case_for_update(case_id)]
+    if isinstance(obj, Person):
+        return list(Case.objects.filter(person=obj).order_by("pk"))
+    return []
+
+
+@checks(policy.can_repair_records)
+def records_dates_repair(*, actor: User, apply: bool = False) -> list[DateRepair]:
+    """Find (and with `apply`, correct) every stored date outside the years. Each correction is a
+    save with its own history row (reason `repair_out_of_range_dates`, the actor named) and, for a
+    record of a case, a `record_repaired` event on the case naming the field and the stored value."""
+    if not policy.can_repair_records(actor):
+        raise Forbidden(_("記録を修正する権限がありません。"))
+    now = timezone.now()
+    found: list[DateRepair] = []
+    for model, field in _repairable_fields():
+        for pk, stored in _out_of_range(model, field):
+            found.append(DateRepair(model._meta.label_lower, pk, field.name, stored or "", None))
+    if not apply or not found:
+        return found
+    repaired = []
+    with transaction.atomic():
+        by_object: dict[tuple[str, int], list[DateRepair]] = {}
+        for item in found:
+            by_object.setdefault((item.model, item.pk), []).append(item)
+        for (label, pk), items in by_object.items():
+            model = django_apps.get_model(label)
+            obj = model._default_manager.select_for_update().get(pk=pk)
+            for item in items:
+                value = _corrected(obj, model._meta.get_field(item.field), now)
+                setattr(obj, item.field, value)
+                repaired.append(DateRepair(item.model, item.pk, item.field, item.stored, value))
+            reason = f"{REPAIR_REASON}: " + ", ".join(f"{i.field}={i.stored}" for i in items)
+            save_with_history(obj, actor=actor, reason=reason[:100], update_fields=[i.field for i in items])
+            for case in _cases_of(obj):
+                events.record_repaired(
+                    case=case,
+                    actor=actor,
+                    object_type=model._meta.model_name,
+                    object_id=pk,
+                    fields={i.field: i.stored for i in items},
+                    reason=REPAIR_REASON,
+                )
+    return repaired
