@@ -42,6 +42,7 @@ from referral_engine.cases.inputs import (
     ActivityInputs,
     ConsentInputs,
     IntakeInputs,
+    PersonEditInputs,
     PersonInputs,
     ReferralInputs,
     SlipInputs,
@@ -165,12 +166,17 @@ class TokenSerializer(serializers.Serializer):
 
 
 class DuplicateCandidateSerializer(serializers.Serializer):
+    """A candidate (search hit or possible duplicate, DESIGN §11.1): no house number, no phone, no flag."""
+
     id = serializers.IntegerField()
     name = serializers.CharField()
     kana = serializers.CharField()
     birth_date = serializers.DateField(allow_null=True)
     district = serializers.CharField(allow_null=True)
-    address = serializers.CharField()
+    town = serializers.CharField(help_text="The town part of the address (no house number).")
+    open_case_at = serializers.ListField(
+        child=serializers.CharField(), help_text="Codes of the departments where the person has an open case."
+    )
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -217,9 +223,11 @@ class PersonBriefSerializer(serializers.ModelSerializer):
 
 
 class PersonSerializer(PersonBriefSerializer):
-    """A person on a case's page. `flags` holds sensitive ones (障害, ひきこもり…) only for full viewers."""
+    """A person on a case's page (DESIGN §11.1): the identity to any reader of the case; `flags`
+    holds the ordinary ones, and the sensitive ones (障害, ひきこもり…) only for a full viewer who
+    reaches a case that held them; `sex` likewise (empty otherwise)."""
 
-    sex = serializers.ChoiceField(choices=Sex.choices, allow_blank=True, read_only=True)
+    sex = serializers.SerializerMethodField()
     flags = serializers.SerializerMethodField()
 
     class Meta(PersonBriefSerializer.Meta):
@@ -230,13 +238,70 @@ class PersonSerializer(PersonBriefSerializer):
     def get_flags(self, person: Person) -> list[str]:
         return selectors.person_flags_for(self.context["request"].user, self.context["case"])
 
+    @extend_schema_field(serializers.ChoiceField(choices=Sex.choices, allow_blank=True))
+    def get_sex(self, person: Person) -> str:
+        if policy.case_person_sees_field(self.context["request"].user, self.context["case"], "sex"):
+            return person.sex
+        return ""
+
 
 class PersonCandidateSerializer(DuplicateCandidateSerializer):
     """A search hit at intake (`person_candidate_payload`): identifying, never sensitive."""
 
 
 class PersonSearchQuerySerializer(serializers.Serializer):
-    q = StrictCharField(max_length=100, help_text="Kana, kanji or phone number (normalised).")
+    q = StrictCharField(max_length=100, help_text="Kana, kanji or phone number (normalised); 2 characters at least.")
+
+
+class PersonPatchSerializer(serializers.Serializer):
+    """An edit of a person (DESIGN §11.2): any of the identity fields and `flags` (the whole list of
+    flags you see; sensitive ones you do not see are kept), and the `reason` (required)."""
+
+    family_name = StrictCharField(max_length=PersonInputs.family_name.max_length, required=False)
+    given_name = StrictCharField(max_length=PersonInputs.given_name.max_length, required=False, allow_blank=True)
+    family_name_kana = StrictCharField(
+        max_length=PersonInputs.family_name_kana.max_length, required=False, allow_blank=True
+    )
+    given_name_kana = StrictCharField(
+        max_length=PersonInputs.given_name_kana.max_length, required=False, allow_blank=True
+    )
+    birth_date = serializers.DateField(required=False, allow_null=True)
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False, allow_blank=True)
+    district = StrictCharField(max_length=CODE, required=False, allow_blank=True, allow_null=True)
+    address = StrictCharField(max_length=PersonInputs.address.max_length, required=False, allow_blank=True)
+    phone = StrictCharField(max_length=PersonInputs.phone.max_length, required=False, allow_blank=True)
+    flags = serializers.ListField(
+        child=serializers.ChoiceField(choices=PersonFlag.choices), required=False, max_length=len(PersonFlag)
+    )
+    # Required, but checked by the service after the permission: a 404/403 comes before this 400.
+    reason = text(PersonEditInputs.reason.max_length, help_text="Why (historied). Required: 400 without it.")
+
+    def changes(self) -> dict[str, Any]:
+        return {k: v for k, v in self.validated_data.items() if k != "reason"}
+
+
+class PersonRecordSerializer(serializers.ModelSerializer):
+    """A person as the user may see them across the cases they reach (`policy.person_view`)."""
+
+    district = code_of(allow_null=True)
+    sex = serializers.SerializerMethodField()
+    flags = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Person
+        fields = [*PersonBriefSerializer.Meta.fields, "sex", "address", "phone", "flags", "updated_at"]
+        read_only_fields = fields
+
+    def _view(self, person: Person) -> policy.PersonView:
+        return policy.person_view(self.context["request"].user, person)
+
+    @extend_schema_field(serializers.ChoiceField(choices=Sex.choices, allow_blank=True))
+    def get_sex(self, person: Person) -> str:
+        return person.sex if self._view(person).sees_field("sex") else ""
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=PersonFlag.choices)))
+    def get_flags(self, person: Person) -> list[str]:
+        return self._view(person).flags(person.flags)
 
 
 # --- Cases ----------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ register_converter(NameConverter, "api_name")
 v1 = [
     path("auth/token/", views.TokenObtainView.as_view(), name="api-token"),
     path("persons/", views.PersonSearchView.as_view(), name="api-persons"),
+    path("persons/<api_id:id>/", views.PersonDetailView.as_view(), name="api-person"),
     path("cases/", views.CaseListView.as_view(), name="api-cases"),
     path("cases/<api_id:id>/", views.CaseDetailView.as_view(), name="api-case"),
     path("cases/<api_id:id>/transitions/", views.CaseTransitionListView.as_view(), name="api-case-transitions"),

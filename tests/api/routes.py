@@ -67,6 +67,7 @@ def api_routes() -> list[Route]:
 EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "api-token": ("/api/v1/auth/token/", ("POST",)),
     "api-persons": ("/api/v1/persons/", ("GET",)),
+    "api-person": ("/api/v1/persons/{id}/", ("PATCH",)),
     "api-cases": ("/api/v1/cases/", ("GET", "POST")),
     "api-case": ("/api/v1/cases/{id}/", ("GET",)),
     "api-case-transitions": ("/api/v1/cases/{id}/transitions/", ("GET",)),
