@@ -276,6 +276,13 @@ class PersonPatchSerializer(serializers.Serializer):
     # Required, but checked by the service after the permission: a 404/403 comes before this 400.
     reason = text(PersonEditInputs.reason.max_length, help_text="Why (historied). Required: 400 without it.")
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A field that cannot be edited (a typo, `id`, `case`) is an error, not silently ignored.
+        unknown = sorted(str(k)[:100] for k in (self.initial_data or {}) if k not in self.fields)
+        if unknown:
+            raise serializers.ValidationError({k: [_("この項目は変更できません。")] for k in unknown})
+        return attrs
+
     def changes(self) -> dict[str, Any]:
         return {k: v for k, v in self.validated_data.items() if k != "reason"}
 
