@@ -9,6 +9,7 @@ related model whose values appear in a change (departments, persons…), whateve
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -356,10 +357,11 @@ def _case_sources(case: Any) -> list[tuple[str, Q]]:
     ]
 
 
-def _person_entries_for(pending: list[_Pending], *, since: Any, view: policy.PersonView) -> list[_Pending]:
+def _person_entries_for(pending: list[_Pending], *, since: Any, view: Callable[[], Any]) -> list[_Pending]:
     """The person's changes as this case's history shows them to its reader (DESIGN §11.1): from
     `since` on (a case opened for an existing person does not show the person's past), and only the
-    flags and fields the reader may see of the person (`policy.person_view`)."""
+    flags and fields the reader may see of the person (`view()`: `policy.person_view`, asked only
+    when a change needs it)."""
     kept = []
     for item in pending:
         if since is not None and item.row.history_date < since:
@@ -367,10 +369,10 @@ def _person_entries_for(pending: list[_Pending], *, since: Any, view: policy.Per
         raw = []
         for model_field, old, new in item.raw:
             if model_field.name == "flags":
-                old, new = view.flags(old), view.flags(new)
+                old, new = view().flags(old), view().flags(new)
                 if old == new:
                     continue
-            elif not view.sees_field(model_field.name):
+            elif model_field.name not in policy.IDENTITY_FIELDS and not view().sees_field(model_field.name):
                 continue
             raw.append((model_field, old, new))
         if item.kind == CHANGED and not raw:
@@ -404,7 +406,9 @@ def case_history(*, case: Any, reader: Any) -> list[Entry]:
         found = _pending_from_rows(model, rows, prev_of)
         if label == "cases.Person":
             found = _person_entries_for(
-                found, since=policy.person_history_since(case), view=policy.person_view(reader, case.person)
+                found,
+                since=policy.person_history_since(case),
+                view=functools.cache(lambda: policy.person_view(reader, case.person)),
             )
         pending.extend(found)
 

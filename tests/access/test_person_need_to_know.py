@@ -9,6 +9,7 @@ person's case (404) opens a new case for the same person (`person_id` / `use_per
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -138,7 +139,13 @@ def test_web_use_person_reveals_nothing_the_other_case_held(held, users, usernam
     new = Case.objects.exclude(pk=held.pk).get(person_id=held.person_id)
     page = _body(client.get(f"/cases/{new.pk}/"))
     assert "守秘" in page and "津久見市川上 港町3-4" in page and "独居" in page
-    _assert_nothing_held(page, "case page")
+    # The edit form offers every flag and sex as choices: what it must not do is tick what it hides.
+    form = re.search(r'<details[^>]*id="person-edit".*?</details>', page, re.S)
+    assert form is not None
+    assert re.search(r'value="lives_alone"[^>]*checked', form.group(0))
+    assert not re.search(r'value="disability"[^>]*checked', form.group(0))
+    assert 'value="female" selected' not in form.group(0) and 'name="sex"' not in form.group(0)
+    _assert_nothing_held(page.replace(form.group(0), ""), "case page")
     _assert_nothing_held(_body(client.get(f"/cases/{new.pk}/print/")), "print")
     assert client.get(f"/cases/{held.pk}/").status_code == 404
 

@@ -26,7 +26,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from referral_engine.access.policy.decisions import ViewLevel, case_view_level
 from referral_engine.access.policy.principals import PERSON_VIEW_CACHE, principal, user_cache
@@ -102,21 +102,28 @@ def person_view(user: Any, person: Person) -> PersonView:
         return cache[person.pk]
     from referral_engine.cases.models import Case
 
-    cases = _cases_of(person.pk)
-    reached = set(Case.objects.filter(person_id=person.pk).filter(cases_full_reach(user)).values_list("id", flat=True))
+    # One query: the person's cases, oldest first, each with whether the user sees it whole.
+    rows = list(
+        Case.objects.filter(person_id=person.pk)
+        .annotate(whole=ExpressionWrapper(cases_full_reach(user), output_field=BooleanField()))
+        .order_by("created_at", "id")
+        .values_list("id", "created_at", "whole")
+    )
+    cases = [(case_id, opened) for case_id, opened, _whole in rows]
+    reached = {case_id for case_id, _opened, whole in rows if whole}
     if not reached:
         view = PersonView(person_id=person.pk)
     elif cases and cases[0][0] in reached:
         view = PersonView(person_id=person.pk, everything=True)
     else:
-        rows = list(person.history.order_by("history_date", "history_id"))
+        history = list(person.history.order_by("history_date", "history_id"))
         current = set(person.flags or []) & SENSITIVE_FLAGS
         sensitive: set[str] = set()
         fields: set[str] = set()
         for case_id, opened in cases:
             if case_id not in reached:
                 continue
-            before = _snapshot_before(rows, opened)
+            before = _snapshot_before(history, opened)
             held_before = set(before.flags or []) if before is not None else set()
             sensitive |= current - held_before
             for name in RECORD_FIELDS:
@@ -131,6 +138,8 @@ def case_person_flags(user: Any, case: Case) -> list[str]:
     """The flags shown through this case: the ordinary ones to any reader; the sensitive ones only
     to a full viewer of this case, and only those a case they fully see held (`person_view`)."""
     flags = list(case.person.flags or [])
+    if not set(flags) & SENSITIVE_FLAGS:
+        return flags  # nothing to hold back: no query
     if case_view_level(user, case) < ViewLevel.FULL:
         return [f for f in flags if f not in SENSITIVE_FLAGS]
     return person_view(user, case.person).flags(flags)
@@ -138,8 +147,8 @@ def case_person_flags(user: Any, case: Case) -> list[str]:
 
 def case_person_sees_field(user: Any, case: Case, name: str) -> bool:
     """A field of the person shown through this case (`RECORD_FIELDS` as the sensitive flags)."""
-    if name in IDENTITY_FIELDS:
-        return True
+    if name in IDENTITY_FIELDS or getattr(case.person, name) in (None, ""):
+        return True  # identity, or nothing recorded to hold back: no query
     if case_view_level(user, case) < ViewLevel.FULL:
         return False
     return person_view(user, case.person).sees_field(name)
