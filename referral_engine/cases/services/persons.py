@@ -160,6 +160,8 @@ def person_update(*, person_id: Any, actor: User, changes: dict[str, Any], reaso
     changed = []
     for name, value in cleaned.items():
         current = person.district if name == "district" else getattr(person, name)
+        if name == "flags":
+            current = sorted(set(current or []))
         if current != value:
             setattr(person, name, value)
             changed.append(name)

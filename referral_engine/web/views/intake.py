@@ -94,13 +94,14 @@ def person_search(request):
         response = JsonResponse({"error": exc.code, "message": exc.message}, status=429)
         response["Retry-After"] = str(exc.retry_after)
         return response
-    return JsonResponse({"results": [_candidate_for_page(c) for c in person_candidates_payload(persons)]})
+    candidates = person_candidates_payload(persons)
+    names = _department_names() if candidates else {}
+    districts = dict(District.objects.values_list("code", "name")) if candidates else {}
+    return JsonResponse({"results": [_candidate_for_page(c, names, districts) for c in candidates]})
 
 
-def _candidate_for_page(candidate: dict) -> dict:
+def _candidate_for_page(candidate: dict, names: dict[str, str], districts: dict[str, str]) -> dict:
     """A candidate as the intake page shows it: 和暦, names of the district and departments."""
-    names = _department_names()
-    districts = dict(District.objects.values_list("code", "name"))
     birth = candidate["birth_date"]
     return {
         **candidate,
