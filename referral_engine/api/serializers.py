@@ -42,7 +42,6 @@ from referral_engine.cases.inputs import (
     ActivityInputs,
     ConsentInputs,
     IntakeInputs,
-    PersonEditInputs,
     PersonInputs,
     ReferralInputs,
     SlipInputs,
@@ -251,64 +250,6 @@ class PersonCandidateSerializer(DuplicateCandidateSerializer):
 
 class PersonSearchQuerySerializer(serializers.Serializer):
     q = StrictCharField(max_length=100, help_text="Kana, kanji or phone number (normalised); 2 characters at least.")
-
-
-class PersonPatchSerializer(serializers.Serializer):
-    """An edit of a person (DESIGN §11.2): any of the identity fields and `flags` (the whole list of
-    flags you see; sensitive ones you do not see are kept), and the `reason` (required)."""
-
-    family_name = StrictCharField(max_length=PersonInputs.family_name.max_length, required=False)
-    given_name = StrictCharField(max_length=PersonInputs.given_name.max_length, required=False, allow_blank=True)
-    family_name_kana = StrictCharField(
-        max_length=PersonInputs.family_name_kana.max_length, required=False, allow_blank=True
-    )
-    given_name_kana = StrictCharField(
-        max_length=PersonInputs.given_name_kana.max_length, required=False, allow_blank=True
-    )
-    birth_date = serializers.DateField(required=False, allow_null=True)
-    sex = serializers.ChoiceField(choices=Sex.choices, required=False, allow_blank=True)
-    district = StrictCharField(max_length=CODE, required=False, allow_blank=True, allow_null=True)
-    address = StrictCharField(max_length=PersonInputs.address.max_length, required=False, allow_blank=True)
-    phone = StrictCharField(max_length=PersonInputs.phone.max_length, required=False, allow_blank=True)
-    flags = serializers.ListField(
-        child=serializers.ChoiceField(choices=PersonFlag.choices), required=False, max_length=len(PersonFlag)
-    )
-    # Required, but checked by the service after the permission: a 404/403 comes before this 400.
-    reason = text(PersonEditInputs.reason.max_length, help_text="Why (historied). Required: 400 without it.")
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # A field that cannot be edited (a typo, `id`, `case`) is an error, not silently ignored.
-        unknown = sorted(str(k)[:100] for k in (self.initial_data or {}) if k not in self.fields)
-        if unknown:
-            raise serializers.ValidationError({k: [_("この項目は変更できません。")] for k in unknown})
-        return attrs
-
-    def changes(self) -> dict[str, Any]:
-        return {k: v for k, v in self.validated_data.items() if k != "reason"}
-
-
-class PersonRecordSerializer(serializers.ModelSerializer):
-    """A person as the user may see them across the cases they reach (`policy.person_view`)."""
-
-    district = code_of(allow_null=True)
-    sex = serializers.SerializerMethodField()
-    flags = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Person
-        fields = [*PersonBriefSerializer.Meta.fields, "sex", "address", "phone", "flags", "updated_at"]
-        read_only_fields = fields
-
-    def _view(self, person: Person) -> policy.PersonView:
-        return policy.person_view(self.context["request"].user, person)
-
-    @extend_schema_field(serializers.ChoiceField(choices=Sex.choices, allow_blank=True))
-    def get_sex(self, person: Person) -> str:
-        return person.sex if self._view(person).sees_field("sex") else ""
-
-    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=PersonFlag.choices)))
-    def get_flags(self, person: Person) -> list[str]:
-        return self._view(person).flags(person.flags)
 
 
 # --- Cases ----------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ drf-spectacular-sidecar, served by the app: no CDN). Anything else under /api/ i
 from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from referral_engine.api import views
+from referral_engine.api import persons, views
 from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView
 from referral_engine.reports.api import FiscalYearReportAPIView
 
@@ -39,8 +39,8 @@ register_converter(NameConverter, "api_name")
 
 v1 = [
     path("auth/token/", views.TokenObtainView.as_view(), name="api-token"),
-    path("persons/", views.PersonSearchView.as_view(), name="api-persons"),
-    path("persons/<api_id:id>/", views.PersonDetailView.as_view(), name="api-person"),
+    path("persons/", persons.PersonSearchView.as_view(), name="api-persons"),
+    path("persons/<api_id:id>/", persons.PersonDetailView.as_view(), name="api-person"),
     path("cases/", views.CaseListView.as_view(), name="api-cases"),
     path("cases/<api_id:id>/", views.CaseDetailView.as_view(), name="api-case"),
     path("cases/<api_id:id>/transitions/", views.CaseTransitionListView.as_view(), name="api-case-transitions"),

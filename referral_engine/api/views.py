@@ -29,7 +29,6 @@ from referral_engine.cases import selectors
 from referral_engine.cases.models import Case, Referral
 from referral_engine.cases.services.case_state import CASE_TRANSITIONS, case_available_transitions, case_transition
 from referral_engine.cases.services.intake import case_open
-from referral_engine.cases.services.persons import person_candidates_payload, person_update
 from referral_engine.cases.services.records import activity_add, consent_record, consent_withdraw, stage_record_update
 from referral_engine.cases.services.referrals import (
     referral_available_transitions,
@@ -114,48 +113,7 @@ class TokenObtainView(ApiView):
         return Response({"token": token})
 
 
-# --- Persons --------------------------------------------------------------------------------------
-
-
-class PersonSearchView(ApiView):
-    @extend_schema(
-        operation_id="persons_search",
-        summary="Search persons at intake (staff; logged; rate limited)",
-        description=(
-            "Kana, kanji or phone, two characters at least (else 400). At most 10 candidates, each with "
-            "name, kana, birth date, district, the town part of the address and `open_case_at` (departments "
-            "with an open case of the person), never more. `PERSON_SEARCH_THROTTLE` searches per user "
-            "(web and API together); beyond it 429 with `Retry-After`."
-        ),
-        parameters=[s.PersonSearchQuerySerializer],
-        responses=responses({200: s.PersonCandidateSerializer(many=True)}, 400, 401, 403, 429),
-        tags=["persons"],
-    )
-    def get(self, request: Request) -> Response:
-        query = _query(s.PersonSearchQuerySerializer, request)
-        persons = selectors.persons_search(request.user, query["q"], request=request, via="api")
-        return Response(person_candidates_payload(persons))
-
-
-class PersonDetailView(ApiView):
-    @extend_schema(
-        operation_id="persons_partial_update",
-        summary="Edit a person's identity fields and flags (reason required; historied)",
-        description=(
-            "Staff with a full view of an open case of the person. `flags` is the whole list of the flags you "
-            "see: sensitive flags you do not see are kept. A person you reach no case of is a 404; one you "
-            "may see but not edit a 403; no `reason` a 400."
-        ),
-        request=s.PersonPatchSerializer,
-        responses=responses({200: s.PersonRecordSerializer}, *WRITE),
-        tags=["persons"],
-    )
-    def patch(self, request: Request, id: int) -> Response:
-        serializer = _validated(s.PersonPatchSerializer, request.data)
-        person = person_update(
-            person_id=id, actor=request.user, changes=serializer.changes(), reason=serializer.validated_data["reason"]
-        )
-        return Response(s.PersonRecordSerializer(person, context={"request": request}).data)
+# --- Persons: referral_engine/api/persons.py ------------------------------------------------------
 
 
 # --- Cases ----------------------------------------------------------------------------------------
