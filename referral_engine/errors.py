@@ -1,5 +1,5 @@
 """Domain errors, raised by services and selectors, mapped once to HTTP (API) and to messages /
-form errors (UI): NotFound 404, Forbidden 403, IllegalTransition 409, InvalidInput 400."""
+form errors (UI): NotFound 404, Forbidden 403, IllegalTransition 409, InvalidInput 400, Throttled 429."""
 
 from __future__ import annotations
 
@@ -60,6 +60,17 @@ class PossibleDuplicate(DomainError):
     def __init__(self, message: str = "", *, candidates: list[dict[str, Any]]) -> None:
         super().__init__(message, candidates=candidates)
         self.candidates = candidates
+
+
+class Throttled(DomainError):
+    """Too many requests of this kind: wait and try again."""
+
+    status = 429
+    code = "throttled"
+
+    def __init__(self, message: str = "", *, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
 
 
 class InvalidInput(DomainError):

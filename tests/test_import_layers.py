@@ -71,6 +71,9 @@ LAZY_IMPORTS = {
     ),
     ("referral_engine.access.policy.reach", "referral_engine.access.models"): "as above",
     ("referral_engine.access.policy.reach", "referral_engine.cases.models"): "as above: the querysets of Case",
+    ("referral_engine.access.policy.persons", "referral_engine.cases.models"): (
+        "as above: need-to-know at the person reads the person's cases and history rows"
+    ),
 }
 
 

@@ -21,7 +21,7 @@ ERROR_DESCRIPTIONS = {
     "person (`candidates`), or an Idempotency-Key reused with a different body.",
     413: "The request body is larger than the server accepts.",
     415: "Send JSON (`Content-Type: application/json`).",
-    429: "Too many writes (per token), or too many failed logins.",
+    429: "Too many writes (per token), too many person searches (per user), or too many failed logins.",
 }
 
 

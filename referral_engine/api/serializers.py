@@ -180,12 +180,17 @@ class TokenSerializer(serializers.Serializer):
 
 
 class DuplicateCandidateSerializer(serializers.Serializer):
+    """A candidate (search hit or possible duplicate, DESIGN §11.1): no house number, no phone, no flag."""
+
     id = serializers.IntegerField()
     name = serializers.CharField()
     kana = serializers.CharField()
     birth_date = serializers.DateField(allow_null=True)
     district = serializers.CharField(allow_null=True)
-    address = serializers.CharField()
+    town = serializers.CharField(help_text="The town part of the address (no house number).")
+    open_case_at = serializers.ListField(
+        child=serializers.CharField(), help_text="Codes of the departments where the person has an open case."
+    )
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -232,9 +237,11 @@ class PersonBriefSerializer(serializers.ModelSerializer):
 
 
 class PersonSerializer(PersonBriefSerializer):
-    """A person on a case's page. `flags` holds sensitive ones (障害, ひきこもり…) only for full viewers."""
+    """A person on a case's page (DESIGN §11.1): the identity to any reader of the case; `flags`
+    holds the ordinary ones, and the sensitive ones (障害, ひきこもり…) only for a full viewer who
+    reaches a case that held them; `sex` likewise (empty otherwise)."""
 
-    sex = serializers.ChoiceField(choices=Sex.choices, allow_blank=True, read_only=True)
+    sex = serializers.SerializerMethodField()
     flags = serializers.SerializerMethodField()
 
     class Meta(PersonBriefSerializer.Meta):
@@ -245,13 +252,19 @@ class PersonSerializer(PersonBriefSerializer):
     def get_flags(self, person: Person) -> list[str]:
         return selectors.person_flags_for(self.context["request"].user, self.context["case"])
 
+    @extend_schema_field(serializers.ChoiceField(choices=Sex.choices, allow_blank=True))
+    def get_sex(self, person: Person) -> str:
+        if policy.case_person_sees_field(self.context["request"].user, self.context["case"], "sex"):
+            return person.sex
+        return ""
+
 
 class PersonCandidateSerializer(DuplicateCandidateSerializer):
     """A search hit at intake (`person_candidate_payload`): identifying, never sensitive."""
 
 
 class PersonSearchQuerySerializer(serializers.Serializer):
-    q = StrictCharField(max_length=100, help_text="Kana, kanji or phone number (normalised).")
+    q = StrictCharField(max_length=100, help_text="Kana, kanji or phone number (normalised); 2 characters at least.")
 
 
 # --- Cases ----------------------------------------------------------------------------------------

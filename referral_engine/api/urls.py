@@ -5,7 +5,7 @@ from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.renderers import JSONRenderer
 
-from referral_engine.api import views
+from referral_engine.api import persons, views
 from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView, DeniedListAPIView
 from referral_engine.disasters import api as disasters
 from referral_engine.reports.api import FiscalYearReportAPIView
@@ -54,7 +54,8 @@ v1 = [
     path("auth/token/", views.TokenObtainView.as_view(), name="api-token"),
     path("auth/token/refresh/", views.TokenRefreshView.as_view(), name="api-token-refresh"),
     path("auth/logout/", views.LogoutView.as_view(), name="api-logout"),
-    path("persons/", views.PersonSearchView.as_view(), name="api-persons"),
+    path("persons/", persons.PersonSearchView.as_view(), name="api-persons"),
+    path("persons/<api_id:id>/", persons.PersonDetailView.as_view(), name="api-person"),
     path("cases/", views.CaseListView.as_view(), name="api-cases"),
     path("cases/<api_id:id>/", views.CaseDetailView.as_view(), name="api-case"),
     path("cases/<api_id:id>/transitions/", views.CaseTransitionListView.as_view(), name="api-case-transitions"),

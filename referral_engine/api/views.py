@@ -31,7 +31,6 @@ from referral_engine.cases import selectors
 from referral_engine.cases.models import Case, Referral
 from referral_engine.cases.services.case_state import CASE_TRANSITIONS, case_available_transitions, case_transition
 from referral_engine.cases.services.intake import case_open
-from referral_engine.cases.services.persons import person_candidate_payload
 from referral_engine.cases.services.records import activity_add, consent_record, consent_withdraw, stage_record_update
 from referral_engine.cases.services.referrals import (
     referral_available_transitions,
@@ -158,24 +157,7 @@ class LogoutView(ApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-# --- Persons --------------------------------------------------------------------------------------
-
-
-class PersonSearchView(ApiView):
-    @extend_schema(
-        operation_id="persons_search",
-        summary="Search persons at intake (staff; logged)",
-        description="Kana, kanji or phone. At most 20 hits; identifying fields only, never sensitive ones.",
-        parameters=[s.PersonSearchQuerySerializer],
-        responses=responses({200: s.PersonCandidateSerializer(many=True)}, 400, 401, 403),
-        tags=["persons"],
-    )
-    def get(self, request: Request) -> Response:
-        query = _query(s.PersonSearchQuerySerializer, request)
-        if not policy.can_search_persons(request.user):
-            raise Forbidden(_("本人を検索する権限がありません。"))
-        persons = selectors.persons_search(request.user, query["q"], request=request, via="api")
-        return Response([person_candidate_payload(p) for p in persons])
+# --- Persons: referral_engine/api/persons.py ------------------------------------------------------
 
 
 # --- Cases ----------------------------------------------------------------------------------------

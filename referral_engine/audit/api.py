@@ -206,7 +206,7 @@ class CaseHistoryAPIView(_ReadOnlyForAuditors, generics.ListAPIView):
             case = selectors.case_for_history(user=request.user, case_id=int(raw))
         except (errors.NotFound, TypeError, ValueError) as exc:
             raise exceptions.NotFound() from exc
-        entries = timeline.case_history(case=case)
+        entries = timeline.case_history(case=case, reader=request.user)
         services.access_log_view(user=request.user, obj=case, request=request, via="api")
         page = self.paginate_queryset(entries)
         if page is not None:

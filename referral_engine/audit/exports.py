@@ -162,3 +162,20 @@ def timeline_rows(entries: Iterable[Entry]) -> Iterator[list[Any]]:
             yield [*head, "", "", "", *tail]
         for change in entry.changes:
             yield [*head, change.label, change.old, change.new, *tail]
+
+
+SEARCH_VOLUME_HEADERS = ["日付", "ユーザー名", "表示名", "部署", "本人検索", "制限で拒否", "1分間の最多", "要確認"]
+
+
+def search_volume_rows(rows: Iterable[Any]) -> Iterator[list[Any]]:
+    for row in rows:
+        yield [
+            row.day.isoformat(),
+            row.username,
+            row.display_name,
+            row.department,
+            row.searches,
+            row.refused,
+            row.peak_minute,
+            "要確認" if row.alert else "",
+        ]

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models.functions import TruncDate, TruncMinute
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -18,6 +19,7 @@ from referral_engine.access import policy
 from referral_engine.audit.models import AccessLog
 from referral_engine.cases.inputs import parse_filter_date
 from referral_engine.cases.models import Case
+from referral_engine.cases.selectors import person_search_rate
 
 
 @dataclass(frozen=True)
@@ -209,3 +211,77 @@ def denied_by_user(*, user: Any, filters: AccessLogFilter) -> list[dict[str, Any
         except (ValueError, AttributeError, TypeError, KeyError):
             continue
     return sorted(found.values(), key=lambda i: (-i["denials"], i["username"]))
+
+
+# --- Search volume (issue 17: scraping the register stands out) -----------------------------------
+
+SEARCH_VOLUME_DAYS = 14  # the default period: the last two weeks
+# A day with more person searches than this, or any refused search, or a minute at the throttle's
+# limit is marked: a desk clerk searches a few dozen times a day; a scraper thousands.
+SEARCH_VOLUME_ALERT_PER_DAY = 100
+
+
+@dataclass(frozen=True)
+class SearchVolumeRow:
+    user_id: int
+    username: str
+    display_name: str
+    department: str
+    day: dt.date
+    searches: int  # person searches answered
+    refused: int  # person searches refused by the rate limit
+    peak_minute: int  # the most searches (answered or refused) in one minute of that day
+    alert: bool
+
+
+def person_search_volume(*, user: Any, since: dt.date | None, until: dt.date | None) -> list[SearchVolumeRow]:
+    """Person searches per user and day (Asia/Tokyo), the busiest first: answered, refused and the
+    peak minute. For auditors only (others: Forbidden). Two queries whatever the period."""
+    if not policy.can_audit(user):
+        raise errors.Forbidden()
+    tz = timezone.get_default_timezone()
+    rows = AccessLog.objects.filter(
+        period_q("at", since, until),
+        action=AccessLog.Action.SEARCH,
+        object_type__in=["person", "person_throttled"],
+    )
+    per_day = (
+        rows.annotate(day=TruncDate("at", tzinfo=tz))
+        .values("user_id", "department", "day")
+        .annotate(
+            searches=Count("id", filter=Q(object_type="person")),
+            refused=Count("id", filter=Q(object_type="person_throttled")),
+        )
+        .order_by()
+    )
+    peaks: dict[tuple[int, dt.date], int] = {}
+    per_minute = rows.annotate(minute=TruncMinute("at", tzinfo=tz)).values("user_id", "minute").annotate(n=Count("id"))
+    for item in per_minute.order_by():
+        key = (item["user_id"], timezone.localtime(item["minute"], tz).date())
+        peaks[key] = max(peaks.get(key, 0), item["n"])
+    names = {
+        u.pk: u
+        for u in get_user_model()
+        .objects.filter(pk__in={r["user_id"] for r in per_day})
+        .only("username", "display_name")
+    }
+    allowed, _seconds = person_search_rate()
+    result = []
+    for item in per_day:
+        account = names.get(item["user_id"])
+        peak = peaks.get((item["user_id"], item["day"]), 0)
+        result.append(
+            SearchVolumeRow(
+                user_id=item["user_id"],
+                username=account.username if account else "",
+                display_name=getattr(account, "display_name", "") if account else "",
+                department=item["department"],
+                day=item["day"],
+                searches=item["searches"],
+                refused=item["refused"],
+                peak_minute=peak,
+                alert=item["searches"] > SEARCH_VOLUME_ALERT_PER_DAY or item["refused"] > 0 or peak >= allowed,
+            )
+        )
+    result.sort(key=lambda r: (-r.searches - r.refused, r.day, r.username))
+    return result

@@ -9,6 +9,7 @@ related model whose values appear in a change (departments, persons…), whateve
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from referral_engine.access import policy
 from referral_engine.accounts.models import Department
 from referral_engine.audit.history import history_model_for
 from referral_engine.audit.labels import Labeller
@@ -434,7 +436,9 @@ def _users(ids: Iterable[Any]) -> dict[int, Any]:
 
 
 def _case_sources(case: Any) -> list[tuple[str, Q]]:
-    """(model label, filter on its history rows) for every historied object of the case."""
+    """(model label, filter on its history rows) for every historied object of the case. The person's
+    rows are all read (the first one shown needs the one before it); `_person_entries_for` keeps
+    those from the case's `person_history_since` on. Consents: the case's own."""
     referral_history = history_model_for(apps.get_model("cases", "Referral"))
     referral_ids = referral_history._default_manager.filter(case_id=case.pk).values("id")
     return [
@@ -443,16 +447,41 @@ def _case_sources(case: Any) -> list[tuple[str, Q]]:
         ("cases.Referral", Q(case_id=case.pk)),
         ("cases.StageRecord", Q(referral_id__in=Subquery(referral_ids))),
         ("cases.Activity", Q(case_id=case.pk)),
-        ("cases.Consent", Q(case_id=case.pk) | Q(person_id=case.person_id, case_id__isnull=True)),
+        ("cases.Consent", Q(case_id=case.pk)),
         ("timers.Escalation", Q(case_id=case.pk)),
         ("cases.CommunitySlip", Q(case_id=case.pk)),
     ]
 
 
-def case_history(*, case: Any) -> list[Entry]:
+def _person_entries_for(pending: list[_Pending], *, since: Any, view: Callable[[], Any]) -> list[_Pending]:
+    """The person's changes as this case's history shows them to its reader (DESIGN §11.1): from
+    `since` on (a case opened for an existing person does not show the person's past), and only the
+    flags and fields the reader may see of the person (`view()`: `policy.person_view`, asked only
+    when a change needs it)."""
+    kept = []
+    for item in pending:
+        if since is not None and item.row.history_date < since:
+            continue
+        raw = []
+        for model_field, old, new in item.raw:
+            if model_field.name == "flags":
+                old, new = view().flags(old), view().flags(new)
+                if old == new:
+                    continue
+            elif model_field.name not in policy.IDENTITY_FIELDS and not view().sees_field(model_field.name):
+                continue
+            raw.append((model_field, old, new))
+        if item.kind == CHANGED and not raw:
+            continue
+        kept.append(_Pending(row=item.row, model=item.model, kind=item.kind, raw=raw))
+    return kept
+
+
+def case_history(*, case: Any, reader: Any) -> list[Entry]:
     """Every event of `case` and every field-level change of its historied objects (the case, the
     person, referrals, stage records, activities, consents, escalations, the community slip), oldest
-    first. Who may read it is decided by the caller (selectors.case_for_history / case_for_audit)."""
+    first. Whether `reader` may read it is decided by the caller (selectors.case_for_history /
+    case_for_audit); what of the person it shows them, by the policy (`_person_entries_for`)."""
     pending: list[_Pending] = []
     for label, q in _case_sources(case):
         try:
@@ -470,7 +499,14 @@ def case_history(*, case: Any) -> list[Entry]:
             previous[row.id] = row
             return before
 
-        pending.extend(_pending_from_rows(model, rows, prev_of))
+        found = _pending_from_rows(model, rows, prev_of)
+        if label == "cases.Person":
+            found = _person_entries_for(
+                found,
+                since=policy.person_history_since(case),
+                view=functools.cache(lambda: policy.person_view(reader, case.person)),
+            )
+        pending.extend(found)
 
     events = list(
         CaseEvent.objects.filter(case_id=case.pk).select_related("referral__to_department").order_by("created_at", "id")

@@ -4,6 +4,7 @@ a case's history is a view of the case, a user's activity is a view of the user,
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,7 @@ from referral_engine.accounts.models import Department
 from referral_engine.audit import exports, labels, selectors, services, timeline
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.selectors import AccessLogFilter
+from referral_engine.cases.selectors import person_search_rate
 from referral_engine.errors import InvalidInput
 from referral_engine.web.errors import error_page
 
@@ -143,7 +145,7 @@ def case_lookup(request: HttpRequest) -> HttpResponse:
 def case_history(request: HttpRequest, case_id: int) -> HttpResponse:
     case = selectors.case_for_audit(user=request.user, case_id=case_id)
     services.access_log_view(user=request.user, obj=case, request=request)
-    entries = timeline.case_history(case=case)
+    entries = timeline.case_history(case=case, reader=request.user)
     access = labels.access_logs_labelled(
         selectors.access_log_list(user=request.user, filters=AccessLogFilter(case_id=case.pk))[:PAGE_SIZE]
     )
@@ -157,7 +159,7 @@ def case_history(request: HttpRequest, case_id: int) -> HttpResponse:
 @auditor_only
 def case_history_export(request: HttpRequest, case_id: int) -> HttpResponse:
     case = selectors.case_for_audit(user=request.user, case_id=case_id)
-    entries = timeline.case_history(case=case)
+    entries = timeline.case_history(case=case, reader=request.user)
     services.access_log_export(user=request.user, object_type="case_history", obj=case, request=request)
     return exports.csv_response(
         f"case-history-{case.number}-{_stamp()}.csv", exports.TIMELINE_HEADERS, exports.timeline_rows(entries)
@@ -245,6 +247,47 @@ def user_changes_export(request: HttpRequest, user_id: int) -> HttpResponse:
     )
     return exports.csv_response(
         f"user-changes-{target.username}-{_stamp()}.csv", exports.TIMELINE_HEADERS, exports.timeline_rows(entries)
+    )
+
+
+def _search_volume_period(request: HttpRequest) -> tuple[AccessLogFilter, Any, Any]:
+    filters = AccessLogFilter.from_params(request.GET)
+    since = filters.since or timezone.localdate() - dt.timedelta(days=selectors.SEARCH_VOLUME_DAYS - 1)
+    return filters, since, filters.until
+
+
+@auditor_only
+def search_volume(request: HttpRequest) -> HttpResponse:
+    """Person searches per user and day: a scraping pattern (thousands a day, a minute at the limit,
+    refusals) stands out, marked and first."""
+    filters, since, until = _search_volume_period(request)
+    params = {"since": since.isoformat(), **({"until": until.isoformat()} if until else {})}
+    services.access_log_search(user=request.user, terms=params, object_type="search_volume", request=request)
+    rows = selectors.person_search_volume(user=request.user, since=since, until=until)
+    allowed, seconds = person_search_rate()
+    return render(
+        request,
+        "audit/search_volume.html",
+        {
+            "rows": rows,
+            "since": since,
+            "until": until,
+            "errors": filters.errors,
+            "filter_query": urlencode(params),
+            "alert_per_day": selectors.SEARCH_VOLUME_ALERT_PER_DAY,
+            "throttle": f"{allowed}/{seconds}s",
+        },
+    )
+
+
+@auditor_only
+def search_volume_export(request: HttpRequest) -> HttpResponse:
+    _filters, since, until = _search_volume_period(request)
+    params = {"since": since.isoformat(), **({"until": until.isoformat()} if until else {})}
+    rows = selectors.person_search_volume(user=request.user, since=since, until=until)
+    services.access_log_export(user=request.user, object_type="search_volume", terms=params, request=request)
+    return exports.csv_response(
+        f"search-volume-{_stamp()}.csv", exports.SEARCH_VOLUME_HEADERS, exports.search_volume_rows(rows)
     )
 
 

@@ -53,6 +53,30 @@ class PersonInputs:
     phone = TextInput("phone", 30)
 
 
+class PersonEditInputs:
+    reason = TextInput("reason", 1000, required=True)  # why the person's record changes (historied)
+
+
+# What `PATCH /api/v1/persons/{id}/` and the case page's form may change (DESIGN §11.2).
+PERSON_EDITABLE_FIELDS = (
+    "family_name",
+    "given_name",
+    "family_name_kana",
+    "given_name_kana",
+    "birth_date",
+    "sex",
+    "address",
+    "district",
+    "phone",
+    "flags",
+)
+
+
+class PersonSearchInputs:
+    q = TextInput("q", 100, required=True)
+    min_length = 2  # two characters of kana or kanji at least (DESIGN §11.1)
+
+
 class IntakeInputs:
     summary = TextInput("summary", required=True)  # 主訴
     idempotency_key = TextInput("idempotency_key", 100)
@@ -285,3 +309,59 @@ class InRangeDateTimeField(_RangeWidgetMixin, forms.DateTimeField):
         if isinstance(result, datetime) and not in_date_range(result):
             raise ValidationError(date_range_message(), code="date_range")
         return result
+
+
+def _district(value: Any) -> District | None:
+    if not value:
+        return None
+    district = District.objects.filter(code=clean_code(value)).first()
+    if district is None:
+        raise InvalidInput(
+            _("地区が見つかりません。"),
+            fields={"district": [_("「%(v)s」という地区はありません。") % {"v": value}]},
+        )
+    return district
+
+
+def _flags(value: Any) -> list[str]:
+    flags = value or []
+    if not isinstance(flags, list | tuple) or any(f not in PersonFlag.values for f in flags):
+        raise InvalidInput(_("特記事項が正しくありません。"), fields={"flags": [_("選択肢にない値があります。")]})
+    return sorted(set(flags))
+
+
+def person_changes_input(data: Any) -> dict[str, Any]:
+    """The fields of an edit, cleaned as a new person's are: only those sent, each by its rule."""
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            _("本人の情報が正しくありません。"), fields={"person": [_("オブジェクトで指定してください。")]}
+        )
+    unknown = sorted(str(k) for k in data if k not in PERSON_EDITABLE_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            _("変更できない項目です。"), fields={k[:100]: [_("この項目は変更できません。")] for k in unknown}
+        )
+    cleaners = {
+        "family_name": PersonInputs.family_name.clean,
+        "given_name": PersonInputs.given_name.clean,
+        "family_name_kana": lambda v: normalize.to_katakana(PersonInputs.family_name_kana.clean(v)),
+        "given_name_kana": lambda v: normalize.to_katakana(PersonInputs.given_name_kana.clean(v)),
+        "birth_date": clean_birth_date,
+        "sex": lambda v: clean_choice(v or "", Sex, field="sex", default=""),
+        "address": PersonInputs.address.clean,
+        "district": _district,
+        "phone": PersonInputs.phone.clean,
+        "flags": _flags,
+    }
+    return {name: cleaners[name](value) for name, value in data.items()}
+
+
+def search_query(value: Any) -> str:
+    """A person search: at least two characters (not counting spaces), at most 100."""
+    query = PersonSearchInputs.q.clean(value)
+    if len("".join(query.split())) < PersonSearchInputs.min_length:
+        raise InvalidInput(
+            _("2文字以上で検索してください。"),
+            fields={"q": [_("%(n)d文字以上入力してください。") % {"n": PersonSearchInputs.min_length}]},
+        )
+    return query

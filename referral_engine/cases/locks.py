@@ -2,7 +2,7 @@
 inside `transaction.atomic()`, so concurrent accepts serialise and the loser re-reads the new state.
 (On SQLite select_for_update is a no-op; IMMEDIATE transactions serialise writers instead.)"""
 
-from referral_engine.cases.models import Case, Referral
+from referral_engine.cases.models import Case, Person, Referral
 
 
 def case_for_update(case_id: int) -> Case:
@@ -19,3 +19,7 @@ def referral_for_update(referral_id: int) -> Referral:
         .select_related("case", "from_department", "to_department", "requested_by")
         .get(pk=referral_id)
     )
+
+
+def person_for_update(person_id: int) -> Person:
+    return Person.objects.select_for_update(of=("self",)).select_related("district").get(pk=person_id)

@@ -6,8 +6,10 @@ log."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,9 +18,10 @@ from referral_engine.access import policy
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record, access_log_search
 from referral_engine.cases import normalize
-from referral_engine.cases.choices import SENSITIVE_FLAGS, CaseState, ReferralState, SlipStatus
+from referral_engine.cases.choices import CaseState, ReferralState, SlipStatus
+from referral_engine.cases.inputs import search_query
 from referral_engine.cases.models import Activity, Case, CaseEvent, CommunitySlip, Consent, Person, Referral
-from referral_engine.errors import NotFound
+from referral_engine.errors import Forbidden, NotFound, Throttled
 
 
 def _case_base() -> QuerySet[Case]:
@@ -150,23 +153,54 @@ def case_timeline(case: Case) -> QuerySet[CaseEvent]:
 
 
 def case_consents(case: Case) -> QuerySet[Consent]:
-    return Consent.objects.filter(person_id=case.person_id).select_related("obtained_by", "withdrawn_by")
+    """The consents recorded on this case: a case's consents are its own (`policy.case_consents_q`)."""
+    return Consent.objects.filter(policy.case_consents_q(case)).select_related("obtained_by", "withdrawn_by")
 
 
 def person_flags_for(user: Any, case: Case) -> list[str]:
-    """要配慮 flags only for full viewers."""
-    if policy.can_see_sensitive(user, case):
-        return list(case.person.flags)
-    return [f for f in case.person.flags if f not in SENSITIVE_FLAGS]
+    """The person's flags as this case shows them to `user` (`policy.case_person_flags`): ordinary
+    ones to every reader; 要配慮 ones to full viewers, and only those a case they see held."""
+    return policy.case_person_flags(user, case)
 
 
-def persons_search(user: Any, query: str, *, request: Any = None, via: str = "ui", limit: int = 20) -> list[Person]:
-    """Intake search by kana or kanji (normalised), logged with its terms. Staff only."""
+PERSON_SEARCH_LIMIT = 10  # candidates per search (DESIGN §11.1)
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def person_search_rate() -> tuple[int, int]:
+    """`PERSON_SEARCH_THROTTLE` ("30/minute"): (searches, seconds)."""
+    raw = str(getattr(settings, "PERSON_SEARCH_THROTTLE", "30/minute") or "30/minute")
+    number, _sep, period = raw.partition("/")
+    return int(number), _PERIODS[(period.strip() or "m")[0].lower()]
+
+
+def _person_search_throttle(user: Any, *, request: Any, via: str, terms: str) -> None:
+    """The per-user limit on person searches, counted from the access log itself (every search is
+    logged there), so the web and the API share one budget across every worker process. A refused
+    search is logged too, as `person_throttled`: the auditor's search volume shows it."""
+    allowed, seconds = person_search_rate()
+    since = timezone.now() - timedelta(seconds=seconds)
+    recent = AccessLog.objects.filter(
+        user=user, action=AccessLog.Action.SEARCH, object_type="person", at__gte=since
+    ).order_by("at")
+    count = recent.count()
+    if count < allowed:
+        return
+    oldest = recent.values_list("at", flat=True)[count - allowed]
+    wait = max(1, int((oldest + timedelta(seconds=seconds) - timezone.now()).total_seconds()) + 1)
+    access_log_search(user=user, terms=terms, object_type="person_throttled", request=request, via=via)
+    raise Throttled(_("検索の回数が多すぎます。しばらく待ってから検索してください。"), retry_after=wait)
+
+
+def persons_search(user: Any, query: Any, *, request: Any = None, via: str = "ui") -> list[Person]:
+    """Intake search by kana, kanji or phone (normalised), at least two characters, at most
+    `PERSON_SEARCH_LIMIT` hits, rate limited per user (`PERSON_SEARCH_THROTTLE`) and logged with its
+    terms as a fingerprint. Staff only (others: Forbidden). What a hit shows is
+    `services.persons.person_candidates_payload`."""
     if not policy.can_search_persons(user):
-        return []
-    query = (query or "").strip()[:100]
-    if not query:
-        return []
+        raise Forbidden(_("本人を検索する権限がありません。"))
+    query = search_query(query)
+    _person_search_throttle(user, request=request, via=via, terms=query)
     access_log_search(user=user, terms=query, object_type="person", request=request, via=via)
     kana = normalize.kana_key(query)
     name = normalize.name_key(query)
@@ -176,7 +210,9 @@ def persons_search(user: Any, query: str, *, request: Any = None, via: str = "ui
     digits = normalize.phone_key(query)
     if len(digits) >= 6:
         condition |= Q(phone_key=digits)
-    return list(Person.objects.filter(condition).select_related("district").order_by("kana_key", "id")[:limit])
+    return list(
+        Person.objects.filter(condition).select_related("district").order_by("kana_key", "id")[:PERSON_SEARCH_LIMIT]
+    )
 
 
 def slip_status(slip: CommunitySlip) -> str:

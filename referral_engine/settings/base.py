@@ -262,6 +262,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["referral_engine.api.throttling.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"writes": env("API_WRITE_THROTTLE", default="600/minute")},
 }
+# Person searches per user (web and API together, counted from the access log; 429 beyond it):
+# DESIGN §11.1. "<n>/second|minute|hour|day".
+PERSON_SEARCH_THROTTLE = env("PERSON_SEARCH_THROTTLE", default="30/minute")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tsukumi referral engine API",
     "DESCRIPTION": "まるごと受け止める相談窓口 — cases, referrals, escalations. See docs/api.md.",

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from referral_engine.accounts.models import Department, District, User
 from referral_engine.accounts.roles import Role
 from referral_engine.cases.choices import (
+    SENSITIVE_FLAGS,
     ActivityKind,
     Basis,
     Channel,
@@ -29,6 +30,7 @@ from referral_engine.cases.inputs import (
     InRangeDateField,
     InRangeDateTimeField,
     IntakeInputs,
+    PersonEditInputs,
     PersonInputs,
     ReferralInputs,
     SlipInputs,
@@ -367,6 +369,53 @@ class ConsentForm(DomainErrorsMixin, forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["recipients"].choices = department_choices()
+
+
+class PersonEditForm(DomainErrorsMixin, forms.Form):
+    """The person's identity fields and flags, from the case page (DESIGN §11.2). The flags are the
+    ones the editor sees; sensitive ones they do not see are kept by the service."""
+
+    family_name = forms.CharField(label=_("氏"), max_length=PersonInputs.family_name.max_length)
+    given_name = forms.CharField(label=_("名"), max_length=PersonInputs.given_name.max_length, required=False)
+    family_name_kana = forms.CharField(
+        label=_("氏（フリガナ）"), max_length=PersonInputs.family_name_kana.max_length, required=False
+    )
+    given_name_kana = forms.CharField(
+        label=_("名（フリガナ）"), max_length=PersonInputs.given_name_kana.max_length, required=False
+    )
+    birth_date = forms.DateField(
+        label=_("生年月日"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    sex = forms.ChoiceField(label=_("性別"), choices=BLANK + list(Sex.choices), required=False)
+    district = forms.ChoiceField(label=_("地区"), required=False)
+    address = forms.CharField(label=_("住所"), max_length=PersonInputs.address.max_length, required=False)
+    phone = forms.CharField(label=_("電話番号"), max_length=PersonInputs.phone.max_length, required=False)
+    flags = forms.MultipleChoiceField(label=_("特記事項"), required=False, widget=CheckboxList)
+    reason = forms.CharField(
+        label=_("変更の理由"),
+        max_length=PersonEditInputs.reason.max_length,
+        help_text=_("履歴に残ります。例: 本人から転居の連絡があった"),
+    )
+
+    def __init__(self, *args: Any, show_sex: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["district"].choices = BLANK + [
+            (d.code, d.name) for d in District.objects.filter(is_active=True).order_by("id")
+        ]
+        self.fields["flags"].choices = [
+            (code, f"{label}（{_('要配慮')}）" if code in SENSITIVE_FLAGS else label)
+            for code, label in PersonFlag.choices
+        ]
+        if not show_sex:
+            # The sex recorded by a case this editor does not see is not shown, so not offered either.
+            del self.fields["sex"]
+
+    def changes(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data.pop("reason")
+        data["birth_date"] = data["birth_date"].isoformat() if data.get("birth_date") else None
+        data["flags"] = list(data.get("flags") or [])
+        return data
 
 
 class ConsentWithdrawForm(forms.Form):

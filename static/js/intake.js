@@ -9,9 +9,11 @@
   var en = lang.indexOf("en") === 0;
   var t = en
     ? { none: "No registered person found. Enter a new person below.", found: " found. Use Tab to reach them.",
-        pick: "Use this person", error: "Search failed. Enter the person below.", born: "Born " }
+        pick: "Use this person", error: "Search failed. Enter the person below.", born: "Born ",
+        openAt: "Open case at: ", throttled: "Too many searches. Wait a moment and try again." }
     : { none: "登録済みの方は見つかりませんでした。下に新しい方として入力してください。", found: "件見つかりました。Tab キーで選べます。",
-        pick: "この方を選ぶ", error: "検索できませんでした。下に入力してください。", born: "生年月日 " };
+        pick: "この方を選ぶ", error: "検索できませんでした。下に入力してください。", born: "生年月日 ",
+        openAt: "受付中のケース: ", throttled: "検索の回数が多すぎます。しばらく待ってから検索してください。" };
 
   // --- Person search ---------------------------------------------------------------------------
   var box = document.getElementById("person-search");
@@ -67,7 +69,8 @@
       name.textContent = p.name;
       info.appendChild(name);
       var rest = " " + (p.kana || "") + (p.birth_date ? "・" + t.born + p.birth_date : "") +
-        (p.district ? "・" + p.district : "") + (p.address ? "・" + p.address : "");
+        (p.district ? "・" + p.district : "") + (p.town ? "・" + p.town : "") +
+        (p.open_case_at && p.open_case_at.length ? "・" + t.openAt + p.open_case_at.join("、") : "");
       info.appendChild(document.createTextNode(rest));
       var button = document.createElement("button");
       button.type = "button";
@@ -92,7 +95,7 @@
     fetch(url + "?q=" + encodeURIComponent(q), { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
       .then(function (data) { if (mine === seq) render(data.results || []); })
-      .catch(function () { if (mine === seq) status.textContent = t.error; });
+      .catch(function (e) { if (mine === seq) status.textContent = e.message === "429" ? t.throttled : t.error; });
   }
 
   input.addEventListener("input", function () {

@@ -23,6 +23,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from referral_engine.accounts.tokens import api_token_issue
 from referral_engine.cases.services.intake import case_open
+from referral_engine.cases.services.persons import person_update
 from referral_engine.cases.services.records import consent_record
 from referral_engine.cases.services.referrals import referral_create, referral_transition
 from referral_engine.cases.services.slips import slip_submit
@@ -100,6 +101,10 @@ ESCALATION_ACK = {"chief_longevity", "chief_welfare"}
 
 CASE_WRITERS = FULL  # staff of a department holding `work_case` on A (incl. the desk supervisor)
 
+# Case N: the shakyo's own case for A's person, opened later with `person_id` (issue 17: the person
+# seen through a new case). Its whole view: the shakyo's staff and the desk supervisor.
+SEES_N_FULL = {"worker_shakyo", "chief_shakyo"}
+
 ROUTES: dict[str, Route] = {
     # --- web pages ------------------------------------------------------------------------------
     "home": Route("get", lambda w: "/", role_rule(ok=200, who=set(USERS))),
@@ -163,6 +168,12 @@ ROUTES: dict[str, Route] = {
         case_rule(ok=302, who={"chief_health", "chief_welfare"}, seen_by=SEES_H),
         data=lambda w: {"worker_id": w["users"]["worker_health"].pk},
     ),
+    "case_person_edit": Route(
+        "post",
+        lambda w: f"/cases/{w['A'].pk}/person/",
+        case_rule(ok=302, who=FULL),
+        data=lambda w: {"family_name": "津久見", "given_name": "花子", "reason": "表記の確認"},
+    ),
     "person_search": Route("get", lambda w: "/persons/search/?q=ツクミ", role_rule(ok=200, who=STAFF)),
     "inbox": Route("get", lambda w: "/inbox/", role_rule(ok=200, who=STAFF)),
     "dashboard": Route("get", lambda w: "/dashboard/", role_rule(ok=200, who=SUPERVISORS | {"auditor"})),
@@ -213,6 +224,10 @@ ROUTES: dict[str, Route] = {
     "audit:case_history_export": Route(
         "get", lambda w: f"/audit/cases/{w['A'].pk}/export.csv", role_rule(ok=200, who={"auditor"}, other=404)
     ),
+    "audit:search_volume": Route("get", lambda w: "/audit/searches/", role_rule(ok=200, who={"auditor"}, other=404)),
+    "audit:search_volume_export": Route(
+        "get", lambda w: "/audit/searches/export.csv", role_rule(ok=200, who={"auditor"}, other=404)
+    ),
     "audit:user_list": Route("get", lambda w: "/audit/users/", role_rule(ok=200, who={"auditor"}, other=404)),
     "audit:user_activity": Route(
         "get",
@@ -239,6 +254,16 @@ ROUTES: dict[str, Route] = {
     "api-token-refresh": Route("post", lambda w: "/api/v1/auth/token/refresh/", role_rule(ok=400, who=set(USERS))),
     "api-logout": Route("post", lambda w: "/api/v1/auth/logout/", role_rule(ok=400, who=set(USERS))),
     "api-persons": Route("get", lambda w: "/api/v1/persons/?q=ツクミ", role_rule(ok=200, who=STAFF)),
+    # Edit the person of A: a full view of an open case of the person — A's full viewers, and the
+    # shakyo through case N (its own case of the same person); limited viewers and auditors see the
+    # person but may not edit (403); the rest reach no case of the person (404).
+    "api-person": Route(
+        "patch",
+        lambda w: f"/api/v1/persons/{w['A'].person_id}/",
+        case_rule(ok=200, who=FULL | SEES_N_FULL, seen_by=SEES_A | SEES_N_FULL),
+        data=lambda w: {"address": "津久見市川上2-2", "reason": "転居の連絡"},
+        json=True,
+    ),
     "api-cases": Route("get", lambda w: "/api/v1/cases/", role_rule(ok=200, who=STAFF | {"auditor"})),
     "api-cases:post": Route(
         "post",
@@ -490,8 +515,16 @@ def world(users, fresh):
         referral_id=refs["disaster_prevention"].pk, name="decline", actor=fresh(u["worker_bosai"]), reason="対象外"
     )
     consent = consent_record(
-        case_id=a.pk, actor=fresh(u["worker_welfare"]), recipients=["shakyo"], purposes="サロン", method="oral"
+        case_id=a.pk, actor=fresh(u["worker_welfare"]), recipients=["shakyo"], purposes=CONSENT_SECRET, method="oral"
     )
+    # Earlier history of the person, then case N for the same person at the shakyo (issue 17).
+    person_update(
+        person_id=a.person_id, actor=fresh(u["worker_welfare"]), changes={"address": OLD_ADDRESS}, reason="確認"
+    )
+    person_update(
+        person_id=a.person_id, actor=fresh(u["worker_welfare"]), changes={"address": "津久見市川上1-1"}, reason="転居"
+    )
+    n = case_open(actor=fresh(u["worker_shakyo"]), summary="社協の窓口に来られた", person_id=a.person_id)
     slip = slip_submit(actor=fresh(u["minsei_kawakami"]), concern="新聞がたまっている", name="保戸 太郎")
     from referral_engine.accounts.models import Department
     from referral_engine.timers.models import Escalation
@@ -524,6 +557,7 @@ def world(users, fresh):
     return {
         "users": u,
         "A": a,
+        "N": n,
         "H": refs["health_promotion"],
         "L": refs["longevity_support"],
         "B": refs["disaster_prevention"],
@@ -573,6 +607,8 @@ def test_matrix(route_name, world, client):
 
 
 SECRET = "機微情報-XYZZY-4711"
+CONSENT_SECRET = "同意の目的-FROBOZZ-2718"  # A's consent: A's own (issue 17)
+OLD_ADDRESS = "旧住所-GRUE-1414"  # the person's history before case N was opened (issue 17)
 
 
 def test_sensitive_text_never_reaches_those_who_may_not_see_it(world, client):
@@ -597,3 +633,63 @@ def test_sensitive_text_never_reaches_those_who_may_not_see_it(world, client):
                     leaks.append(f"{username} via {name}")
     assert leaks == []
     assert {"worker_welfare", "worker_health", "auditor"} <= seen_by  # the probe can find it
+
+
+def test_the_person_seen_through_a_new_case_shows_nothing_the_other_case_held(world, client):
+    """Issue 17: case N is the shakyo's own case of A's person, opened later with `person_id`. Every
+    GET route, pointed at N instead of A, as every user: A's sensitive record, A's consent and the
+    person's history before N reach only those who see A whole (and auditors) — never the shakyo,
+    whose reach to the person is N alone."""
+    from referral_engine.cases.services.records import activity_add
+
+    activity_add(
+        case_id=world["A"].pk, actor=world["users"]["worker_welfare"], kind="visit", body=SECRET, sensitive=True
+    )
+    through_n = {**world, "A": world["N"]}
+    # Who may receive each secret, by the case the routes point at. Through N: nobody but the auditor
+    # (whose pages that name no case — a user's changes — show it). Through A: its full viewers and
+    # auditors; A's consents are listed to its limited viewers too (DESIGN §4).
+    may_see = {
+        ("N", SECRET): {"auditor"},
+        ("N", CONSENT_SECRET): {"auditor"},
+        ("N", OLD_ADDRESS): {"auditor"},
+        ("A", SECRET): FULL | {"auditor"},
+        ("A", CONSENT_SECRET): SEES_A,
+        ("A", OLD_ADDRESS): FULL | {"auditor"},
+    }
+    leaks, seen_by = [], set()
+    n_seen_by: dict[str, set[str]] = {"case_detail": set(), "api-case": set()}
+    get_routes = [name for name, route in ROUTES.items() if route.method == "get"]
+    for username in USERS:
+        client.force_login(world["users"][username])
+        for name in get_routes:
+            for label, w in (("N", through_n), ("A", world)):
+                response = client.get(ROUTES[name].path(w))
+                body = b"".join(response.streaming_content) if response.streaming else response.content
+                if label == "N" and name in n_seen_by and response.status_code == 200:
+                    n_seen_by[name].add(username)
+                for secret in (SECRET, CONSENT_SECRET, OLD_ADDRESS):
+                    if secret.encode() in body:
+                        seen_by.add((username, secret))
+                        if username not in may_see[(label, secret)]:
+                            leaks.append(f"{username} via {name} ({label}): {secret}")
+    assert leaks == []
+    # The probe can find them where they are allowed.
+    assert {("worker_welfare", SECRET), ("worker_welfare", CONSENT_SECRET), ("worker_welfare", OLD_ADDRESS)} <= seen_by
+    # The relation itself: N is seen by its window (the shakyo), the desk supervisor and auditors;
+    # A's other readers do not see N through the person (404 as for any case they may not see).
+    assert n_seen_by["case_detail"] == n_seen_by["api-case"] == SEES_N_FULL | {"chief_welfare", "auditor"}
+
+
+def test_the_new_case_shows_its_readers_the_identity_and_ordinary_flags_only(world, client):
+    """N's readers at the shakyo get the identity needed to contact the person, not A's 要配慮 flag
+    (ひきこもり), nor A's consent; A's full viewers still see the flag through N."""
+    n = world["N"]
+    client.force_login(world["users"]["worker_shakyo"])
+    case = client.get(f"/api/v1/cases/{n.pk}/").json()
+    assert case["access"] == "full"
+    assert case["person"]["family_name"] == "津久見" and case["person"]["address"] == "津久見市川上1-1"
+    assert case["person"]["flags"] == []
+    assert client.get(f"/api/v1/cases/{n.pk}/consents/").json()["results"] == []
+    client.force_login(world["users"]["chief_welfare"])
+    assert client.get(f"/api/v1/cases/{n.pk}/").json()["person"]["flags"] == ["hikikomori"]

@@ -69,6 +69,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "api-token-refresh": ("/api/v1/auth/token/refresh/", ("POST",)),
     "api-logout": ("/api/v1/auth/logout/", ("POST",)),
     "api-persons": ("/api/v1/persons/", ("GET",)),
+    "api-person": ("/api/v1/persons/{id}/", ("PATCH",)),
     "api-cases": ("/api/v1/cases/", ("GET", "POST")),
     "api-case": ("/api/v1/cases/{id}/", ("GET",)),
     "api-case-transitions": ("/api/v1/cases/{id}/transitions/", ("GET",)),

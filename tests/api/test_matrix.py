@@ -231,6 +231,23 @@ OPS = [
         "200 200 200 200 200 200 200 200 200 200 200 403 403 403 403 401",
         query="?q=ツクミ",
     ),
+    # Person edit (issue 17): staff with a full view of an open case of the person; a limited viewer
+    # or an auditor may see the person but not edit (403); the rest do not see them (404).
+    Op(
+        "api-person",
+        "PATCH",
+        "200 404 200 200 403 404 404 200 403 404 200 403 404 404 404 401",
+        lambda w: {"id": w.case.person_id},
+        body=lambda w: {"address": "津久見市青江2-1", "reason": "転居の連絡"},
+    ),
+    Op(
+        "api-person",
+        "PATCH",
+        "400 404 400 400 403 404 404 400 403 404 400 403 404 404 404 401",
+        lambda w: {"id": w.case.person_id},
+        body=lambda w: {"address": "津久見市青江2-1"},
+        label="no reason",
+    ),
     Op(
         "api-token",
         "POST",

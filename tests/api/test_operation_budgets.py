@@ -20,7 +20,9 @@ from tests.api.conftest import PERSON
 INTAKE_WITH_REFERRAL_CAP = 35
 INTAKE_CAP = 24
 TRANSITION_CAP = 13
-HISTORY_CAP = 19
+# +1 (issue 17): the case's history shows its person's changes from the case's opening on when the
+# case was opened for an existing person, so it reads whether the case is the person's first.
+HISTORY_CAP = 20
 
 REFERRAL = {"to_department": "health_promotion", "basis": "internal_use", "reason": "保健師の訪問をお願いします。"}
 

@@ -82,6 +82,8 @@ def known_path_parameters(path: str, world: World) -> list[dict]:
         ids = [world.consent.pk]
     elif path.startswith("/api/v1/escalations/{id}"):
         ids = [world.escalation.pk]
+    elif path.startswith("/api/v1/persons/{id}"):
+        ids = [world.case.person_id, world.other_case.person_id]
     else:
         return []
     if path.endswith("/transitions/{name}/"):

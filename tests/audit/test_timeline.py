@@ -27,7 +27,7 @@ def journey(open_case, users, fresh):
 def test_case_transition_shows_old_and_new_state_with_japanese_label_user_and_reason(journey, users):
     from referral_engine.audit.timeline import case_history
 
-    entries = case_history(case=journey)
+    entries = case_history(case=journey, reader=users["auditor"])
     change = next(
         e
         for e in entries
@@ -50,7 +50,7 @@ def test_case_transition_shows_old_and_new_state_with_japanese_label_user_and_re
 def test_referral_accept_shows_state_and_responder_as_display_values(journey, users):
     from referral_engine.audit.timeline import case_history
 
-    entries = case_history(case=journey)
+    entries = case_history(case=journey, reader=users["auditor"])
     accepted = next(
         e
         for e in entries
@@ -64,10 +64,10 @@ def test_referral_accept_shows_state_and_responder_as_display_values(journey, us
     assert accepted.username == "au_worker_health"
 
 
-def test_created_objects_show_their_initial_values(journey):
+def test_created_objects_show_their_initial_values(journey, users):
     from referral_engine.audit.timeline import case_history
 
-    entries = case_history(case=journey)
+    entries = case_history(case=journey, reader=users["auditor"])
     person = next(e for e in entries if e.object_type == "person" and e.kind == "created")
     values = {c.label: c.new for c in person.changes}
     assert values["氏"] == "津久見"
@@ -81,10 +81,10 @@ def test_created_objects_show_their_initial_values(journey):
     assert {c.label: c.new for c in activity.changes}["要配慮"] == "はい"
 
 
-def test_entries_are_in_time_order_and_cover_every_kind_of_record(journey):
+def test_entries_are_in_time_order_and_cover_every_kind_of_record(journey, users):
     from referral_engine.audit.timeline import case_history
 
-    entries = case_history(case=journey)
+    entries = case_history(case=journey, reader=users["auditor"])
     assert [e.at for e in entries] == sorted(e.at for e in entries)
     assert {e.object_type for e in entries if e.source == "history"} >= {"case", "person", "referral", "activity"}
     assert {e.kind for e in entries if e.source == "event"} >= {
@@ -106,7 +106,7 @@ def test_a_no_op_row_from_before_is_not_shown(journey, users):
     from referral_engine.audit.timeline import case_history
     from referral_engine.cases.models import Case
 
-    before = len(case_history(case=journey))
+    before = len(case_history(case=journey, reader=users["auditor"]))
     case = Case.objects.get(pk=journey.pk)
     rows = case.history.count()
     pre_save.disconnect(dispatch_uid="audit.history_skip_unchanged")
@@ -115,7 +115,7 @@ def test_a_no_op_row_from_before_is_not_shown(journey, users):
     finally:
         pre_save.connect(history_skip_unchanged, dispatch_uid="audit.history_skip_unchanged")
     assert case.history.count() == rows + 1
-    assert len(case_history(case=journey)) == before
+    assert len(case_history(case=journey, reader=users["auditor"])) == before
 
 
 def test_queries_do_not_grow_with_the_case(open_case, users, fresh):
@@ -132,9 +132,9 @@ def test_queries_do_not_grow_with_the_case(open_case, users, fresh):
         activity_add(case_id=big.pk, actor=fresh(users["worker_welfare"]), kind="note", body=f"記録{i}")
 
     with CaptureQueriesContext(connection) as few:
-        case_history(case=small)
+        case_history(case=small, reader=users["auditor"])
     with CaptureQueriesContext(connection) as many:
-        entries = case_history(case=big)
+        entries = case_history(case=big, reader=users["auditor"])
     assert len(entries) > 40
     assert len(many) <= len(few) + 2  # the referral's department and its requester, at most
     assert len(many) <= 20

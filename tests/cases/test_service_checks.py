@@ -158,6 +158,7 @@ def _refusals() -> dict[str, list[Refusal]]:
     from referral_engine.accounts.models import Department
     from referral_engine.cases.services.case_state import assignments_release, case_lead_change, case_transition
     from referral_engine.cases.services.intake import case_open
+    from referral_engine.cases.services.persons import person_update
     from referral_engine.cases.services.records import (
         activity_add,
         consent_record,
@@ -214,6 +215,11 @@ def _refusals() -> dict[str, list[Refusal]]:
     def slip(w, actor):
         return slip_submit(actor=actor, concern="新聞がたまっている")
 
+    def edit_person(w, actor):
+        return person_update(
+            person_id=w["case"].person_id, actor=actor, changes={"address": "津久見市青江1-1"}, reason="転居"
+        )
+
     return {
         "intake.case_open": [Refusal(policy.can_open_case, "auditor", Forbidden, open_new)],
         "referrals.referral_create": [
@@ -257,6 +263,10 @@ def _refusals() -> dict[str, list[Refusal]]:
         ],
         "records.records_dates_repair": [Refusal(policy.can_repair_records, "chief_welfare", Forbidden, repair)],
         "slips.slip_submit": [Refusal(policy.can_submit_slip, "desk_welfare", Forbidden, slip)],
+        "persons.person_update": [
+            Refusal(policy.can_see_person, "worker_longevity", NotFound, edit_person),
+            Refusal(policy.can_edit_person, "auditor", Forbidden, edit_person),
+        ],
     }
 
 

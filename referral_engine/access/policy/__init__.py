@@ -6,7 +6,10 @@
 - `decisions` — the per-object answers (`can_view_case`, `can_work_case`, …), django-fsm's
   `permission=` callables among them;
 - `reach` — the same reading answers as querysets filters (`cases_reach`, `referrals_reach`,
-  `escalations_reach`, …) that the selectors compose.
+  `escalations_reach`, …) that the selectors compose;
+- `persons` — need-to-know at the person (DESIGN §11.1): what of a person a user sees through the
+  cases they reach (`person_view`, `case_person_flags`), a case's own consents and person history,
+  who may edit a person.
 
 Grants and revocations (the rows these read) are written only by `referral_engine.access.grants`.
 `cases.models` imports this package for its django-fsm `permission=` callables, so the package sits
@@ -63,10 +66,22 @@ from referral_engine.access.policy.object_permissions import (
     referral_perms,
     referrals_perms_prefetch,
 )
+from referral_engine.access.policy.persons import (
+    IDENTITY_FIELDS,
+    PersonView,
+    can_edit_person,
+    can_see_person,
+    case_consents_q,
+    case_person_flags,
+    case_person_sees_field,
+    person_history_since,
+    person_view,
+)
 from referral_engine.access.policy.principals import MEMBERSHIP_SCOPED_ROLES, NOBODY, Principal, forget, principal
 from referral_engine.access.policy.reach import (
     DashboardScope,
     ReportScope,
+    cases_full_reach,
     cases_reach,
     dashboard_reach,
     escalations_reach,
@@ -77,9 +92,11 @@ from referral_engine.access.policy.reach import (
 )
 
 __all__ = [
+    "IDENTITY_FIELDS",
     "MEMBERSHIP_SCOPED_ROLES",
     "NOBODY",
     "DashboardScope",
+    "PersonView",
     "Principal",
     "ReportScope",
     "ViewLevel",
@@ -93,6 +110,7 @@ __all__ = [
     "can_audit",
     "can_cancel",
     "can_close_case",
+    "can_edit_person",
     "can_edit_stage_record",
     "can_list_cases",
     "can_manage_consent",
@@ -106,6 +124,7 @@ __all__ = [
     "can_repair_records",
     "can_respond",
     "can_search_persons",
+    "can_see_person",
     "can_see_sensitive",
     "can_submit_slip",
     "can_view_case",
@@ -116,8 +135,12 @@ __all__ = [
     "can_view_reports",
     "can_work_case",
     "can_work_referral",
+    "case_consents_q",
     "case_perms",
+    "case_person_flags",
+    "case_person_sees_field",
     "case_view_level",
+    "cases_full_reach",
     "cases_perms_prefetch",
     "cases_reach",
     "dashboard_reach",
@@ -125,6 +148,8 @@ __all__ = [
     "forget",
     "in_progress_reach",
     "inbox_reach",
+    "person_history_since",
+    "person_view",
     "principal",
     "referral_perms",
     "referrals_perms_prefetch",

@@ -16,6 +16,7 @@ from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE, STAFF_ROLES, Ro
 PRINCIPAL_CACHE = "_principal"
 CASE_PERMS_CACHE = "_case_perms"
 REFERRAL_PERMS_CACHE = "_referral_perms"
+PERSON_VIEW_CACHE = "_person_views"  # access.policy.persons: what of a person the user sees
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def principal(user: Any) -> Principal:
     return value
 
 
-def user_cache(user: Any, attr: str) -> dict[int, frozenset[str]]:
+def user_cache(user: Any, attr: str) -> dict[int, Any]:
     """A per-user-object cache of object permissions (`CASE_PERMS_CACHE`, `REFERRAL_PERMS_CACHE`)."""
     cache = getattr(user, attr, None)
     if cache is None:
@@ -132,7 +133,7 @@ def user_cache(user: Any, attr: str) -> dict[int, frozenset[str]]:
 
 def forget(user: Any) -> None:
     """Drop what was cached on the user object (after a membership or grant change)."""
-    for attr in (PRINCIPAL_CACHE, CASE_PERMS_CACHE, REFERRAL_PERMS_CACHE):
+    for attr in (PRINCIPAL_CACHE, CASE_PERMS_CACHE, REFERRAL_PERMS_CACHE, PERSON_VIEW_CACHE):
         try:
             delattr(user, attr)
         except AttributeError:

@@ -38,11 +38,11 @@ CASE_VIEW = ("view_case_full", "view_case_limited")
 # --- Rows that give reach -----------------------------------------------------------------------
 
 
-def _case_rows(p: Principal, case_id: str) -> Q:
+def _case_rows(p: Principal, case_id: str, codenames: tuple[str, ...] = CASE_VIEW) -> Q:
     """The user's or their departments' view rows on the case whose id is the outer query's `case_id`."""
     from referral_engine.access.models import CaseGroupObjectPermission, CaseUserObjectPermission
 
-    view = permission_ids("case", *CASE_VIEW)
+    view = permission_ids("case", *codenames)
     by_group = CaseGroupObjectPermission.objects.filter(
         p.group_reach(), content_object_id=OuterRef(case_id), permission_id__in=view
     )
@@ -77,6 +77,17 @@ def cases_reach(user: Any) -> Q:
     if not p.is_staff_member:
         return NOTHING
     return _case_rows(p, "pk")
+
+
+def cases_full_reach(user: Any) -> Q:
+    """Cases the user sees whole, sensitive records included (`can_see_sensitive`): what gives reach
+    to the person's record (access/policy/persons.py)."""
+    p = principal(user)
+    if p.reaches_every_case:
+        return EVERYTHING
+    if not p.is_staff_member:
+        return NOTHING
+    return _case_rows(p, "pk", ("view_case_full",))
 
 
 def referrals_reach(user: Any) -> Q:

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from referral_engine.access import policy
 from referral_engine.accounts.models import User
 from referral_engine.cases import locks
-from referral_engine.cases.models import Case, Referral
+from referral_engine.cases.models import Case, Person, Referral
 from referral_engine.errors import NotFound
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,3 +71,15 @@ def access_referral_for_write(referral_id: Any, actor: User) -> Referral:
     if not policy.can_view_referral(actor, referral):
         raise NotFound(_("つなぎが見つかりません。"))
     return referral
+
+
+def access_person_for_write(person_id: Any, actor: User) -> Person:
+    """The person, locked, if the actor reaches a case of theirs (`policy.can_see_person`); else the
+    same NotFound as a person that does not exist."""
+    try:
+        person = locks.person_for_update(int(person_id))
+    except (Person.DoesNotExist, TypeError, ValueError):
+        raise NotFound(_("本人が見つかりません。")) from None
+    if not policy.can_see_person(actor, person):
+        raise NotFound(_("本人が見つかりません。"))
+    return person

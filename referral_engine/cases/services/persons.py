@@ -1,34 +1,83 @@
-"""The person of an intake (本人): an existing one named by id, or a new one after the duplicate
-check (normalised kana, kanji name or phone, and a birth date that does not contradict). Staff
-decide; nothing is merged silently. Written only inside an intake the policy has authorised."""
+"""The person (本人): the person of an intake — an existing one named by id, or a new one after the
+duplicate check (normalised kana, kanji name or phone, and a birth date that does not contradict;
+staff decide, nothing is merged silently) — what a search hit shows of a person, and the edit of a
+person's identity and flags (`person_update`, DESIGN §11.2)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from referral_engine.access import policy
 from referral_engine.accounts.models import User
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import normalize
-from referral_engine.cases.inputs import PersonInput, person_input
-from referral_engine.cases.models import Person
-from referral_engine.cases.services.guards import unchecked
-from referral_engine.errors import InvalidInput, PossibleDuplicate
+from referral_engine.cases.choices import CaseState
+from referral_engine.cases.inputs import PersonEditInputs, PersonInput, person_changes_input, person_input
+from referral_engine.cases.models import Case, Person
+from referral_engine.cases.services.guards import access_person_for_write, checks, unchecked
+from referral_engine.errors import Forbidden, InvalidInput, PossibleDuplicate
+
+# The start of a house number: what follows is not the town part of an address.
+_HOUSE_NUMBER = re.compile(r"[0-9０-９]|[一二三四五六七八九十〇]+(?:丁目|番地|番|号)")
+_PREFECTURE = re.compile(r"^\S{2,3}?[都道府県]")
+_CITY = re.compile(r"^\S{1,5}?[市郡]")
+
+
+@unchecked("formats a text; reads and writes nothing")
+def address_town(address: str) -> str:
+    """The town part of an address (DESIGN §11.1): without prefecture and city, without the house
+    number. `大分県津久見市川上 港町3-4` → `川上 港町`."""
+    rest = (address or "").strip()
+    rest = _PREFECTURE.sub("", rest, count=1)
+    rest = _CITY.sub("", rest, count=1)
+    match = _HOUSE_NUMBER.search(rest)
+    if match:
+        rest = rest[: match.start()]
+    return " ".join(rest.replace("　", " ").split()).rstrip("-－ー−")
+
+
+@unchecked("reads which windows have an open case of persons the caller was already allowed to find")
+def person_open_departments(person_ids: list[int]) -> dict[int, list[str]]:
+    """ "Open case at: <departments>": the lead departments of each person's open cases, by code,
+    without anything of their contents. One query for the whole list."""
+    found: dict[int, list[str]] = {pk: [] for pk in person_ids}
+    rows = (
+        Case.objects.filter(person_id__in=person_ids)
+        .exclude(state=CaseState.CLOSED)
+        .values_list("person_id", "lead_department__code")
+        .order_by("lead_department__code")
+        .distinct()
+    )
+    for person_id, code in rows:
+        if code not in found[person_id]:
+            found[person_id].append(code)
+    return found
 
 
 @unchecked("formats a person the caller was already allowed to find; reads and writes nothing")
-def person_candidate_payload(person: Person) -> dict[str, Any]:
-    """What a duplicate warning shows: identifying, never sensitive."""
+def person_candidate_payload(person: Person, open_at: list[str] | None = None) -> dict[str, Any]:
+    """A search hit or a duplicate warning (DESIGN §11.1): name, kana, birth date, district, the town
+    part of the address and where the person has an open case. No house number, no phone, no flag."""
     return {
         "id": person.pk,
         "name": person.full_name,
         "kana": person.full_name_kana,
         "birth_date": person.birth_date.isoformat() if person.birth_date else None,
         "district": person.district.code if person.district_id else None,
-        "address": person.address,
+        "town": address_town(person.address),
+        "open_case_at": list(open_at or []),
     }
+
+
+@unchecked("formats persons the caller was already allowed to find; one read of their open cases")
+def person_candidates_payload(persons: list[Person]) -> list[dict[str, Any]]:
+    open_at = person_open_departments([p.pk for p in persons])
+    return [person_candidate_payload(p, open_at.get(p.pk)) for p in persons]
 
 
 def _duplicate_candidates(person: PersonInput, *, limit: int = 10) -> list[Person]:
@@ -64,7 +113,7 @@ def _intake_person(*, actor: User, person_id: Any, person: dict[str, Any] | None
         if candidates:
             raise PossibleDuplicate(
                 _("同一人物の可能性がある方が登録されています。確認してください。"),
-                candidates=[person_candidate_payload(c) for c in candidates],
+                candidates=person_candidates_payload(candidates),
             )
     return _person_write(data, actor=actor)
 
@@ -86,4 +135,47 @@ def _person_write(data: PersonInput, *, actor: User) -> Person:
         phone_key=normalize.phone_key(data.phone),
     )
     save_with_history(person, actor=actor, reason="person_create")
+    return person
+
+
+# --- Edit (DESIGN §11.2) ---------------------------------------------------------------------------
+
+
+@checks(policy.can_see_person, policy.can_edit_person)
+@transaction.atomic
+def person_update(*, person_id: Any, actor: User, changes: dict[str, Any], reason: str) -> Person:
+    """Change the person's identity fields and flags, with a reason, historied (who and why).
+
+    The sensitive flags the editor may not see (`policy.person_view`) are kept whatever they send:
+    nobody removes what they cannot see. A change that changes nothing writes no history row."""
+    person = access_person_for_write(person_id, actor)
+    if not policy.can_edit_person(actor, person):
+        raise Forbidden(_("この本人の情報を変更する権限がありません。"))
+    reason = PersonEditInputs.reason.clean(reason)
+    cleaned = person_changes_input(changes)
+    if "flags" in cleaned:
+        view = policy.person_view(actor, person)
+        hidden = [f for f in person.flags or [] if not view.sees_flag(f)]
+        cleaned["flags"] = sorted(set(cleaned["flags"]) | set(hidden))
+    changed = []
+    for name, value in cleaned.items():
+        current = person.district if name == "district" else getattr(person, name)
+        if name == "flags":
+            current = sorted(set(current or []))
+        if current != value:
+            setattr(person, name, value)
+            changed.append(name)
+    if not changed:
+        return person
+    keys = {
+        "kana_key": normalize.kana_key(person.family_name_kana, person.given_name_kana),
+        "name_key": normalize.name_key(person.family_name, person.given_name),
+        "phone_key": normalize.phone_key(person.phone),
+    }
+    for name, value in keys.items():
+        if getattr(person, name) != value:
+            setattr(person, name, value)
+            changed.append(name)
+    save_with_history(person, actor=actor, reason=f"person_update: {reason}", update_fields=changed, changed=True)
+    policy.forget(actor)  # what the actor may see of the person follows the change
     return person

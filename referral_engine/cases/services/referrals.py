@@ -80,7 +80,7 @@ def _check_basis(
                 _("この同意は撤回されています。撤回された同意では新たな情報提供はできません。"),
                 fields={"consent_id": [_("撤回済みの同意です。")]},
             )
-        if consent.person_id != case.person_id or not consent.covers(to_department.code):
+        if consent.case_id != case.pk or not consent.covers(to_department.code):
             raise InvalidInput(
                 _("同意の範囲に「%(d)s」が含まれていません。") % {"d": to_department.name_ja},
                 fields={"consent_id": [_("同意の範囲外の提供先です。")]},
@@ -95,13 +95,15 @@ def _check_basis(
 def _find_consent(case: Case, to_department: Department, consent_id: Any) -> Consent | None:
     if consent_id:
         try:
-            return Consent.objects.get(pk=int(consent_id), person_id=case.person_id)
+            # A case's consents are its own (policy.case_consents_q): another case's consent of the
+            # same person is not found from here.
+            return Consent.objects.filter(policy.case_consents_q(case)).get(pk=int(consent_id))
         except (Consent.DoesNotExist, TypeError, ValueError):
             raise InvalidInput(
                 _("同意の記録が見つかりません。"), fields={"consent_id": [_("存在しない同意です。")]}
             ) from None
-    # The newest consent of the person that covers this recipient (withdrawn ones are reported).
-    candidates = list(Consent.objects.filter(person_id=case.person_id).order_by("-obtained_at", "-id"))
+    # The newest consent of the case that covers this recipient (withdrawn ones are reported).
+    candidates = list(Consent.objects.filter(policy.case_consents_q(case)).order_by("-obtained_at", "-id"))
     covering = [c for c in candidates if c.covers(to_department.code)]
     active = [c for c in covering if c.is_active]
     return (active or covering or [None])[0]

@@ -31,6 +31,7 @@ from referral_engine.cases.choices import (
 )
 from referral_engine.cases.models import Case, Referral
 from referral_engine.cases.services.case_state import case_available_transitions, case_lead_change, case_transition
+from referral_engine.cases.services.persons import person_update
 from referral_engine.cases.services.records import activity_add, consent_record, consent_withdraw, stage_record_update
 from referral_engine.cases.services.referrals import (
     referral_assign,
@@ -38,7 +39,7 @@ from referral_engine.cases.services.referrals import (
     referral_create,
     referral_transition,
 )
-from referral_engine.errors import Conflict, IllegalTransition, InvalidInput
+from referral_engine.errors import Conflict, Forbidden, IllegalTransition, InvalidInput
 from referral_engine.pagination import CappedCountPaginator
 from referral_engine.web import labels
 from referral_engine.web.errors import domain_errors, error_page
@@ -48,6 +49,7 @@ from referral_engine.web.forms import (
     ConsentForm,
     ConsentWithdrawForm,
     LeadChangeForm,
+    PersonEditForm,
     ReferralAssignForm,
     ReferralCreateForm,
 )
@@ -216,6 +218,7 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
         for consent in selectors.case_consents(case)
     ]
     case_actions = [labels.case_action(n) for n in case_available_transitions(case, user)]
+    can_edit_person = not printing and policy.can_edit_person(user, case.person)
     return render(
         request,
         "cases/case_detail.html",
@@ -226,6 +229,7 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
             "see_full": see_full,
             "is_auditor": policy.can_audit(user),
             "flags": [(f, flag_labels.get(f, f)) for f in selectors.person_flags_for(user, case)],
+            "person_sex": case.person.get_sex_display() if policy.case_person_sees_field(user, case, "sex") else "",
             "needs": [(n, need_labels.get(n, n)) for n in case.needs],
             "case_actions": case_actions,
             "closure_reasons": ClosureReason.choices,
@@ -246,6 +250,8 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
             or LeadChangeForm(
                 initial={"lead_department": case.lead_department.code, "lead_worker_id": case.lead_worker_id}
             ),
+            "can_edit_person": can_edit_person,
+            "person_form": (bound.get("person") or person_edit_form(user, case)) if can_edit_person else None,
             "printing": printing,
             "now": now,
         },
@@ -413,6 +419,48 @@ def case_lead_change_post(request, case_id: int):
             messages.success(request, _("主担当を変更しました。"))
             return redirect(_case_url(case_id) + "#summary")
     return _rerender(request, case_id, bound={"lead": form})
+
+
+def person_edit_form(user, case: Case, data=None) -> PersonEditForm:
+    """The edit form of the case's person, filled with what this user sees of them."""
+    person = case.person
+    view = policy.person_view(user, person)
+    initial = {
+        "family_name": person.family_name,
+        "given_name": person.given_name,
+        "family_name_kana": person.family_name_kana,
+        "given_name_kana": person.given_name_kana,
+        "birth_date": person.birth_date,
+        "district": person.district.code if person.district_id else "",
+        "address": person.address,
+        "phone": person.phone,
+        "flags": view.flags(person.flags),
+        "sex": person.sex if view.sees_field("sex") else "",
+    }
+    return PersonEditForm(data, initial=initial, show_sex=view.sees_field("sex"), auto_id="id_person_%s")
+
+
+@require_POST
+@domain_errors
+def case_person_edit(request, case_id: int):
+    case = selectors.case_get_for_user(request.user, case_id, request=request, log=False)
+    form = person_edit_form(request.user, case, request.POST)
+    if form.is_valid():
+        try:
+            person_update(
+                person_id=case.person_id,
+                actor=request.user,
+                changes=form.changes(),
+                reason=form.cleaned_data["reason"],
+            )
+        except InvalidInput as exc:
+            form.add_domain_errors(exc)
+        else:
+            messages.success(request, _("本人の情報を変更しました。"))
+            return redirect(_case_url(case_id) + "#summary")
+    elif not policy.can_edit_person(request.user, case.person):
+        raise Forbidden(_("この本人の情報を変更する権限がありません。"))
+    return _rerender(request, case_id, bound={"person": form})
 
 
 # --- Referral forms (from the case page and the inbox) ------------------------------------------

@@ -1,5 +1,7 @@
 """`/cases/new/`: intake in one screen, and the person search it calls as the user types."""
 
+from datetime import date
+
 from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -7,12 +9,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from referral_engine.access import policy
+from referral_engine.accounts.models import Department, District
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record
 from referral_engine.cases import selectors
 from referral_engine.cases.models import Person
 from referral_engine.cases.services.intake import case_open
-from referral_engine.errors import Conflict, InvalidInput, PossibleDuplicate
+from referral_engine.cases.services.persons import person_candidates_payload
+from referral_engine.errors import Conflict, Forbidden, InvalidInput, PossibleDuplicate, Throttled
 from referral_engine.web.errors import domain_errors
 from referral_engine.web.forms import IntakeForm
 from referral_engine.web.templatetags.wareki import wareki
@@ -66,8 +70,10 @@ def case_new(request):
     else:
         form, person_label = _form_for_person(request, window_ids)
     districts = dict(form.fields["district"].choices)
+    names = _department_names() if duplicates else {}
     for candidate in duplicates or []:
         candidate["district_name"] = districts.get(candidate.get("district") or "", "")
+        candidate["open_case_at_names"] = [names.get(code, code) for code in candidate.get("open_case_at", [])]
     return render(
         request,
         "cases/case_new.html",
@@ -94,26 +100,36 @@ def _form_for_person(request, window_ids):
 
 @require_GET
 def person_search(request):
-    """Search as you type (by kana or kanji): a small JSON list; every search is access-logged."""
+    """Search as you type (by kana or kanji): a small JSON list of minimal candidates (DESIGN §11.1:
+    name, kana, birth date, district, the town part of the address, where the person has an open
+    case). Two characters at least (400), rate limited per user (429), every search access-logged."""
     user = request.user
-    if not policy.can_search_persons(user):
+    try:
+        persons = selectors.persons_search(user, request.GET.get("q", ""), request=request)
+    except Forbidden:
         return JsonResponse({"error": "forbidden", "message": _("検索の権限がありません。")}, status=403)
-    query = request.GET.get("q", "")
-    if len(query.strip()) < 1:
-        return JsonResponse({"results": []})
-    persons = selectors.persons_search(user, query, request=request, limit=10)
-    return JsonResponse(
-        {
-            "results": [
-                {
-                    "id": person.pk,
-                    "name": person.full_name,
-                    "kana": person.full_name_kana,
-                    "birth_date": wareki(person.birth_date) if person.birth_date else "",
-                    "district": person.district.name if person.district_id else "",
-                    "address": person.address,
-                }
-                for person in persons
-            ]
-        }
-    )
+    except InvalidInput as exc:
+        return JsonResponse({"error": exc.code, "message": exc.message, "fields": exc.fields}, status=400)
+    except Throttled as exc:
+        response = JsonResponse({"error": exc.code, "message": exc.message}, status=429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    candidates = person_candidates_payload(persons)
+    names = _department_names() if candidates else {}
+    districts = dict(District.objects.values_list("code", "name")) if candidates else {}
+    return JsonResponse({"results": [_candidate_for_page(c, names, districts) for c in candidates]})
+
+
+def _candidate_for_page(candidate: dict, names: dict[str, str], districts: dict[str, str]) -> dict:
+    """A candidate as the intake page shows it: 和暦, names of the district and departments."""
+    birth = candidate["birth_date"]
+    return {
+        **candidate,
+        "birth_date": wareki(date.fromisoformat(birth)) if birth else "",
+        "district": districts.get(candidate["district"] or "", ""),
+        "open_case_at": [names.get(code, code) for code in candidate["open_case_at"]],
+    }
+
+
+def _department_names() -> dict[str, str]:
+    return dict(Department.objects.values_list("code", "name_ja"))
