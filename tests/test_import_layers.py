@@ -71,6 +71,7 @@ LAZY_IMPORTS = {
     ),
     ("referral_engine.access.policy.reach", "referral_engine.access.models"): "as above",
     ("referral_engine.access.policy.reach", "referral_engine.cases.models"): "as above: the querysets of Case",
+    ("referral_engine.access.policy.person_upkeep", "referral_engine.cases.models"): "as above: a person's cases",
 }
 
 

@@ -4,7 +4,7 @@ drf-spectacular-sidecar, served by the app: no CDN). Anything else under /api/ i
 from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from referral_engine.api import views
+from referral_engine.api import upkeep, views
 from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView
 from referral_engine.reports.api import FiscalYearReportAPIView
 
@@ -52,6 +52,7 @@ v1 = [
     path("cases/<api_id:id>/activities/", views.CaseActivitiesView.as_view(), name="api-case-activities"),
     path("cases/<api_id:id>/consents/", views.CaseConsentsView.as_view(), name="api-case-consents"),
     path("cases/<api_id:id>/history/", CaseHistoryAPIView.as_view(), name="api-case-history"),
+    path("cases/<api_id:id>/reassess/", upkeep.CaseReassessView.as_view(), name="api-case-reassess"),
     path("consents/<api_id:id>/withdraw/", views.ConsentWithdrawView.as_view(), name="api-consent-withdraw"),
     path("referrals/", views.ReferralListView.as_view(), name="api-referrals"),
     path("referrals/<api_id:id>/", views.ReferralDetailView.as_view(), name="api-referral"),

@@ -185,3 +185,11 @@ def person_input(data: dict[str, Any]) -> PersonInput:
         phone=PersonInputs.phone.clean(data.get("phone")),
         flags=sorted(set(flags)),
     )
+
+
+# --- Keeping the records right (issue 17: reassessment, merge, households) ----------------------
+
+
+class UpkeepInputs:
+    reason = TextInput("reason", 2000, required=True)  # every reassessment, merge and household change says why
+    summary = TextInput("summary", required=True)  # a reassessed 主訴, as at intake

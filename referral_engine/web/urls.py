@@ -3,7 +3,7 @@ are contracts) and the POST endpoints their forms send to."""
 
 from django.urls import path
 
-from referral_engine.web.views import cases, dashboard, home, inbox, intake, notifications, slips
+from referral_engine.web.views import cases, dashboard, home, inbox, intake, notifications, slips, upkeep
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -16,6 +16,7 @@ urlpatterns = [
     path("cases/<int:case_id>/referrals/", cases.case_referral_add, name="case_referral_add"),
     path("cases/<int:case_id>/consents/", cases.case_consent_add, name="case_consent_add"),
     path("cases/<int:case_id>/lead/", cases.case_lead_change_post, name="case_lead_change"),
+    path("cases/<int:case_id>/reassess/", upkeep.case_reassess_post, name="case_reassess"),
     path("consents/<int:consent_id>/withdraw/", cases.consent_withdraw_post, name="consent_withdraw"),
     path("referrals/<int:referral_id>/transition/", cases.referral_transition_post, name="referral_transition"),
     path("referrals/<int:referral_id>/record/", cases.referral_record, name="referral_record"),

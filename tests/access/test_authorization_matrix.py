@@ -92,6 +92,7 @@ SEES_ESCALATION = {"worker_longevity", "chief_longevity", "chief_welfare", "audi
 ESCALATION_ACK = {"chief_longevity", "chief_welfare"}
 
 CASE_WRITERS = FULL  # staff of a department holding `work_case` on A (incl. the desk supervisor)
+REASSESSORS = {u for u in CASE_WRITERS if not u.startswith("desk_")}  # caseworkers and supervisors
 
 ROUTES: dict[str, Route] = {
     # --- web pages ------------------------------------------------------------------------------
@@ -134,6 +135,13 @@ ROUTES: dict[str, Route] = {
         lambda w: f"/cases/{w['A'].pk}/lead/",
         case_rule(ok=302, who={"chief_welfare"}),
         data=lambda w: {"lead_department": "social_welfare", "lead_worker_id": w["users"]["worker_welfare"].pk},
+    ),
+    # Reassessment: caseworkers and supervisors of departments that work the case (not front desk).
+    "case_reassess": Route(
+        "post",
+        lambda w: f"/cases/{w['A'].pk}/reassess/",
+        case_rule(ok=302, who=REASSESSORS),
+        data=lambda w: {"risk": "urgent", "needs": ["isolation"], "summary": "急変", "reason": "訪問で確認"},
     ),
     "consent_withdraw": Route(
         "post", lambda w: f"/consents/{w['consent'].pk}/withdraw/", case_rule(ok=302, who=CASE_WRITERS)
@@ -278,6 +286,13 @@ ROUTES: dict[str, Route] = {
         "get",
         lambda w: f"/api/v1/cases/{w['A'].pk}/history/",
         lambda u: 200 if u in FULL | {"auditor"} else 404,
+    ),
+    "api-case-reassess": Route(
+        "post",
+        lambda w: f"/api/v1/cases/{w['A'].pk}/reassess/",
+        case_rule(ok=200, who=REASSESSORS),
+        data=lambda w: {"risk": "urgent", "reason": "訪問で確認"},
+        json=True,
     ),
     "api-consent-withdraw": Route(
         "post",

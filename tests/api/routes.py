@@ -75,6 +75,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "api-case-activities": ("/api/v1/cases/{id}/activities/", ("GET", "POST")),
     "api-case-consents": ("/api/v1/cases/{id}/consents/", ("GET", "POST")),
     "api-case-history": ("/api/v1/cases/{id}/history/", ("GET",)),
+    "api-case-reassess": ("/api/v1/cases/{id}/reassess/", ("POST",)),
     "api-consent-withdraw": ("/api/v1/consents/{id}/withdraw/", ("POST",)),
     "api-referrals": ("/api/v1/referrals/", ("GET",)),
     "api-referral": ("/api/v1/referrals/{id}/", ("GET",)),

@@ -120,6 +120,14 @@ OPS = [
         lambda w: {"id": w.consent.pk},
         body=lambda w: {"note": "本人の申し出"},
     ),
+    # Reassessment: caseworkers and supervisors who work the case; front desk and auditors see it but may not.
+    Op(
+        "api-case-reassess",
+        "POST",
+        "403 404 200 200 403 404 404 200 403 404 200 403 404 404 404 401",
+        _case,
+        body=lambda w: {"risk": "urgent", "reason": "訪問で急変を確認"},
+    ),
     Op("api-referrals", "GET", "200 200 200 200 200 200 200 200 200 200 200 200 403 403 403 401"),
     Op(
         "api-referrals",

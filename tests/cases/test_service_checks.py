@@ -27,7 +27,7 @@ from referral_engine.errors import DomainError, Forbidden, NotFound
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "referral_engine.cases.services"
-USE_CASES = {"intake", "persons", "referrals", "case_state", "records", "slips"}
+USE_CASES = {"intake", "persons", "referrals", "case_state", "records", "slips", "reassessment"}
 BUILDING_BLOCKS = {"guards", "departments", "changes"}  # called by the services only, after their checks
 
 
@@ -158,6 +158,7 @@ def _refusals() -> dict[str, list[Refusal]]:
     from referral_engine.accounts.models import Department
     from referral_engine.cases.services.case_state import assignments_release, case_lead_change, case_transition
     from referral_engine.cases.services.intake import case_open
+    from referral_engine.cases.services.reassessment import case_reassess
     from referral_engine.cases.services.records import (
         activity_add,
         consent_record,
@@ -210,6 +211,9 @@ def _refusals() -> dict[str, list[Refusal]]:
     def slip(w, actor):
         return slip_submit(actor=actor, concern="新聞がたまっている")
 
+    def reassess(w, actor):
+        return case_reassess(case_id=w["case"].pk, actor=actor, risk="urgent", reason="急変")
+
     return {
         "intake.case_open": [Refusal(policy.can_open_case, "auditor", Forbidden, open_new)],
         "referrals.referral_create": [
@@ -252,6 +256,10 @@ def _refusals() -> dict[str, list[Refusal]]:
             Refusal(policy.can_edit_stage_record, "auditor", Forbidden, record),
         ],
         "slips.slip_submit": [Refusal(policy.can_submit_slip, "desk_welfare", Forbidden, slip)],
+        "reassessment.case_reassess": [
+            Refusal(policy.can_view_case, "worker_longevity", NotFound, reassess),
+            Refusal(policy.can_reassess, "auditor", Forbidden, reassess),
+        ],
     }
 
 

@@ -51,6 +51,7 @@ from referral_engine.web.forms import (
     ReferralAssignForm,
     ReferralCreateForm,
 )
+from referral_engine.web.upkeep_panels import upkeep_context
 from referral_engine.web.views.common import redirect_next, require
 from referral_engine.workflow import diagrams
 from referral_engine.workflow import registry as workflow_registry
@@ -248,6 +249,7 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
             ),
             "printing": printing,
             "now": now,
+            **upkeep_context(user, case, bound),
         },
         status=status,
     )
