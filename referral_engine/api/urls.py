@@ -40,6 +40,7 @@ register_converter(NameConverter, "api_name")
 v1 = [
     path("auth/token/", views.TokenObtainView.as_view(), name="api-token"),
     path("persons/", views.PersonSearchView.as_view(), name="api-persons"),
+    path("persons/<api_id:id>/merge/", upkeep.PersonMergeView.as_view(), name="api-person-merge"),
     path("cases/", views.CaseListView.as_view(), name="api-cases"),
     path("cases/<api_id:id>/", views.CaseDetailView.as_view(), name="api-case"),
     path("cases/<api_id:id>/transitions/", views.CaseTransitionListView.as_view(), name="api-case-transitions"),
@@ -54,6 +55,8 @@ v1 = [
     path("cases/<api_id:id>/history/", CaseHistoryAPIView.as_view(), name="api-case-history"),
     path("cases/<api_id:id>/reassess/", upkeep.CaseReassessView.as_view(), name="api-case-reassess"),
     path("consents/<api_id:id>/withdraw/", views.ConsentWithdrawView.as_view(), name="api-consent-withdraw"),
+    path("households/", upkeep.HouseholdCreateView.as_view(), name="api-households"),
+    path("households/<api_id:id>/", upkeep.HouseholdDetailView.as_view(), name="api-household"),
     path("referrals/", views.ReferralListView.as_view(), name="api-referrals"),
     path("referrals/<api_id:id>/", views.ReferralDetailView.as_view(), name="api-referral"),
     path(
@@ -68,6 +71,12 @@ v1 = [
     ),
     path("referrals/<api_id:id>/record/", views.ReferralRecordView.as_view(), name="api-referral-record"),
     path("community-slips/", views.SlipListView.as_view(), name="api-community-slips"),
+    path("community-slips/<api_id:id>/link/", upkeep.SlipLinkView.as_view(), name="api-community-slip-link"),
+    path(
+        "community-slips/<api_id:id>/confirm-new/",
+        upkeep.SlipConfirmNewView.as_view(),
+        name="api-community-slip-confirm-new",
+    ),
     path("escalations/", views.EscalationListView.as_view(), name="api-escalations"),
     path(
         "escalations/<api_id:id>/acknowledge/",

@@ -19,6 +19,7 @@ def navigation(request):
             "reports": policy.can_view_reports(user),
             "audit": policy.can_audit(user),
             "slips": policy.can_submit_slip(user),
+            "slip_queue": policy.can_triage_slips(user),
             "admin": user.is_staff and policy.can_manage_master_data(user),
         },
         "unread_count": notifications_unread_count(user),

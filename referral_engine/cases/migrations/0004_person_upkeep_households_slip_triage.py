@@ -5,6 +5,13 @@ import simple_history.models
 from django.conf import settings
 from django.db import migrations, models
 
+from referral_engine.audit.append_only import install_append_only_triggers
+
+
+def append_only_households(apps, schema_editor):
+    """The two new history tables are append-only like every other (DESIGN §6, audit.E001)."""
+    install_append_only_triggers(schema_editor, ["cases_historicalhousehold", "cases_historicalhouseholdmember"])
+
 
 class Migration(migrations.Migration):
 
@@ -134,4 +141,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('person',), name='household_member_one_household')],
             },
         ),
+        migrations.RunPython(append_only_households, migrations.RunPython.noop),
     ]

@@ -13,6 +13,7 @@ from referral_engine.errors import Conflict, InvalidInput, PossibleDuplicate
 from referral_engine.web.errors import domain_errors
 from referral_engine.web.forms import IntakeForm
 from referral_engine.web.templatetags.wareki import wareki
+from referral_engine.web.upkeep_panels import merge_offers
 from referral_engine.web.views.common import require
 
 
@@ -62,12 +63,19 @@ def case_new(request):
     else:
         form = IntakeForm(window_ids=window_ids)
     districts = dict(form.fields["district"].choices)
+    offers = merge_offers(user, duplicates or [])
     for candidate in duplicates or []:
         candidate["district_name"] = districts.get(candidate.get("district") or "", "")
+        candidate["merge_into"] = offers.get(candidate["id"], [])
     return render(
         request,
         "cases/case_new.html",
-        {"form": form, "duplicates": duplicates, "person_label": request.POST.get("person_label", "")},
+        {
+            "form": form,
+            "duplicates": duplicates,
+            "person_label": request.POST.get("person_label", ""),
+            "merge_offered": bool(offers),
+        },
         status=status,
     )
 
