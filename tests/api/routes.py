@@ -67,6 +67,7 @@ def api_routes() -> list[Route]:
 EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "api-token": ("/api/v1/auth/token/", ("POST",)),
     "api-persons": ("/api/v1/persons/", ("GET",)),
+    "api-person-merge": ("/api/v1/persons/{id}/merge/", ("POST",)),
     "api-cases": ("/api/v1/cases/", ("GET", "POST")),
     "api-case": ("/api/v1/cases/{id}/", ("GET",)),
     "api-case-transitions": ("/api/v1/cases/{id}/transitions/", ("GET",)),
@@ -83,6 +84,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "api-referral-transition": ("/api/v1/referrals/{id}/transitions/{name}/", ("POST",)),
     "api-referral-record": ("/api/v1/referrals/{id}/record/", ("PUT", "PATCH")),
     "api-community-slips": ("/api/v1/community-slips/", ("GET", "POST")),
+    "api-community-slip-link": ("/api/v1/community-slips/{id}/link/", ("POST",)),
+    "api-community-slip-confirm-new": ("/api/v1/community-slips/{id}/confirm-new/", ("POST",)),
+    "api-households": ("/api/v1/households/", ("POST",)),
+    "api-household": ("/api/v1/households/{id}/", ("GET", "PATCH")),
     "api-escalations": ("/api/v1/escalations/", ("GET",)),
     "api-escalation-acknowledge": ("/api/v1/escalations/{id}/acknowledge/", ("POST",)),
     "api-dashboard": ("/api/v1/dashboard/", ("GET",)),
