@@ -64,16 +64,28 @@ class Person(TimestampedModel):
     phone_key = models.CharField(max_length=30, blank=True, db_index=True, editable=False)
     # Set once when this record is merged into another (issue 17): its cases, consents and household
     # link moved there; the row and its history stay for the record.
+    # No database constraint or plain index: the person table is large, and adding either would lock it
+    # (tests/test_migration_safety.py); a partial index is built concurrently instead.
     merged_into = models.ForeignKey(
-        "self", verbose_name=_("統合先"), on_delete=models.PROTECT, null=True, blank=True, related_name="merged_from"
+        "self",
+        verbose_name=_("統合先"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_from",
+        db_index=False,
+        db_constraint=False,
     )
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at"], no_db_index=["merged_into"])
 
     class Meta:
         verbose_name = _("本人")
         verbose_name_plural = _("本人")
         ordering = ["family_name_kana", "given_name_kana", "id"]
-        indexes = [models.Index(fields=["kana_key", "birth_date"])]
+        indexes = [
+            models.Index(fields=["kana_key", "birth_date"]),
+            models.Index(fields=["merged_into"], name="person_merged_idx", condition=Q(merged_into__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.family_name} {self.given_name}".strip()
@@ -514,13 +526,19 @@ class CommunitySlip(TimestampedModel):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
+        db_constraint=False,  # the slip table counts as large: no constraint added under lock
     )
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at"], no_db_index=["triaged_by"])
 
     class Meta:
         verbose_name = _("つなぎ票")
         verbose_name_plural = _("つなぎ票")
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # The desk's queue: slips not yet triaged (a handful of a growing table).
+            models.Index(fields=["created_at"], name="slip_untriaged_idx", condition=Q(triaged_at__isnull=True)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.district} {self.created_at:%Y-%m-%d}"
