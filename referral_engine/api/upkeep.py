@@ -129,7 +129,7 @@ class HouseholdCreateView(ApiView):
     def post(self, request: Request) -> Response:
         data = _validated(us.HouseholdInputSerializer, request.data).validated_data
         household = household_create(actor=request.user, members=_members(data), reason=data["reason"])
-        body = selectors.household_get_for_user(request.user, household.pk)
+        body = selectors.household_get_for_user(request.user, household.pk, log=False)
         return Response(us.HouseholdSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
@@ -141,7 +141,8 @@ class HouseholdDetailView(ApiView):
         tags=["persons"],
     )
     def get(self, request: Request, id: int) -> Response:
-        return Response(us.HouseholdSerializer(selectors.household_get_for_user(request.user, id)).data)
+        found = selectors.household_get_for_user(request.user, id, request=request)
+        return Response(us.HouseholdSerializer(found).data)
 
     @extend_schema(
         operation_id="households_update",
@@ -160,4 +161,5 @@ class HouseholdDetailView(ApiView):
             remove=list(data.get("remove") or []),
             reason=data["reason"],
         )
-        return Response(us.HouseholdSerializer(selectors.household_get_for_user(request.user, household.pk)).data)
+        found = selectors.household_get_for_user(request.user, household.pk, log=False)
+        return Response(us.HouseholdSerializer(found).data)

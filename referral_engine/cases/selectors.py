@@ -371,7 +371,10 @@ def person_household_for(user: Any, person: Person, *, case: Case | None = None)
     return household_for(user, link.household, exclude_case_id=case.pk if case else None)
 
 
-def household_get_for_user(user: Any, household_id: Any) -> dict[str, Any]:
+def household_get_for_user(
+    user: Any, household_id: Any, *, request: Any = None, via: str = "api", log: bool = True
+) -> dict[str, Any]:
+    """The household as the user may see it (logged as a view), else NotFound."""
     try:
         household = Household.objects.get(pk=int(household_id))
     except (Household.DoesNotExist, TypeError, ValueError):
@@ -379,4 +382,13 @@ def household_get_for_user(user: Any, household_id: Any) -> dict[str, Any]:
     found = household_for(user, household)
     if found is None:
         raise NotFound(_("世帯が見つかりません。"))
+    if log:
+        access_log_record(
+            user=user,
+            action=AccessLog.Action.VIEW,
+            object_type="household",
+            object_id=household.pk,
+            request=request,
+            via=via,
+        )
     return found

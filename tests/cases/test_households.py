@@ -210,6 +210,11 @@ def test_api_households(opener, users, client):
     assert {m["name"] for m in body["members"]} == {"保戸島 太郎", "保戸島 一郎"}
     household_id = body["id"]
     assert client.get(f"/api/v1/households/{household_id}/").json() == body
+    from referral_engine.audit.models import AccessLog
+
+    assert AccessLog.objects.filter(
+        object_type="household", object_id=household_id, action="view", username="worker_welfare"
+    ).exists()
     edited = client.patch(
         f"/api/v1/households/{household_id}/",
         {"members": [{"person_id": b.person_id, "relation": "child", "without_work": False}], "reason": "就職した"},
