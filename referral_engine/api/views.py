@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -485,7 +485,14 @@ class SlipListView(ApiListView):
         "`candidates` (issue 17). Without it: a connector's own slips.",
         parameters=[us.SlipListQuerySerializer],
         responses=responses(
-            {200: OpenApiResponse(s.SlipSerializer(many=True), description="or SlipQueueItem with ?queue=true")},
+            {
+                200: PolymorphicProxySerializer(
+                    component_name="SlipOrQueueItem",
+                    serializers=[s.SlipSerializer, us.SlipQueueItemSerializer],
+                    resource_type_field_name=None,
+                    many=True,
+                )
+            },
             400,
             403,
             *READ,

@@ -146,7 +146,7 @@ def slip_link(*, slip_id: int, actor: User, person_id: int) -> CommunitySlip:
             _("本人が見つかりません。"), fields={"person_id": [_("登録済みの本人を選んでください。")]}
         ) from None
     provisional = Person.objects.select_for_update().get(pk=slip.case.person_id)
-    _person_merge_write(person=provisional, into=into, actor=actor, reason=_("つなぎ票の確認"), via="slip_link")
+    _person_merge_write(person=provisional, into=into, actor=actor, reason=f"community slip {slip.pk}", via="slip_link")
     slip.case.person = into
     _slip_triaged(slip, actor=actor, outcome=SlipTriage.LINKED)
     return slip
