@@ -74,6 +74,7 @@ LAZY_IMPORTS = {
     ("referral_engine.access.policy.persons", "referral_engine.cases.models"): (
         "as above: need-to-know at the person reads the person's cases and history rows"
     ),
+    ("referral_engine.access.policy.person_upkeep", "referral_engine.cases.models"): "as above: a person's cases",
 }
 
 

@@ -243,9 +243,10 @@ class PersonSerializer(PersonBriefSerializer):
 
     sex = serializers.SerializerMethodField()
     flags = serializers.SerializerMethodField()
+    household = serializers.SerializerMethodField()
 
     class Meta(PersonBriefSerializer.Meta):
-        fields = [*PersonBriefSerializer.Meta.fields, "sex", "address", "phone", "flags"]
+        fields = [*PersonBriefSerializer.Meta.fields, "sex", "address", "phone", "flags", "household"]
         read_only_fields = fields
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=PersonFlag.choices)))
@@ -257,6 +258,22 @@ class PersonSerializer(PersonBriefSerializer):
         if policy.case_person_sees_field(self.context["request"].user, self.context["case"], "sex"):
             return person.sex
         return ""
+
+    @extend_schema_field(
+        serializers.DictField(
+            allow_null=True,
+            help_text="The person's household (issue 17): `id`, `members` (relation, age band, open cases by "
+            "department; name and birth date only of members whose cases you may see), `hints`.",
+        )
+    )
+    def get_household(self, person: Person) -> dict[str, Any] | None:
+        found = selectors.person_household_for(self.context["request"].user, person, case=self.context.get("case"))
+        if found is None:
+            return None
+        for member in found["members"]:
+            if member.get("birth_date"):
+                member["birth_date"] = member["birth_date"].isoformat()
+        return found
 
 
 class PersonCandidateSerializer(DuplicateCandidateSerializer):
@@ -379,6 +396,7 @@ class CaseSerializer(CaseSummarySerializer):
 
     person = serializers.SerializerMethodField()
     access = serializers.SerializerMethodField()
+    community_slip = serializers.SerializerMethodField()
     closure_reason = serializers.ChoiceField(choices=ClosureReason.choices, allow_blank=True, read_only=True)
 
     class Meta(CaseSummarySerializer.Meta):
@@ -389,6 +407,7 @@ class CaseSerializer(CaseSummarySerializer):
             "closed_at",
             "updated_at",
             "access",
+            "community_slip",
         ]
         read_only_fields = fields
 
@@ -399,6 +418,27 @@ class CaseSerializer(CaseSummarySerializer):
     @extend_schema_field(serializers.ChoiceField(choices=["limited", "full", "audit"]))
     def get_access(self, case: Case) -> str:
         return policy.case_view_level(self.context["request"].user, case).name.lower()
+
+    @extend_schema_field(
+        serializers.DictField(
+            allow_null=True,
+            help_text="The community slip that opened the case: `id`, `urgency`, `person_agreed_to_contact`, "
+            "`triage` (issue 17); null for other cases.",
+        )
+    )
+    def get_community_slip(self, case: Case) -> dict[str, Any] | None:
+        if case.channel != Channel.COMMUNITY:
+            return None
+        try:
+            slip = case.slip
+        except ObjectDoesNotExist:
+            return None
+        return {
+            "id": slip.pk,
+            "urgency": slip.urgency,
+            "person_agreed_to_contact": slip.person_agreed_to_contact,
+            "triage": slip.triage or None,
+        }
 
 
 class CaseTransitionSerializer(serializers.Serializer):

@@ -5,7 +5,7 @@ from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.renderers import JSONRenderer
 
-from referral_engine.api import persons, views
+from referral_engine.api import persons, upkeep, views
 from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView, DeniedListAPIView
 from referral_engine.disasters import api as disasters
 from referral_engine.reports.api import FiscalYearReportAPIView
@@ -56,6 +56,7 @@ v1 = [
     path("auth/logout/", views.LogoutView.as_view(), name="api-logout"),
     path("persons/", persons.PersonSearchView.as_view(), name="api-persons"),
     path("persons/<api_id:id>/", persons.PersonDetailView.as_view(), name="api-person"),
+    path("persons/<api_id:id>/merge/", upkeep.PersonMergeView.as_view(), name="api-person-merge"),
     path("cases/", views.CaseListView.as_view(), name="api-cases"),
     path("cases/<api_id:id>/", views.CaseDetailView.as_view(), name="api-case"),
     path("cases/<api_id:id>/transitions/", views.CaseTransitionListView.as_view(), name="api-case-transitions"),
@@ -68,7 +69,10 @@ v1 = [
     path("cases/<api_id:id>/activities/", views.CaseActivitiesView.as_view(), name="api-case-activities"),
     path("cases/<api_id:id>/consents/", views.CaseConsentsView.as_view(), name="api-case-consents"),
     path("cases/<api_id:id>/history/", CaseHistoryAPIView.as_view(), name="api-case-history"),
+    path("cases/<api_id:id>/reassess/", upkeep.CaseReassessView.as_view(), name="api-case-reassess"),
     path("consents/<api_id:id>/withdraw/", views.ConsentWithdrawView.as_view(), name="api-consent-withdraw"),
+    path("households/", upkeep.HouseholdCreateView.as_view(), name="api-households"),
+    path("households/<api_id:id>/", upkeep.HouseholdDetailView.as_view(), name="api-household"),
     path("referrals/", views.ReferralListView.as_view(), name="api-referrals"),
     path("referrals/<api_id:id>/", views.ReferralDetailView.as_view(), name="api-referral"),
     path(
@@ -83,6 +87,12 @@ v1 = [
     ),
     path("referrals/<api_id:id>/record/", views.ReferralRecordView.as_view(), name="api-referral-record"),
     path("community-slips/", views.SlipListView.as_view(), name="api-community-slips"),
+    path("community-slips/<api_id:id>/link/", upkeep.SlipLinkView.as_view(), name="api-community-slip-link"),
+    path(
+        "community-slips/<api_id:id>/confirm-new/",
+        upkeep.SlipConfirmNewView.as_view(),
+        name="api-community-slip-confirm-new",
+    ),
     path("escalations/", views.EscalationListView.as_view(), name="api-escalations"),
     path(
         "escalations/<api_id:id>/acknowledge/",

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -24,6 +24,7 @@ from referral_engine.accounts import tokens
 from referral_engine.accounts.models import ApiToken
 from referral_engine.api import auth
 from referral_engine.api import serializers as s
+from referral_engine.api import upkeep_serializers as us
 from referral_engine.api.pagination import ApiPagination
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.audit.services import access_log_search
@@ -505,11 +506,31 @@ class ReferralRecordView(ApiView):
 class SlipListView(ApiListView):
     @extend_schema(
         operation_id="community_slips_list",
-        summary="My community slips (connectors): id, sent, status — nothing else",
-        responses=responses({200: s.SlipSerializer(many=True)}, 403, *READ),
+        summary="My community slips (connectors: id, sent, status — nothing else); the desk's queue",
+        description="`?queue=true`: the social_welfare desk's slips not yet triaged, each with duplicate "
+        "`candidates` (issue 17). Without it: a connector's own slips.",
+        parameters=[us.SlipListQuerySerializer],
+        responses=responses(
+            {
+                200: PolymorphicProxySerializer(
+                    component_name="SlipOrQueueItem",
+                    serializers=[s.SlipSerializer, us.SlipQueueItemSerializer],
+                    resource_type_field_name=None,
+                    many=True,
+                )
+            },
+            400,
+            403,
+            *READ,
+        ),
         tags=["community-slips"],
     )
     def get(self, request: Request) -> Response:
+        if _query(us.SlipListQuerySerializer, request)["queue"]:
+            if not policy.can_triage_slips(request.user):
+                raise Forbidden(_("つなぎ票の確認は社会福祉課の職員が行います。"))
+            queue = selectors.slips_queue(request.user, request=request, via="api")
+            return self.paginated(queue, us.SlipQueueItemSerializer)
         if not policy.can_submit_slip(request.user):
             raise Forbidden(_("つなぎ票はつなぎ役だけが見られます。"))
         return self.paginated(selectors.slips_of(request.user), s.SlipSerializer)

@@ -137,3 +137,27 @@ class EventKind(models.TextChoices):
     LEAD_CHANGED = "lead_changed", _("主担当の変更")
     GAP_FLAGGED = "gap_flagged", _("はざま判定")
     RECORD_REPAIRED = "record_repaired", _("記録の修正（範囲外の日付）")
+    REASSESSED = "reassessed", _("再アセスメント")
+    PERSON_MERGED = "person_merged", _("本人の統合")
+    SLIP_TRIAGED = "slip_triaged", _("つなぎ票の確認")
+
+
+class SlipTriage(models.TextChoices):
+    """How the desk settled a community slip's person (issue 17, §11.2)."""
+
+    LINKED = "linked", _("登録済みの本人に統合")
+    NEW = "new", _("新しい本人として確認")
+
+
+class HouseholdRelation(models.TextChoices):
+    """A member's relation to the household's 本人 (the person the household was recorded for)."""
+
+    SELF = "self", _("本人")
+    SPOUSE = "spouse", _("配偶者")
+    CHILD = "child", _("子")
+    PARENT = "parent", _("親")
+    SIBLING = "sibling", _("兄弟姉妹")
+    GRANDCHILD = "grandchild", _("孫")
+    GRANDPARENT = "grandparent", _("祖父母")
+    OTHER_RELATIVE = "other_relative", _("その他の親族")
+    COHABITANT = "cohabitant", _("同居人")

@@ -33,6 +33,9 @@ __all__ = [
     "gap_flagged",
     "lead_changed",
     "record_repaired",
+    "person_merged",
+    "case_reassessed",
+    "slip_triaged",
     "referral_requested",
     "referral_transition",
     "stage_record_changed",
@@ -336,4 +339,50 @@ def escalation_resolved(*, escalation: Any, actor: User, reason: str) -> CaseEve
             data={"escalation_id": escalation.pk, "rule": escalation.rule, "level": escalation.level},
         ),
         True,
+    )
+
+
+# --- The person's record and the case's assessment (issue 17) -----------------------------------
+
+
+def case_reassessed(*, case: Case, actor: User, before: dict[str, Any], reason: str) -> CaseEvent:
+    """Risk and needs before and after (codes only; the summary is text and stays in the history)."""
+    return _save(
+        _row(
+            case=case,
+            kind=EventKind.REASSESSED,
+            name="reassess",
+            from_state=before["risk"],
+            to_state=case.risk,
+            actor=actor,
+            reason=reason,
+            data={
+                "risk": {"from": before["risk"], "to": case.risk},
+                "needs": {"from": list(before["needs"]), "to": list(case.needs)},
+                "summary_changed": before["summary"] != case.summary,
+            },
+        ),
+        True,
+    )
+
+
+def person_merged(*, case: Case, actor: User, merged_id: int, into_id: int, reason: str, via: str) -> CaseEvent:
+    """The case moved from person `merged_id` to `into_id` (a merge, or a slip linked at the desk).
+    Ids only: never a name."""
+    return _save(
+        _row(
+            case=case,
+            kind=EventKind.PERSON_MERGED,
+            name=via,
+            actor=actor,
+            reason=reason,
+            data={"merged": merged_id, "into": into_id},
+        ),
+        True,
+    )
+
+
+def slip_triaged(*, case: Case, actor: User, outcome: str) -> CaseEvent:
+    return _save(
+        _row(case=case, kind=EventKind.SLIP_TRIAGED, name=outcome, actor=actor, data={"outcome": outcome}), True
     )

@@ -365,3 +365,11 @@ def search_query(value: Any) -> str:
             fields={"q": [_("%(n)d文字以上入力してください。") % {"n": PersonSearchInputs.min_length}]},
         )
     return query
+
+
+# --- Keeping the records right (issue 17: reassessment, merge, households) ----------------------
+
+
+class UpkeepInputs:
+    reason = TextInput("reason", 2000, required=True)  # every reassessment, merge and household change says why
+    summary = TextInput("summary", required=True)  # a reassessed 主訴, as at intake

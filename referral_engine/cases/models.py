@@ -20,9 +20,11 @@ from referral_engine.cases.choices import (
     ClosureReason,
     ConsentMethod,
     EventKind,
+    HouseholdRelation,
     ReferralState,
     Risk,
     Sex,
+    SlipTriage,
     SlipUrgency,
 )
 from referral_engine.cases.inputs import PersonInputs, SlipInputs
@@ -60,13 +62,30 @@ class Person(TimestampedModel):
     kana_key = models.CharField(max_length=200, blank=True, db_index=True, editable=False)
     name_key = models.CharField(max_length=200, blank=True, db_index=True, editable=False)
     phone_key = models.CharField(max_length=30, blank=True, db_index=True, editable=False)
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    # Set once when this record is merged into another (issue 17): its cases, consents and household
+    # link moved there; the row and its history stay for the record.
+    # No database constraint or plain index: the person table is large, and adding either would lock it
+    # (tests/test_migration_safety.py); a partial index is built concurrently instead.
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("統合先"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_from",
+        db_index=False,
+        db_constraint=False,
+    )
+    history = HistoricalRecords(excluded_fields=["updated_at"], no_db_index=["merged_into"])
 
     class Meta:
         verbose_name = _("本人")
         verbose_name_plural = _("本人")
         ordering = ["family_name_kana", "given_name_kana", "id"]
-        indexes = [models.Index(fields=["kana_key", "birth_date"])]
+        indexes = [
+            models.Index(fields=["kana_key", "birth_date"]),
+            models.Index(fields=["merged_into"], name="person_merged_idx", condition=Q(merged_into__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.family_name} {self.given_name}".strip()
@@ -496,15 +515,72 @@ class CommunitySlip(TimestampedModel):
     urgency = models.CharField(_("緊急度"), max_length=10, choices=SlipUrgency.choices, default=SlipUrgency.NORMAL)
     person_agreed_to_contact = models.BooleanField(_("本人が連絡を了承"), default=False)
     case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="slip")
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    # The desk's triage (issue 17): a slip is in the desk's queue until its person is linked to a
+    # registered one or confirmed as new.
+    triage = models.CharField(_("確認の結果"), max_length=10, choices=SlipTriage.choices, blank=True)
+    triaged_at = models.DateTimeField(_("確認日時"), null=True, blank=True)
+    triaged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("確認した職員"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,  # the slip table counts as large: no constraint added under lock
+    )
+    history = HistoricalRecords(excluded_fields=["updated_at"], no_db_index=["triaged_by"])
 
     class Meta:
         verbose_name = _("つなぎ票")
         verbose_name_plural = _("つなぎ票")
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # The desk's queue: slips not yet triaged (a handful of a growing table).
+            models.Index(fields=["created_at"], name="slip_untriaged_idx", condition=Q(triaged_at__isnull=True)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.district} {self.created_at:%Y-%m-%d}"
+
+
+class Household(TimestampedModel):
+    """世帯: the people living together, each with their relation to the household's 本人."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("登録者"), on_delete=models.PROTECT, related_name="+"
+    )
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("世帯")
+        verbose_name_plural = _("世帯")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"世帯 {self.pk}"
+
+
+class HouseholdMember(TimestampedModel):
+    """A person's place in a household. A person belongs to one household at most."""
+
+    household = models.ForeignKey(Household, verbose_name=_("世帯"), on_delete=models.PROTECT, related_name="members")
+    person = models.ForeignKey(
+        Person, verbose_name=_("本人"), on_delete=models.PROTECT, related_name="household_memberships"
+    )
+    relation = models.CharField(_("続柄"), max_length=20, choices=HouseholdRelation.choices)
+    # Not a person flag: what the household record says of this member (the 8050 hint reads it).
+    without_work = models.BooleanField(_("就労していない"), default=False)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("世帯員")
+        verbose_name_plural = _("世帯員")
+        ordering = ["household_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["person"], name="household_member_one_household")]
+
+    def __str__(self) -> str:
+        return f"{self.household_id}: {self.get_relation_display()}"
 
 
 class IntakeToken(models.Model):

@@ -20,7 +20,17 @@ from referral_engine.audit.services import access_log_record, access_log_search
 from referral_engine.cases import normalize
 from referral_engine.cases.choices import CaseState, ReferralState, SlipStatus
 from referral_engine.cases.inputs import search_query
-from referral_engine.cases.models import Activity, Case, CaseEvent, CommunitySlip, Consent, Person, Referral
+from referral_engine.cases.models import (
+    Activity,
+    Case,
+    CaseEvent,
+    CommunitySlip,
+    Consent,
+    Household,
+    HouseholdMember,
+    Person,
+    Referral,
+)
 from referral_engine.errors import Forbidden, NotFound, Throttled
 
 
@@ -238,3 +248,183 @@ def slips_of(user: Any) -> QuerySet[CommunitySlip]:
         .annotate(has_accepted_referral=Exists(accepted))
         .order_by("-created_at", "-id")
     )
+
+
+# --- The desk's queue of community slips (issue 17, DESIGN §11.2) ---------------------------------
+
+SLIP_QUEUE_LIMIT = 50
+SLIP_CANDIDATES = 10
+
+
+def _slip_candidates(slip: CommunitySlip) -> list[Person]:
+    """Registered persons the slip may be about: the same kana or kanji name (normalised, the slip's
+    name as a prefix: a connector often knows the family name only), the slip's district first.
+    Never the slip's own provisional person, never a record merged into another."""
+    provisional = slip.case.person
+    match = Q(pk__in=[])
+    if len(provisional.kana_key) >= 2:
+        match |= Q(kana_key__startswith=provisional.kana_key)
+    if slip.name and len(provisional.name_key) >= 2:
+        match |= Q(name_key__startswith=provisional.name_key)
+    candidates = (
+        Person.objects.filter(match, merged_into__isnull=True)
+        .exclude(pk=provisional.pk)
+        .select_related("district")
+        .order_by("kana_key", "id")[: SLIP_CANDIDATES * 3]
+    )
+    ranked = sorted(candidates, key=lambda p: (p.district_id != slip.district_id, p.kana_key, p.pk))
+    return ranked[:SLIP_CANDIDATES]
+
+
+def slips_queue(user: Any, *, request: Any = None, via: str = "ui") -> list[CommunitySlip]:
+    """Slips not yet triaged, urgent first then oldest, each with `candidates` (registered persons it
+    may be about). The desk's staff only (`policy.can_triage_slips`; callers answer 403 first). The
+    duplicate lookup is a search of persons: logged once per look at the queue."""
+    if not policy.can_triage_slips(user):
+        return []
+    slips = list(
+        CommunitySlip.objects.filter(triaged_at__isnull=True)
+        .select_related("district", "connector", "case", "case__person")
+        .order_by("-urgency", "created_at", "id")[:SLIP_QUEUE_LIMIT]
+    )
+    access_log_search(user=user, terms="slip_queue", object_type="person", request=request, via=via)
+    for slip in slips:
+        slip.candidates = _slip_candidates(slip)
+    return slips
+
+
+# --- Households (issue 17, DESIGN §11.2) -----------------------------------------------------------
+
+CARE_FLAGS = frozenset({"needs_care", "disability", "mental_illness"})
+AGE_BANDS = (
+    (18, "under_18"),
+    (30, "18_29"),
+    (40, "30_39"),
+    (50, "40_49"),
+    (60, "50_59"),
+    (70, "60_69"),
+    (80, "70_79"),
+)
+
+
+def age_of(birth_date: Any, today: Any = None) -> int | None:
+    if birth_date is None:
+        return None
+    today = today or timezone.localdate()
+    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+
+
+def age_band(birth_date: Any, today: Any = None) -> str:
+    """What a reader who may not see the member learns of their age: a band, never the date."""
+    age = age_of(birth_date, today)
+    if age is None:
+        return "unknown"
+    return next((code for limit, code in AGE_BANDS if age < limit), "80_plus")
+
+
+def household_hints(members: list[Any], today: Any = None) -> list[str]:
+    """Patterns worth a look (docs/cases.md): `8050` — a parent aged 80 or more with a child aged
+    40–64 flagged ひきこもり or without work; `young_carer` — a member under 18 living with a member
+    who needs care (要介護, 障害, 精神疾患) and with no adult aged 18–64 free of those needs."""
+    ages = {m.pk: age_of(m.person.birth_date, today) for m in members}
+    hints = []
+    parent_of_self = {"parent": {"self", "sibling"}, "self": {"child"}, "spouse": {"child"}}
+    for old in members:
+        if (ages[old.pk] or 0) < 80:
+            continue
+        for mid in members:
+            age = ages[mid.pk]
+            if age is None or not 40 <= age <= 64:
+                continue
+            struggling = "hikikomori" in (mid.person.flags or []) or mid.without_work
+            if struggling and mid.relation in parent_of_self.get(old.relation, set()):
+                hints.append("8050")
+                break
+        if hints:
+            break
+    minors = [m for m in members if ages[m.pk] is not None and ages[m.pk] < 18]
+    cared = [m for m in members if CARE_FLAGS & set(m.person.flags or [])]
+    able = [
+        m
+        for m in members
+        if ages[m.pk] is not None and 18 <= ages[m.pk] <= 64 and not CARE_FLAGS & set(m.person.flags or [])
+    ]
+    if minors and cared and not able:
+        hints.append("young_carer")
+    return hints
+
+
+def household_for(user: Any, household: Any, *, exclude_case_id: int | None = None) -> dict[str, Any] | None:
+    """The household as `user` may see it, or None if they may see none of its members' cases.
+    A member whose cases the user cannot see is shown as relation and age band only; every member's
+    open cases are signalled by lead department only (never contents). The 8050 / young-carer hints
+    go to those who see the whole of an open case of a member (auditors too)."""
+    members = list(
+        HouseholdMember.objects.filter(household=household).select_related("person").order_by("relation", "id")
+    )
+    person_ids = [m.person_id for m in members]
+    if not policy.can_view_household(user, person_ids):
+        return None
+    open_cases = (
+        Case.objects.filter(person_id__in=person_ids)
+        .exclude(state=CaseState.CLOSED)
+        .exclude(pk=exclude_case_id)
+        .values_list("person_id", "lead_department__code")
+        .order_by("lead_department__code")
+    )
+    departments: dict[int, list[str]] = {}
+    for person_id, code in open_cases:
+        departments.setdefault(person_id, [])
+        if code not in departments[person_id]:
+            departments[person_id].append(code)
+    auditor = policy.can_audit(user)
+    rows = []
+    for m in members:
+        row = {
+            "relation": m.relation,
+            "age_band": age_band(m.person.birth_date),
+            "visible": auditor or policy.sees_a_case_of(user, m.person_id),
+            "open_case_departments": departments.get(m.person_id, []),
+        }
+        if row["visible"]:
+            row.update(
+                person_id=m.person_id,
+                name=m.person.full_name,
+                kana=m.person.full_name_kana,
+                birth_date=m.person.birth_date,
+                without_work=m.without_work,
+            )
+        rows.append(row)
+    sees_full = auditor or any(policy.sees_a_full_case_of(user, pid) for pid in person_ids)
+    return {"id": household.pk, "members": rows, "hints": household_hints(members) if sees_full else []}
+
+
+def person_household_for(user: Any, person: Person, *, case: Case | None = None) -> dict[str, Any] | None:
+    """The household of `person` as `user` may see it (None when there is none)."""
+    link = HouseholdMember.objects.filter(person=person).select_related("household").first()
+    if link is None:
+        return None
+    return household_for(user, link.household, exclude_case_id=case.pk if case else None)
+
+
+def household_get_for_user(
+    user: Any, household_id: Any, *, request: Any = None, via: str = "api", log: bool = True
+) -> dict[str, Any]:
+    """The household as the user may see it (logged as a view), else NotFound."""
+    try:
+        household = Household.objects.get(pk=int(household_id))
+    except (Household.DoesNotExist, TypeError, ValueError):
+        raise NotFound(_("世帯が見つかりません。")) from None
+    found = household_for(user, household)
+    if found is None:
+        raise NotFound(_("世帯が見つかりません。"))
+    if log:
+        access_log_record(
+            user=user,
+            action=AccessLog.Action.VIEW,
+            object_type="household",
+            object_id=household.pk,
+            request=request,
+            via=via,
+        )
+    return found

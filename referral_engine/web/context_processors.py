@@ -22,6 +22,7 @@ def navigation(request):
             # Without a query (every page renders it): staff, auditors and admins; connectors too — their
             # page says when no event covers their district.
             "disaster": p.is_staff_member or p.is_auditor or p.is_admin or p.is_connector,
+            "slip_queue": policy.can_triage_slips(user),
             "admin": user.is_staff and policy.can_manage_master_data(user),
             "api_docs": policy.can_read_api_docs(user),
         },

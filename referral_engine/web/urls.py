@@ -3,7 +3,7 @@ are contracts) and the POST endpoints their forms send to."""
 
 from django.urls import path
 
-from referral_engine.web.views import account, cases, dashboard, home, inbox, intake, notifications, slips
+from referral_engine.web.views import account, cases, dashboard, home, inbox, intake, notifications, slips, upkeep
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -17,6 +17,9 @@ urlpatterns = [
     path("cases/<int:case_id>/consents/", cases.case_consent_add, name="case_consent_add"),
     path("cases/<int:case_id>/lead/", cases.case_lead_change_post, name="case_lead_change"),
     path("cases/<int:case_id>/person/", cases.case_person_edit, name="case_person_edit"),
+    path("cases/<int:case_id>/reassess/", upkeep.case_reassess_post, name="case_reassess"),
+    path("cases/<int:case_id>/household/", upkeep.case_household_add, name="case_household_add"),
+    path("cases/<int:case_id>/household/remove/", upkeep.case_household_remove, name="case_household_remove"),
     path("consents/<int:consent_id>/withdraw/", cases.consent_withdraw_post, name="consent_withdraw"),
     path("referrals/<int:referral_id>/transition/", cases.referral_transition_post, name="referral_transition"),
     path("referrals/<int:referral_id>/record/", cases.referral_record, name="referral_record"),
@@ -26,6 +29,10 @@ urlpatterns = [
     path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("escalations/<int:escalation_id>/acknowledge/", dashboard.escalation_ack, name="escalation_ack"),
     path("slips/", slips.slips, name="slips"),
+    path("slips/queue/", upkeep.slip_queue, name="slip_queue"),
+    path("slips/<int:slip_id>/link/", upkeep.slip_link_post, name="slip_link"),
+    path("slips/<int:slip_id>/confirm-new/", upkeep.slip_confirm_new_post, name="slip_confirm_new"),
+    path("persons/<int:person_id>/merge/", upkeep.person_merge_post, name="person_merge"),
     path("notifications/", notifications.notification_list, name="notifications"),
     path("notifications/read/", notifications.notification_read, name="notification_read"),
     path("accounts/password/", account.password_change, name="account_password"),

@@ -100,6 +100,13 @@ SEES_ESCALATION = {"worker_longevity", "chief_longevity", "chief_welfare", "audi
 ESCALATION_ACK = {"chief_longevity", "chief_welfare"}
 
 CASE_WRITERS = FULL  # staff of a department holding `work_case` on A (incl. the desk supervisor)
+REASSESSORS = {u for u in CASE_WRITERS if not u.startswith("desk_")}  # caseworkers and supervisors
+# The desk (social_welfare staff) triages community slips; the slip's case is seen by the desk and auditors.
+DESK = {"desk_welfare", "worker_welfare", "chief_welfare"}
+# A's household (A's person and the slip's person): managed by those who see A (or the slip's case) in
+# full; seen by whoever sees a case of a member.
+HOUSEHOLD_MANAGERS = FULL
+SEES_HOUSEHOLD = SEES_A | DESK
 
 # Case N: the shakyo's own case for A's person, opened later with `person_id` (issue 17: the person
 # seen through a new case). Its whole view: the shakyo's staff and the desk supervisor.
@@ -146,6 +153,34 @@ ROUTES: dict[str, Route] = {
         lambda w: f"/cases/{w['A'].pk}/lead/",
         case_rule(ok=302, who={"chief_welfare"}),
         data=lambda w: {"lead_department": "social_welfare", "lead_worker_id": w["users"]["worker_welfare"].pk},
+    ),
+    # Reassessment: caseworkers and supervisors of departments that work the case (not front desk).
+    "case_reassess": Route(
+        "post",
+        lambda w: f"/cases/{w['A'].pk}/reassess/",
+        case_rule(ok=302, who=REASSESSORS),
+        data=lambda w: {"risk": "urgent", "needs": ["isolation"], "summary": "急変", "reason": "訪問で確認"},
+    ),
+    # Households from the case page: those who see an open case of a member in full (issue 17).
+    "case_household_add": Route(
+        "post",
+        lambda w: f"/cases/{w['A'].pk}/household/",
+        case_rule(ok=302, who=HOUSEHOLD_MANAGERS),
+        data=lambda w: {"person_id": w["slip"].case.person_id, "relation": "cohabitant", "reason": "同居の確認"},
+    ),
+    "case_household_remove": Route(
+        "post",
+        lambda w: f"/cases/{w['A'].pk}/household/remove/",
+        case_rule(ok=302, who=HOUSEHOLD_MANAGERS),
+        data=lambda w: {"person_id": w["slip"].case.person_id, "reason": "転出"},
+    ),
+    # Merging the slip's person into A's: a supervisor who sees a case of each (only the desk supervisor
+    # here); staff who see both but may not merge get 403, the rest 404.
+    "person_merge": Route(
+        "post",
+        lambda w: f"/persons/{w['slip'].case.person_id}/merge/",
+        case_rule(ok=302, who={"chief_welfare"}, seen_by={"desk_welfare", "worker_welfare", "auditor"}),
+        data=lambda w: {"into": w["A"].person_id, "reason": "同一人物"},
     ),
     "consent_withdraw": Route(
         "post", lambda w: f"/consents/{w['consent'].pk}/withdraw/", case_rule(ok=302, who=CASE_WRITERS)
@@ -200,6 +235,14 @@ ROUTES: dict[str, Route] = {
         role_rule(ok=200, who={"chief_health"}, other=404),
     ),
     "slips": Route("get", lambda w: "/slips/", role_rule(ok=200, who=CONNECTORS)),
+    "slip_queue": Route("get", lambda w: "/slips/queue/", role_rule(ok=200, who=DESK)),
+    "slip_link": Route(
+        "post",
+        lambda w: f"/slips/{w['slip'].pk}/link/",
+        role_rule(ok=302, who=DESK),
+        data=lambda w: {"person_id": w["A"].person_id},
+    ),
+    "slip_confirm_new": Route("post", lambda w: f"/slips/{w['slip'].pk}/confirm-new/", role_rule(ok=302, who=DESK)),
     "notifications": Route("get", lambda w: "/notifications/", role_rule(ok=200, who=set(USERS))),
     "notification_read": Route("post", lambda w: "/notifications/read/", role_rule(ok=302, who=set(USERS))),
     # Everyone's own account: the password page and their API tokens (a token id not theirs changes nothing).
@@ -326,6 +369,13 @@ ROUTES: dict[str, Route] = {
         lambda w: f"/api/v1/cases/{w['A'].pk}/history/",
         lambda u: 200 if u in FULL | {"auditor"} else 404,
     ),
+    "api-case-reassess": Route(
+        "post",
+        lambda w: f"/api/v1/cases/{w['A'].pk}/reassess/",
+        case_rule(ok=200, who=REASSESSORS),
+        data=lambda w: {"risk": "urgent", "reason": "訪問で確認"},
+        json=True,
+    ),
     "api-consent-withdraw": Route(
         "post",
         lambda w: f"/api/v1/consents/{w['consent'].pk}/withdraw/",
@@ -353,6 +403,45 @@ ROUTES: dict[str, Route] = {
         json=True,
     ),
     "api-community-slips": Route("get", lambda w: "/api/v1/community-slips/", role_rule(ok=200, who=CONNECTORS)),
+    "api-community-slip-link": Route(
+        "post",
+        lambda w: f"/api/v1/community-slips/{w['slip'].pk}/link/",
+        role_rule(ok=200, who=DESK),
+        data=lambda w: {"person_id": w["A"].person_id},
+        json=True,
+    ),
+    "api-community-slip-confirm-new": Route(
+        "post",
+        lambda w: f"/api/v1/community-slips/{w['slip'].pk}/confirm-new/",
+        role_rule(ok=200, who=DESK),
+        data=lambda w: {},
+        json=True,
+    ),
+    "api-person-merge": Route(
+        "post",
+        lambda w: f"/api/v1/persons/{w['slip'].case.person_id}/merge/",
+        case_rule(ok=200, who={"chief_welfare"}, seen_by={"desk_welfare", "worker_welfare", "auditor"}),
+        data=lambda w: {"into": w["A"].person_id, "reason": "同一人物"},
+        json=True,
+    ),
+    # A's person is in a household already: those who may record one meet the conflict (409).
+    "api-households": Route(
+        "post",
+        lambda w: "/api/v1/households/",
+        role_rule(ok=409, who=HOUSEHOLD_MANAGERS),
+        data=lambda w: {"members": [{"person_id": w["A"].person_id, "relation": "self"}], "reason": "r"},
+        json=True,
+    ),
+    "api-household": Route(
+        "get", lambda w: f"/api/v1/households/{w['household'].pk}/", case_rule(ok=200, who=SEES_HOUSEHOLD)
+    ),
+    "api-household:patch": Route(
+        "patch",
+        lambda w: f"/api/v1/households/{w['household'].pk}/",
+        case_rule(ok=200, who=HOUSEHOLD_MANAGERS, seen_by=SEES_HOUSEHOLD),
+        data=lambda w: {"members": [{"person_id": w["slip"].case.person_id, "relation": "cohabitant"}], "reason": "r"},
+        json=True,
+    ),
     "api-community-slips:post": Route(
         "post",
         lambda w: "/api/v1/community-slips/",
@@ -491,7 +580,7 @@ def test_every_route_has_an_entry():
             continue
         missing.append(f"{name} ({pattern})")
     assert missing == [], "routes without an entry in the authorization matrix"
-    stale = [name for name in ROUTES if name.split(":post")[0] not in all_routes()]
+    stale = [name for name in ROUTES if name.split(":post")[0].split(":patch")[0] not in all_routes()]
     assert stale == []
 
 
@@ -538,6 +627,16 @@ def world(users, fresh):
         department=Department.objects.get(code="longevity_support"),
         due_at=a.created_at,
     )
+    from referral_engine.cases.services.households import household_create
+
+    household = household_create(
+        actor=fresh(u["worker_welfare"]),
+        members=[
+            {"person_id": a.person_id, "relation": "self"},
+            {"person_id": slip.case.person_id, "relation": "child"},
+        ],
+        reason="同居の確認",
+    )
     # referral_create is imported for its side effect in other tests; keep the world minimal here.
     assert referral_create
     # A fiscal-year report file made for chief_health (only its owner may fetch it).
@@ -568,6 +667,7 @@ def world(users, fresh):
         "disaster": disaster,
         "check": disaster.checks.get(),
         "token": api_token_issue(user=u["worker_welfare"])[0],
+        "household": household,
     }
 
 

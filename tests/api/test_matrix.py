@@ -60,6 +60,23 @@ def _case(w: World) -> dict[str, Any]:
     return {"id": w.case.pk}
 
 
+def _household(w: World) -> dict[str, Any]:
+    """A household of the case's person and the slip's, recorded inside the request's rolled-back
+    transaction (so each user meets a fresh one)."""
+    from referral_engine.accounts.models import User
+    from referral_engine.cases.services.households import household_create
+
+    household = household_create(
+        actor=User.objects.get(username="worker_welfare"),
+        members=[
+            {"person_id": w.case.person_id, "relation": "self"},
+            {"person_id": w.slip.case.person_id, "relation": "child"},
+        ],
+        reason="同居の確認",
+    )
+    return {"id": household.pk}
+
+
 INTAKE = {
     "summary": "電話での相談。",
     "person": {"family_name": "青江", "given_name": "三郎", "family_name_kana": "アオエ", "birth_date": "1960-04-01"},
@@ -127,6 +144,63 @@ OPS = [
         WORK_CASE.replace("201", "200"),
         lambda w: {"id": w.consent.pk},
         body=lambda w: {"note": "本人の申し出"},
+    ),
+    # Reassessment: caseworkers and supervisors who work the case; front desk and auditors see it but may not.
+    Op(
+        "api-case-reassess",
+        "POST",
+        "403 404 200 200 403 404 404 200 403 404 200 403 404 404 404 401",
+        _case,
+        body=lambda w: {"risk": "urgent", "reason": "訪問で急変を確認"},
+    ),
+    # The desk's slip queue and triage (issue 17): the social_welfare desk only.
+    Op(
+        "api-community-slips",
+        "GET",
+        "200 403 200 403 403 403 403 403 403 403 200 403 403 403 403 401",
+        query="?queue=true",
+        label="queue",
+    ),
+    Op(
+        "api-community-slip-link",
+        "POST",
+        "200 403 200 403 403 403 403 403 403 403 200 403 403 403 403 401",
+        lambda w: {"id": w.slip.pk},
+        body=lambda w: {"person_id": w.case.person_id},
+    ),
+    Op(
+        "api-community-slip-confirm-new",
+        "POST",
+        "200 403 200 403 403 403 403 403 403 403 200 403 403 403 403 401",
+        lambda w: {"id": w.slip.pk},
+        body=lambda w: {},
+    ),
+    # Merging the slip's person into the case's: a supervisor who sees a case of each (the desk
+    # supervisor); front desk, caseworkers and auditors who see both: 403; the rest: 404.
+    Op(
+        "api-person-merge",
+        "POST",
+        "403 404 403 404 404 404 404 404 404 404 200 403 404 404 404 401",
+        lambda w: {"id": w.slip.case.person_id},
+        body=lambda w: {"into": w.case.person_id, "reason": "同一人物"},
+    ),
+    # Households: recorded by those who see an open case of a member in full.
+    Op(
+        "api-households",
+        "POST",
+        "201 403 201 201 403 403 403 201 403 403 201 403 403 403 403 401",
+        body=lambda w: {"members": [{"person_id": w.case.person_id, "relation": "self"}], "reason": "同居の確認"},
+    ),
+    Op("api-household", "GET", VIEW_CASE, _household),
+    Op(
+        "api-household",
+        "PATCH",
+        "200 404 200 200 403 404 404 200 403 404 200 403 404 404 404 401",
+        _household,
+        body=lambda w: {
+            "members": [{"person_id": w.case.person_id, "relation": "self", "without_work": True}],
+            "reason": "r",
+        },
     ),
     Op("api-referrals", "GET", "200 200 200 200 200 200 200 200 200 200 200 200 403 403 403 401"),
     Op(

@@ -14,8 +14,28 @@ from tests.api.conftest import SECRET
 from tests.api.routes import ROUTES
 
 
+def _household_of_the_case(world) -> int:
+    """A household of the case's person (flagged ひきこもり) and the slip's person (issue 17)."""
+    from referral_engine.accounts.models import User
+    from referral_engine.cases.models import HouseholdMember
+    from referral_engine.cases.services.households import household_create
+
+    link = HouseholdMember.objects.filter(person_id=world.case.person_id).first()
+    if link is not None:
+        return link.household_id
+    return household_create(
+        actor=User.objects.get(username="desk_welfare"),
+        members=[
+            {"person_id": world.case.person_id, "relation": "self"},
+            {"person_id": world.slip.case.person_id, "relation": "child", "without_work": True},
+        ],
+        reason="同居の確認",
+    ).pk
+
+
 def _readable_urls(world) -> list[str]:
     ids = {
+        "api-household": _household_of_the_case(world),
         "api-case": world.case.pk,
         "api-case-transitions": world.case.pk,
         "api-case-referrals": world.case.pk,

@@ -67,6 +67,7 @@ PAGES = [
     ("dashboard-department", "chief_health", "/dashboard/", None),
     ("slips", "minsei_kawakami", "/slips/", PHONE),
     ("slips-desktop", "minsei_kawakami", "/slips/", None),
+    ("slip-queue", "desk_welfare", "/slips/queue/", None),
     ("notifications", "desk_welfare", "/notifications/", None),
     ("audit-index", "auditor", "/audit/", None),
     ("audit-access-log", "auditor", "/audit/access-log/", None),

@@ -27,7 +27,17 @@ from referral_engine.errors import DomainError, Forbidden, NotFound
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "referral_engine.cases.services"
-USE_CASES = {"intake", "persons", "referrals", "case_state", "records", "slips"}
+USE_CASES = {
+    "intake",
+    "persons",
+    "referrals",
+    "case_state",
+    "records",
+    "slips",
+    "reassessment",
+    "merge",
+    "households",
+}
 BUILDING_BLOCKS = {"guards", "departments", "changes"}  # called by the services only, after their checks
 
 
@@ -157,8 +167,11 @@ class Refusal:
 def _refusals() -> dict[str, list[Refusal]]:
     from referral_engine.accounts.models import Department
     from referral_engine.cases.services.case_state import assignments_release, case_lead_change, case_transition
+    from referral_engine.cases.services.households import household_create, household_update
     from referral_engine.cases.services.intake import case_open
+    from referral_engine.cases.services.merge import person_merge
     from referral_engine.cases.services.persons import person_update
+    from referral_engine.cases.services.reassessment import case_reassess
     from referral_engine.cases.services.records import (
         activity_add,
         consent_record,
@@ -167,7 +180,7 @@ def _refusals() -> dict[str, list[Refusal]]:
         stage_record_update,
     )
     from referral_engine.cases.services.referrals import referral_assign, referral_create, referral_transition
-    from referral_engine.cases.services.slips import slip_submit
+    from referral_engine.cases.services.slips import slip_confirm_new, slip_link, slip_submit
     from tests.fixtures import NEW_PERSON
 
     def open_new(w, actor):
@@ -220,6 +233,27 @@ def _refusals() -> dict[str, list[Refusal]]:
             person_id=w["case"].person_id, actor=actor, changes={"address": "津久見市青江1-1"}, reason="転居"
         )
 
+    def reassess(w, actor):
+        return case_reassess(case_id=w["case"].pk, actor=actor, risk="urgent", reason="急変")
+
+    def merge(w, actor):
+        into = w["accepted"].case.person_id
+        return person_merge(person_id=w["case"].person_id, into_id=into, actor=actor, reason="同一人物")
+
+    def link(w, actor):
+        return slip_link(slip_id=w["slip"].pk, actor=actor, person_id=w["case"].person_id)
+
+    def confirm_new(w, actor):
+        return slip_confirm_new(slip_id=w["slip"].pk, actor=actor)
+
+    def household_new(w, actor):
+        members = [{"person_id": w["accepted"].case.person_id, "relation": "self"}]
+        return household_create(actor=actor, members=members, reason="同居の確認")
+
+    def household_edit(w, actor):
+        members = [{"person_id": w["case"].person_id, "relation": "self", "without_work": True}]
+        return household_update(household_id=w["household"].pk, actor=actor, members=members, reason="就労状況")
+
     return {
         "intake.case_open": [Refusal(policy.can_open_case, "auditor", Forbidden, open_new)],
         "referrals.referral_create": [
@@ -267,6 +301,23 @@ def _refusals() -> dict[str, list[Refusal]]:
             Refusal(policy.can_see_person, "worker_longevity", NotFound, edit_person),
             Refusal(policy.can_edit_person, "auditor", Forbidden, edit_person),
         ],
+        "merge.person_merge": [
+            Refusal(policy.sees_a_case_of, "worker_shakyo", NotFound, merge),
+            Refusal(policy.can_merge_persons, "worker_welfare", Forbidden, merge),
+        ],
+        "slips.slip_link": [Refusal(policy.can_triage_slips, "worker_health", Forbidden, link)],
+        "slips.slip_confirm_new": [Refusal(policy.can_triage_slips, "worker_health", Forbidden, confirm_new)],
+        "households.household_create": [
+            Refusal(policy.can_manage_household, "worker_shakyo", Forbidden, household_new)
+        ],
+        "households.household_update": [
+            Refusal(policy.can_view_household, "worker_shakyo", NotFound, household_edit),
+            Refusal(policy.can_manage_household, "auditor", Forbidden, household_edit),
+        ],
+        "reassessment.case_reassess": [
+            Refusal(policy.can_view_case, "worker_longevity", NotFound, reassess),
+            Refusal(policy.can_reassess, "auditor", Forbidden, reassess),
+        ],
     }
 
 
@@ -293,12 +344,23 @@ def world(open_case, users, fresh):
     consent = consent_record(
         case_id=case.pk, actor=fresh(users["worker_welfare"]), recipients=["shakyo"], purposes="支援", method="oral"
     )
+    from referral_engine.cases.services.households import household_create
+    from referral_engine.cases.services.slips import slip_submit
+
+    slip = slip_submit(actor=fresh(users["minsei_kawakami"]), concern="新聞がたまっている", name="津久見 花子")
+    household = household_create(
+        actor=fresh(users["worker_welfare"]),
+        members=[{"person_id": case.person_id, "relation": "self"}],
+        reason="同居の確認",
+    )
     return {
         "case": case,
         "requested": case.referrals.get(),
         "accepted": accepted,
         "consent": consent,
         "worker": users["worker_welfare"],
+        "slip": slip,
+        "household": household,
     }
 
 
@@ -311,13 +373,26 @@ def _footprint() -> tuple[int, ...]:
         CaseEvent,
         CommunitySlip,
         Consent,
+        Household,
+        HouseholdMember,
         Person,
         Referral,
         StageRecord,
     )
     from referral_engine.notifications.models import Notification
 
-    models = (Person, Case, Referral, CaseEvent, Activity, Consent, StageRecord, CommunitySlip)
+    models = (
+        Person,
+        Case,
+        Referral,
+        CaseEvent,
+        Activity,
+        Consent,
+        StageRecord,
+        CommunitySlip,
+        Household,
+        HouseholdMember,
+    )
     return (
         *(m.objects.count() for m in models),
         *(m.history.count() for m in models if hasattr(m, "history")),

@@ -5,6 +5,7 @@
 - `object_permissions` — the guardian rows a user holds on one case or referral (and their prefetch);
 - `decisions` — the per-object answers (`can_view_case`, `can_work_case`, …), django-fsm's
   `permission=` callables among them;
+- `person_upkeep` — reassessment, merging persons, the desk's slip triage, households (issue 17);
 - `reach` — the same reading answers as querysets filters (`cases_reach`, `referrals_reach`,
   `escalations_reach`, …) that the selectors compose;
 - `persons` — need-to-know at the person (DESIGN §11.1): what of a person a user sees through the
@@ -65,6 +66,15 @@ from referral_engine.access.policy.object_permissions import (
     cases_perms_prefetch,
     referral_perms,
     referrals_perms_prefetch,
+)
+from referral_engine.access.policy.person_upkeep import (
+    can_manage_household,
+    can_merge_persons,
+    can_reassess,
+    can_triage_slips,
+    can_view_household,
+    sees_a_case_of,
+    sees_a_full_case_of,
 )
 from referral_engine.access.policy.persons import (
     IDENTITY_FIELDS,
@@ -145,6 +155,14 @@ __all__ = [
     "cases_reach",
     "dashboard_reach",
     "escalations_reach",
+    # issue 17 items 4–7 (person_upkeep)
+    "can_manage_household",
+    "can_merge_persons",
+    "can_reassess",
+    "can_triage_slips",
+    "can_view_household",
+    "sees_a_case_of",
+    "sees_a_full_case_of",
     "forget",
     "in_progress_reach",
     "inbox_reach",

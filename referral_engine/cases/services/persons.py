@@ -94,7 +94,9 @@ def _duplicate_candidates(person: PersonInput, *, limit: int = 10) -> list[Perso
     query = match
     if person.birth_date:
         query &= Q(birth_date=person.birth_date) | Q(birth_date__isnull=True)
-    return list(Person.objects.filter(query).select_related("district").order_by("id")[:limit])
+    # A record merged into another is no candidate: the record it was merged into is (issue 17).
+    persons = Person.objects.filter(query, merged_into__isnull=True)
+    return list(persons.select_related("district").order_by("id")[:limit])
 
 
 def _intake_person(*, actor: User, person_id: Any, person: dict[str, Any] | None, confirm_new_person: bool) -> Person:
@@ -102,7 +104,11 @@ def _intake_person(*, actor: User, person_id: Any, person: dict[str, Any] | None
     duplicates exist and the opener has not confirmed a new one (409 with the candidates)."""
     if person_id is not None:
         try:
-            return Person.objects.get(pk=int(person_id))
+            chosen = Person.objects.get(pk=int(person_id))
+            # A merged record's cases live on the record it was merged into (issue 17): so does a new one.
+            while chosen.merged_into_id:
+                chosen = chosen.merged_into
+            return chosen
         except (Person.DoesNotExist, TypeError, ValueError):
             raise InvalidInput(_("本人が見つかりません。"), fields={"person_id": [_("存在しない本人です。")]}) from None
     if person is None:

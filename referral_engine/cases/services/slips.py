@@ -1,7 +1,13 @@
 """A connector's つなぎ票 (community slip): it opens a case at the social_welfare desk (channel
-`community`) and tells the desk; the connector later sees only the slip's status, never contents."""
+`community`) with a provisional person; the connector later sees only the slip's status, never
+contents. The slip waits in the desk's queue (`selectors.slips_queue`) until the desk links its
+person to a registered one (`slip_link`, a merge) or confirms a new one (`slip_confirm_new`).
+The queue replaces the notification every desk member used to get for each slip: only an urgent
+slip still tells the desk's supervisors at once."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,15 +17,16 @@ from referral_engine.access import policy
 from referral_engine.accounts.models import Department, District, User
 from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE, Role
 from referral_engine.audit.history import save_with_history
-from referral_engine.cases import normalize
-from referral_engine.cases.choices import Channel, Need, Risk, SlipUrgency
+from referral_engine.cases import events, normalize
+from referral_engine.cases.choices import Channel, Need, Risk, SlipTriage, SlipUrgency
 from referral_engine.cases.inputs import PersonInput, PersonInputs, SlipInputs, clean_choice, clean_code
-from referral_engine.cases.models import CommunitySlip
+from referral_engine.cases.models import CommunitySlip, Person
 from referral_engine.cases.services.departments import department_members
 from referral_engine.cases.services.guards import checks
 from referral_engine.cases.services.intake import _case_write
+from referral_engine.cases.services.merge import _person_merge_write
 from referral_engine.cases.services.persons import _person_write
-from referral_engine.errors import Forbidden, InvalidInput
+from referral_engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from referral_engine.notifications.services import notifications_queue
 
 
@@ -92,10 +99,64 @@ def slip_submit(
         case=case,
     )
     save_with_history(slip, actor=actor, reason="slip_submit")
-    notifications_queue(
-        recipients=department_members(desk.pk, (Role.FRONT_DESK, Role.CASEWORKER, Role.SUPERVISOR)),
-        kind="slip_submitted",
-        title=_("つなぎ票が届きました: %(n)s（%(d)s）") % {"n": case.number, "d": chosen.name},
-        case_id=case.pk,
+    if urgency == SlipUrgency.URGENT:
+        notifications_queue(
+            recipients=department_members(desk.pk, (Role.SUPERVISOR,)),
+            kind="slip_submitted",
+            title=_("急ぎのつなぎ票が届きました: %(n)s（%(d)s）") % {"n": case.number, "d": chosen.name},
+            case_id=case.pk,
+        )
+    return slip
+
+
+def _slip_for_triage(slip_id: Any) -> CommunitySlip:
+    """The slip, locked, still waiting in the queue (a second triage is a 409)."""
+    try:
+        slip = CommunitySlip.objects.select_for_update(of=("self",)).select_related("case").get(pk=int(slip_id))
+    except (CommunitySlip.DoesNotExist, TypeError, ValueError):
+        raise NotFound(_("つなぎ票が見つかりません。")) from None
+    if slip.triaged_at is not None:
+        raise Conflict(_("このつなぎ票は確認済みです。"))
+    return slip
+
+
+def _slip_triaged(slip: CommunitySlip, *, actor: User, outcome: str) -> None:
+    slip.triage = outcome
+    slip.triaged_at = timezone.now()
+    slip.triaged_by = actor
+    save_with_history(
+        slip, actor=actor, reason=f"slip_triage: {outcome}", update_fields=["triage", "triaged_at", "triaged_by"]
     )
+    events.slip_triaged(case=slip.case, actor=actor, outcome=outcome)
+
+
+@checks(policy.can_triage_slips)
+@transaction.atomic
+def slip_link(*, slip_id: int, actor: User, person_id: int) -> CommunitySlip:
+    """The slip is about a registered person: its provisional person is merged into them (its case
+    moves; the provisional record keeps its history and `merged_into`: no orphan is left)."""
+    if not policy.can_triage_slips(actor):
+        raise Forbidden(_("つなぎ票を確認できるのは社会福祉課の職員です。"))
+    slip = _slip_for_triage(slip_id)
+    try:
+        into = Person.objects.select_for_update().get(pk=int(person_id), merged_into__isnull=True)
+    except (Person.DoesNotExist, TypeError, ValueError):
+        raise InvalidInput(
+            _("本人が見つかりません。"), fields={"person_id": [_("登録済みの本人を選んでください。")]}
+        ) from None
+    provisional = Person.objects.select_for_update().get(pk=slip.case.person_id)
+    _person_merge_write(person=provisional, into=into, actor=actor, reason=f"community slip {slip.pk}", via="slip_link")
+    slip.case.person = into
+    _slip_triaged(slip, actor=actor, outcome=SlipTriage.LINKED)
+    return slip
+
+
+@checks(policy.can_triage_slips)
+@transaction.atomic
+def slip_confirm_new(*, slip_id: int, actor: User) -> CommunitySlip:
+    """The slip is about somebody not yet registered: its person stays, and the slip leaves the queue."""
+    if not policy.can_triage_slips(actor):
+        raise Forbidden(_("つなぎ票を確認できるのは社会福祉課の職員です。"))
+    slip = _slip_for_triage(slip_id)
+    _slip_triaged(slip, actor=actor, outcome=SlipTriage.NEW)
     return slip

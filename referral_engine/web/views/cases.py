@@ -53,6 +53,7 @@ from referral_engine.web.forms import (
     ReferralAssignForm,
     ReferralCreateForm,
 )
+from referral_engine.web.upkeep_panels import upkeep_context
 from referral_engine.web.views.common import redirect_next, require
 from referral_engine.workflow import diagrams
 from referral_engine.workflow import registry as workflow_registry
@@ -254,6 +255,7 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
             "person_form": (bound.get("person") or person_edit_form(user, case)) if can_edit_person else None,
             "printing": printing,
             "now": now,
+            **upkeep_context(user, case, bound),
         },
         status=status,
     )

@@ -20,6 +20,7 @@ from referral_engine.errors import Conflict, Forbidden, InvalidInput, PossibleDu
 from referral_engine.web.errors import domain_errors
 from referral_engine.web.forms import IntakeForm
 from referral_engine.web.templatetags.wareki import wareki
+from referral_engine.web.upkeep_panels import merge_offers
 from referral_engine.web.views.common import require
 
 
@@ -71,13 +72,20 @@ def case_new(request):
         form, person_label = _form_for_person(request, window_ids)
     districts = dict(form.fields["district"].choices)
     names = _department_names() if duplicates else {}
+    offers = merge_offers(user, duplicates or [])
     for candidate in duplicates or []:
         candidate["district_name"] = districts.get(candidate.get("district") or "", "")
         candidate["open_case_at_names"] = [names.get(code, code) for code in candidate.get("open_case_at", [])]
+        candidate["merge_into"] = offers.get(candidate["id"], [])
     return render(
         request,
         "cases/case_new.html",
-        {"form": form, "duplicates": duplicates, "person_label": person_label},
+        {
+            "form": form,
+            "duplicates": duplicates,
+            "person_label": person_label,
+            "merge_offered": bool(offers),
+        },
         status=status,
     )
 
