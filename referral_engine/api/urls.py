@@ -4,7 +4,7 @@ drf-spectacular-sidecar, served by the app: no CDN). Anything else under /api/ i
 from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from referral_engine.api import views
+from referral_engine.api import views, work
 from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView
 from referral_engine.reports.api import FiscalYearReportAPIView
 
@@ -66,6 +66,11 @@ v1 = [
         name="api-referral-transition",
     ),
     path("referrals/<api_id:id>/record/", views.ReferralRecordView.as_view(), name="api-referral-record"),
+    path("referrals/<api_id:id>/assign/", views.ReferralAssignView.as_view(), name="api-referral-assign"),
+    path("cases/<api_id:id>/followups/", work.CaseFollowUpsView.as_view(), name="api-case-followups"),
+    path("followups/", work.FollowUpListView.as_view(), name="api-followups"),
+    path("followups/<api_id:id>/done/", work.FollowUpDoneView.as_view(), name="api-followup-done"),
+    path("me/work/", work.MyWorkView.as_view(), name="api-me-work"),
     path("community-slips/", views.SlipListView.as_view(), name="api-community-slips"),
     path("escalations/", views.EscalationListView.as_view(), name="api-escalations"),
     path(

@@ -136,3 +136,11 @@ class EventKind(models.TextChoices):
     ESCALATION = "escalation", _("エスカレーション")
     LEAD_CHANGED = "lead_changed", _("主担当の変更")
     GAP_FLAGGED = "gap_flagged", _("はざま判定")
+    GAP_CLEARED = "gap_cleared", _("はざま解消")
+    REFERRAL_ASSIGNED = "referral_assigned", _("担当者の割り当て")
+    FOLLOWUP = "followup", _("予定")
+
+
+class FollowUpState(models.TextChoices):
+    OPEN = "open", _("予定")
+    DONE = "done", _("済み")

@@ -35,6 +35,7 @@ from referral_engine.cases.choices import CaseState, ReferralState
 from referral_engine.cases.models import Case, CaseEvent, Referral
 from referral_engine.notifications.services import Outgoing, notifications_queue_many
 from referral_engine.timers import calendar
+from referral_engine.timers.followups import followup_assignees, timers_followup_resync
 from referral_engine.timers.models import Escalation, SweepStatus, Timer
 from referral_engine.timers.policies import Target, rules_for
 from referral_engine.timers.services import (
@@ -125,6 +126,8 @@ def _condition_holds(timer: Timer, case: Case, referral: Referral | None) -> boo
         return referral is not None and referral.state == ReferralState.REQUESTED
     if timer.target == Target.STAGE:
         return referral is not None and referral.state == ReferralState.ACCEPTED and referral.stage == timer.stage
+    if timer.target == Target.FOLLOWUP:
+        return True  # marking a follow-up done stops its clock in the same transaction
     return case.state != CaseState.ON_HOLD and case.last_touched_at == timer.started_at
 
 
@@ -244,6 +247,7 @@ def _fire(firings: list[Firing], *, now: datetime, system, desk_id: int | None, 
     supervisors = Supervisors(
         {f.timer.department_id for f in fresh} | {f.case.lead_department_id for f in fresh} | ({desk_id} - {None})
     )
+    assignees = followup_assignees(f.timer for f in fresh)
     for firing in fresh:
         timer, case, referral, escalation = firing.timer, firing.case, firing.referral, firing.escalation
         rule, level = timer.rule, firing.level
@@ -261,7 +265,13 @@ def _fire(firings: list[Firing], *, now: datetime, system, desk_id: int | None, 
         messages.append(
             Outgoing(
                 recipients=recipients_for_level(
-                    level=level, timer=timer, case=case, referral=referral, desk_id=desk_id, supervisors=supervisors
+                    level=level,
+                    timer=timer,
+                    case=case,
+                    referral=referral,
+                    desk_id=desk_id,
+                    supervisors=supervisors,
+                    assignees=assignees,
                 ),
                 kind=f"escalation_l{level}",
                 title=f"{LEVEL_TITLES[level]}: {case.number} {TARGET_TITLES.get(timer.target, firing.rule_name)}",
@@ -438,14 +448,25 @@ class Supervisors:
 
 
 def recipients_for_level(
-    *, level: int, timer: Timer, case: Case, referral: Referral | None, desk_id: int | None, supervisors: Supervisors
+    *,
+    level: int,
+    timer: Timer,
+    case: Case,
+    referral: Referral | None,
+    desk_id: int | None,
+    supervisors: Supervisors,
+    assignees: dict | None = None,
 ) -> list:
     """DESIGN §7, as docs/timers.md "Who is told" reads it:
     L1 "to the receiving department": its supervisors, and the worker who holds the item (the
     referral's assigned worker; for a stall clock, the case's lead worker). Its caseworkers see the
     waiting handoffs in their inbox, so they are not written a row each (it grew with the staff).
     L2: that department's supervisors and the case lead (the lead worker, or else the lead
-    department's supervisors). L3: the social_welfare (desk) supervisors."""
+    department's supervisors). L3: the social_welfare (desk) supervisors. A follow-up (rule
+    `followup`): L1 its assignee, L2 the supervisors of the assignee's department."""
+    if timer.target == Target.FOLLOWUP:
+        holder = (assignees or {}).get(timer.object_key)
+        return ([holder] if holder is not None else []) if level == 1 else supervisors.of(timer.department_id)
     if level == 1:
         holder = case.lead_worker if timer.target == Target.CASE else getattr(referral, "assigned_worker", None)
         return [*supervisors.of(timer.department_id), *([holder] if holder is not None else [])]
@@ -458,6 +479,9 @@ def recipients_for_level(
 def _resync(*, timer: Timer, case: Case, referral: Referral | None, system, now: datetime) -> None:
     """The object changed without its clocks being told (or the rule was switched off): bring the
     clocks in step as the case services would, saving the deadline fields with history."""
+    if timer.target == Target.FOLLOWUP:
+        timers_followup_resync(timer=timer, system=system, now=now)
+        return
     if referral is not None:
         fields = timers_referral_changed(referral=referral, actor=system, now=now)
         save_with_history(referral, actor=system, reason="timers: resync", update_fields=fields)

@@ -150,12 +150,15 @@ ROUTES: dict[str, Route] = {
         case_rule(ok=302, who={"worker_health", "chief_health"}, seen_by=SEES_H),
         data=lambda w: {"visited_by": "保健師"},
     ),
+    # worker_health accepted H and so holds it (issue 18: accepting assigns): naming themselves again is
+    # theirs to do; any other caseworker naming worker_health is not.
     "referral_assign": Route(
         "post",
         lambda w: f"/referrals/{w['H'].pk}/assign/",
-        case_rule(ok=302, who={"chief_health", "chief_welfare"}, seen_by=SEES_H),
+        case_rule(ok=302, who={"chief_health", "chief_welfare", "worker_health"}, seen_by=SEES_H),
         data=lambda w: {"worker_id": w["users"]["worker_health"].pk},
     ),
+    "my_cases": Route("get", lambda w: "/cases/mine/", role_rule(ok=200, who=STAFF)),
     "person_search": Route("get", lambda w: "/persons/search/?q=ツクミ", role_rule(ok=200, who=STAFF)),
     "inbox": Route("get", lambda w: "/inbox/", role_rule(ok=200, who=STAFF)),
     "dashboard": Route("get", lambda w: "/dashboard/", role_rule(ok=200, who=SUPERVISORS | {"auditor"})),
@@ -296,6 +299,13 @@ ROUTES: dict[str, Route] = {
         lambda w: f"/api/v1/referrals/{w['L'].pk}/transitions/accept/",
         case_rule(ok=200, who={"worker_longevity", "chief_longevity"}, seen_by=SEES_L),
         data=lambda w: {},
+        json=True,
+    ),
+    "api-referral-assign": Route(
+        "post",
+        lambda w: f"/api/v1/referrals/{w['L'].pk}/assign/",
+        case_rule(ok=200, who={"chief_longevity", "chief_welfare", "worker_longevity"}, seen_by=SEES_L),
+        data=lambda w: {"worker": "worker_longevity"},
         json=True,
     ),
     "api-referral-record": Route(

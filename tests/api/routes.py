@@ -81,6 +81,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "api-referral-transitions": ("/api/v1/referrals/{id}/transitions/", ("GET",)),
     "api-referral-transition": ("/api/v1/referrals/{id}/transitions/{name}/", ("POST",)),
     "api-referral-record": ("/api/v1/referrals/{id}/record/", ("PUT", "PATCH")),
+    "api-referral-assign": ("/api/v1/referrals/{id}/assign/", ("POST",)),
     "api-community-slips": ("/api/v1/community-slips/", ("GET", "POST")),
     "api-escalations": ("/api/v1/escalations/", ("GET",)),
     "api-escalation-acknowledge": ("/api/v1/escalations/{id}/acknowledge/", ("POST",)),

@@ -145,6 +145,15 @@ OPS = [
         body=lambda w: {"reason": "本人と連絡がついた"},
         label="cancel",
     ),
+    # Assigning longevity's waiting referral to worker_longevity: its supervisor, the desk supervisor,
+    # and worker_longevity taking the unassigned referral for themselves (issue 18).
+    Op(
+        "api-referral-assign",
+        "POST",
+        "403 404 403 403 200 404 404 403 200 404 200 403 404 404 404 401",
+        lambda w: {"id": w.requested.pk},
+        body=lambda w: {"worker": "worker_longevity"},
+    ),
     Op(
         "api-referral-record",
         "PUT",
