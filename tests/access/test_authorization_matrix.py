@@ -77,6 +77,12 @@ class Route:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _today() -> str:
+    from django.utils import timezone
+
+    return timezone.localdate().isoformat()
+
+
 def _ids(world, key):
     return world[key].pk
 
@@ -159,6 +165,20 @@ ROUTES: dict[str, Route] = {
         data=lambda w: {"worker_id": w["users"]["worker_health"].pk},
     ),
     "my_cases": Route("get", lambda w: "/cases/mine/", role_rule(ok=200, who=STAFF)),
+    # Follow-ups (issue 18): set and done by those who work the case; my work's lists for staff.
+    "case_followup_add": Route(
+        "post",
+        lambda w: f"/cases/{w['A'].pk}/followups/",
+        case_rule(ok=302, who=CASE_WRITERS),
+        data=lambda w: {"followup-due_on": _today(), "followup-note": "電話する"},
+    ),
+    "followup_done": Route(
+        "post",
+        lambda w: f"/followups/{w['followup'].pk}/done/",
+        case_rule(ok=302, who=CASE_WRITERS),
+        data=lambda w: {"note": "電話した"},
+    ),
+    "work_section": Route("get", lambda w: "/work/followups/", role_rule(ok=200, who=STAFF)),
     "person_search": Route("get", lambda w: "/persons/search/?q=ツクミ", role_rule(ok=200, who=STAFF)),
     "inbox": Route("get", lambda w: "/inbox/", role_rule(ok=200, who=STAFF)),
     "dashboard": Route("get", lambda w: "/dashboard/", role_rule(ok=200, who=SUPERVISORS | {"auditor"})),
@@ -315,6 +335,25 @@ ROUTES: dict[str, Route] = {
         data=lambda w: {"visited_by": "保健師"},
         json=True,
     ),
+    "api-case-followups": Route(
+        "get", lambda w: f"/api/v1/cases/{w['A'].pk}/followups/", case_rule(ok=200, who=SEES_A)
+    ),
+    "api-case-followups:post": Route(
+        "post",
+        lambda w: f"/api/v1/cases/{w['A'].pk}/followups/",
+        case_rule(ok=201, who=CASE_WRITERS),
+        data=lambda w: {"due_on": _today(), "note": "電話する"},
+        json=True,
+    ),
+    "api-followups": Route("get", lambda w: "/api/v1/followups/?mine=true", role_rule(ok=200, who=STAFF | {"auditor"})),
+    "api-followup-done": Route(
+        "post",
+        lambda w: f"/api/v1/followups/{w['followup'].pk}/done/",
+        case_rule(ok=200, who=CASE_WRITERS),
+        data=lambda w: {"note": "電話した"},
+        json=True,
+    ),
+    "api-me-work": Route("get", lambda w: "/api/v1/me/work/", role_rule(ok=200, who=STAFF)),
     "api-community-slips": Route("get", lambda w: "/api/v1/community-slips/", role_rule(ok=200, who=CONNECTORS)),
     "api-community-slips:post": Route(
         "post",
@@ -425,6 +464,9 @@ def world(users, fresh):
     from referral_engine.reports.models import ReportExport
     from referral_engine.reports.services import report_export_run
 
+    from referral_engine.cases.services.followups import followup_create
+
+    followup = followup_create(case_id=a.pk, actor=fresh(u["worker_welfare"]), due_on=_today(), note="電話する")
     export = ReportExport.objects.create(owner=u["chief_health"], fiscal_year=2026, format="csv")
     report_export_run(export_id=export.pk)
     return {
@@ -437,6 +479,7 @@ def world(users, fresh):
         "slip": slip,
         "escalation": escalation,
         "export": export,
+        "followup": followup,
     }
 
 

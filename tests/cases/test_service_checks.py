@@ -27,7 +27,7 @@ from referral_engine.errors import DomainError, Forbidden, NotFound
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "referral_engine.cases.services"
-USE_CASES = {"intake", "persons", "referrals", "case_state", "records", "slips"}
+USE_CASES = {"intake", "persons", "referrals", "case_state", "records", "slips", "followups"}
 BUILDING_BLOCKS = {"guards", "departments", "changes"}  # called by the services only, after their checks
 
 
@@ -165,6 +165,7 @@ def _refusals() -> dict[str, list[Refusal]]:
         stage_record_update,
     )
     from referral_engine.cases.services.referrals import referral_assign, referral_create, referral_transition
+    from referral_engine.cases.services.followups import followup_create, followup_done
     from referral_engine.cases.services.slips import slip_submit
     from tests.fixtures import NEW_PERSON
 
@@ -206,6 +207,14 @@ def _refusals() -> dict[str, list[Refusal]]:
     def release(w, actor):
         department = Department.objects.get(code="social_welfare")
         return assignments_release(user=w["worker"], department=department, actor=actor, reason="異動")
+
+    def plan(w, actor):
+        from django.utils import timezone
+
+        return followup_create(case_id=w["case"].pk, actor=actor, due_on=timezone.localdate(), note="電話する")
+
+    def done(w, actor):
+        return followup_done(followup_id=w["followup"].pk, actor=actor, note="電話した")
 
     def slip(w, actor):
         return slip_submit(actor=actor, concern="新聞がたまっている")
@@ -252,6 +261,14 @@ def _refusals() -> dict[str, list[Refusal]]:
             Refusal(policy.can_edit_stage_record, "auditor", Forbidden, record),
         ],
         "slips.slip_submit": [Refusal(policy.can_submit_slip, "desk_welfare", Forbidden, slip)],
+        "followups.followup_create": [
+            Refusal(policy.can_view_case, "worker_longevity", NotFound, plan),
+            Refusal(policy.can_add_followup, "auditor", Forbidden, plan),
+        ],
+        "followups.followup_done": [
+            Refusal(policy.can_view_case, "worker_longevity", NotFound, done),
+            Refusal(policy.can_complete_followup, "auditor", Forbidden, done),
+        ],
     }
 
 
@@ -278,8 +295,14 @@ def world(open_case, users, fresh):
     consent = consent_record(
         case_id=case.pk, actor=fresh(users["worker_welfare"]), recipients=["shakyo"], purposes="支援", method="oral"
     )
+    from django.utils import timezone
+
+    from referral_engine.cases.services.followups import followup_create
+
+    followup = followup_create(case_id=case.pk, actor=fresh(users["worker_welfare"]), due_on=timezone.localdate())
     return {
         "case": case,
+        "followup": followup,
         "requested": case.referrals.get(),
         "accepted": accepted,
         "consent": consent,
