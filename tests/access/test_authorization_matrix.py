@@ -461,10 +461,9 @@ def world(users, fresh):
     # referral_create is imported for its side effect in other tests; keep the world minimal here.
     assert referral_create
     # A fiscal-year report file made for chief_health (only its owner may fetch it).
+    from referral_engine.cases.services.followups import followup_create
     from referral_engine.reports.models import ReportExport
     from referral_engine.reports.services import report_export_run
-
-    from referral_engine.cases.services.followups import followup_create
 
     followup = followup_create(case_id=a.pk, actor=fresh(u["worker_welfare"]), due_on=_today(), note="電話する")
     export = ReportExport.objects.create(owner=u["chief_health"], fiscal_year=2026, format="csv")

@@ -157,6 +157,7 @@ class Refusal:
 def _refusals() -> dict[str, list[Refusal]]:
     from referral_engine.accounts.models import Department
     from referral_engine.cases.services.case_state import assignments_release, case_lead_change, case_transition
+    from referral_engine.cases.services.followups import followup_create, followup_done
     from referral_engine.cases.services.intake import case_open
     from referral_engine.cases.services.records import (
         activity_add,
@@ -165,7 +166,6 @@ def _refusals() -> dict[str, list[Refusal]]:
         stage_record_update,
     )
     from referral_engine.cases.services.referrals import referral_assign, referral_create, referral_transition
-    from referral_engine.cases.services.followups import followup_create, followup_done
     from referral_engine.cases.services.slips import slip_submit
     from tests.fixtures import NEW_PERSON
 
