@@ -92,7 +92,7 @@ HREFERRAL_COLUMNS = (
     "history_user_id"
 )
 NOTIFICATION_COLUMNS = (
-    "recipient_id, kind, title, body, case_id, referral_id, escalation_id, url, created_at, read_at, delivery, "
+    "recipient_id, kind, title, body, case_id, referral_id, escalation_id, created_at, read_at, delivery, "
     "attempts, next_attempt_at, delivered_at, last_error"
 )
 
@@ -212,7 +212,7 @@ def script(ids: Ids, counts: dict[str, tuple[int, int]]) -> str:
     if recipients:
         lines.append(
             f"INSERT INTO notifications_notification ({NOTIFICATION_COLUMNS}) SELECT r, 'referral_requested', "
-            "'つなぎの依頼: PB-' || :seq, '受理期限: -', :case_id, :referral_id, NULL, '/cases/' || :case_id || '/', "
+            "'つなぎの依頼: PB-' || :seq, '受理期限: -', :case_id, :referral_id, NULL, "
             "now(), NULL, 'pending', 0, now(), NULL, '' FROM unnest(ARRAY["
             + ", ".join(str(r) for r in recipients)
             + "]::bigint[]) AS r;"

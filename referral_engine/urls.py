@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/", include("referral_engine.api.urls")),
     path("audit/", include("referral_engine.audit.urls")),
     path("reports/", include("referral_engine.reports.urls")),
+    path("disaster/", include("referral_engine.disasters.urls")),
     path("", include("referral_engine.web.urls")),
 ]

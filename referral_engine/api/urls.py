@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from referral_engine.api import views, work
 from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView
+from referral_engine.disasters import api as disasters
 from referral_engine.reports.api import FiscalYearReportAPIView
 
 
@@ -80,6 +81,12 @@ v1 = [
     ),
     path("dashboard/", views.DashboardView.as_view(), name="api-dashboard"),
     path("audit/access-log/", AccessLogListAPIView.as_view(), name="api-audit-access-log"),
+    path("disasters/", disasters.DisasterListView.as_view(), name="api-disasters"),
+    path("disasters/<api_id:id>/", disasters.DisasterDetailView.as_view(), name="api-disaster"),
+    path("disasters/<api_id:id>/board/", disasters.DisasterBoardView.as_view(), name="api-disaster-board"),
+    path("disasters/<api_id:id>/checks/", disasters.DisasterChecksView.as_view(), name="api-disaster-checks"),
+    path("disasters/<api_id:id>/close/", disasters.DisasterCloseView.as_view(), name="api-disaster-close"),
+    path("safety-checks/<api_id:id>/", disasters.SafetyCheckView.as_view(), name="api-safety-check"),
     path("reports/fiscal-year/<int:year>/", FiscalYearReportAPIView.as_view(), name="api-reports-fiscal-year"),
 ]
 

@@ -18,6 +18,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.utils import timezone
 
+from referral_engine.notifications.mail import notification_mails
 from referral_engine.notifications.models import Notification
 
 MAX_ATTEMPTS = 8
@@ -55,6 +56,7 @@ def notifications_deliver_pending(*, batch: int = BATCH, now=None) -> int:
 def _deliver(rows: list[Notification]) -> int:
     sent = 0
     connection = get_connection(fail_silently=False)
+    mails = notification_mails(rows)  # kind, case number, link: never the in-app title or body
     try:
         for n in rows:
             fields = ["attempts", "last_error", "delivery", "next_attempt_at", "delivered_at"]
@@ -66,8 +68,8 @@ def _deliver(rows: list[Notification]) -> int:
             n.attempts += 1
             try:
                 EmailMessage(
-                    subject=n.title,
-                    body=n.body or n.title,
+                    subject=mails[n.pk].subject,
+                    body=mails[n.pk].body,
                     from_email=settings.DEFAULT_FROM_EMAIL,
                     to=[recipient.email],
                     headers={"Message-ID": message_id(n)},

@@ -1,12 +1,22 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+
+# What a notification about no case opens, by kind (a URL name); any other kind opens the inbox.
+LINK_WITHOUT_CASE = {
+    "assignments_released": "case_list",
+    "disaster_opened": "disasters:index",
+    "safety_needs_rescue": "disasters:index",
+}
 
 
 class Notification(models.Model):
     """Outbox and in-app inbox in one row: written in the same transaction as the change that
-    caused it; a Celery task delivers it by email. Texts never carry sensitive contents."""
+    caused it; a Celery task delivers it by email. `title` and `body` are the in-app texts, shown
+    only to the recipient; the mail is built from `kind`, the case number and the link alone
+    (notifications/mail.py), so no name, reason or note ever goes out over SMTP."""
 
     class Delivery(models.TextChoices):
         PENDING = "pending", _("未送信")
@@ -23,7 +33,6 @@ class Notification(models.Model):
     case_id = models.BigIntegerField(null=True, blank=True)
     referral_id = models.BigIntegerField(null=True, blank=True)
     escalation_id = models.BigIntegerField(null=True, blank=True)
-    url = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(_("作成日時"), auto_now_add=True, db_index=True)
     read_at = models.DateTimeField(_("既読日時"), null=True, blank=True)
     delivery = models.CharField(_("配信状態"), max_length=10, choices=Delivery.choices, default=Delivery.PENDING)
@@ -45,3 +54,11 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        """Where "open" leads, built when the notification is shown or mailed (the row keeps what it
+        is about, not a URL): the case's page, or for a notification about no case the page of its
+        kind (LINK_WITHOUT_CASE), else the inbox."""
+        if self.case_id:
+            return reverse("case_detail", args=[self.case_id])
+        return reverse(LINK_WITHOUT_CASE.get(self.kind, "notifications"))

@@ -1,4 +1,8 @@
-"""Queue notifications in the caller's transaction (the outbox); delivery is a Celery task."""
+"""Queue notifications in the caller's transaction (the outbox); delivery is a Celery task.
+
+A notification records what it is about (`case_id`, `referral_id`, `escalation_id`), never a URL:
+the link is built where it is shown (`Notification.get_absolute_url`, for the inbox page and the
+mail alike). Title and body are for the in-app inbox; the mail carries neither (notifications/mail.py)."""
 
 import logging
 from collections.abc import Iterable
@@ -24,7 +28,6 @@ class Outgoing:
     case_id: int | None = None
     referral_id: int | None = None
     escalation_id: int | None = None
-    url: str = ""
 
 
 def notifications_queue(
@@ -36,7 +39,6 @@ def notifications_queue(
     case_id: int | None = None,
     referral_id: int | None = None,
     escalation_id: int | None = None,
-    url: str = "",
 ) -> list[Notification]:
     """One message: a row per active recipient (each once), and a delivery kick after commit."""
     message = Outgoing(
@@ -47,7 +49,6 @@ def notifications_queue(
         case_id=case_id,
         referral_id=referral_id,
         escalation_id=escalation_id,
-        url=url,
     )
     pairs = _recipient_pairs([message])
     created = _bulk_create([message], pairs) if pairs else []
@@ -102,7 +103,6 @@ def _row(message: Outgoing, user: Any, now) -> Notification:
         case_id=message.case_id,
         referral_id=message.referral_id,
         escalation_id=message.escalation_id,
-        url=message.url,
         next_attempt_at=now,
         delivery=Notification.Delivery.PENDING if user.email else Notification.Delivery.SKIPPED,
     )
@@ -119,12 +119,12 @@ def _insert_expanded(messages: list[Outgoing], pairs: list[tuple[int, Any]]) -> 
     q = connection.ops.quote_name
     sql = (
         f"INSERT INTO {q(Notification._meta.db_table)} "  # noqa: S608 - the model's table name
-        "(recipient_id, kind, title, body, case_id, referral_id, escalation_id, url, created_at, read_at, "
+        "(recipient_id, kind, title, body, case_id, referral_id, escalation_id, created_at, read_at, "
         "delivery, attempts, next_attempt_at, delivered_at, last_error) "
-        "SELECT r.recipient_id, m.kind, m.title, m.body, m.case_id, m.referral_id, m.escalation_id, m.url, "
+        "SELECT r.recipient_id, m.kind, m.title, m.body, m.case_id, m.referral_id, m.escalation_id, "
         "%s, NULL, CASE WHEN r.mailed = 1 THEN %s ELSE %s END, 0, %s, NULL, '' "
-        "FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[]) "
-        "WITH ORDINALITY AS m(kind, title, body, case_id, referral_id, escalation_id, url, n) "
+        "FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+        "WITH ORDINALITY AS m(kind, title, body, case_id, referral_id, escalation_id, n) "
         "JOIN unnest(string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')::bigint[], "
         "string_to_array(%s, ',')::int[]) WITH ORDINALITY AS r(message, recipient_id, mailed, n) "
         "ON r.message = m.n ORDER BY r.n"
@@ -140,7 +140,6 @@ def _insert_expanded(messages: list[Outgoing], pairs: list[tuple[int, Any]]) -> 
         [m.case_id for m in messages],
         [m.referral_id for m in messages],
         [m.escalation_id for m in messages],
-        [m.url for m in messages],
         ",".join(str(n + 1) for n, _user in pairs),  # WITH ORDINALITY counts from 1
         ",".join(str(user.pk) for _n, user in pairs),
         ",".join("1" if user.email else "0" for _n, user in pairs),

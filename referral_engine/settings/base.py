@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "referral_engine.timers",
     "referral_engine.notifications",
     "referral_engine.reports",
+    "referral_engine.disasters",
     "referral_engine.web",
     "referral_engine.api",
     "referral_engine.security",
@@ -175,6 +176,9 @@ STORAGES = {
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="referral-engine@city.tsukumi.example")
+# The address staff open the engine at: notification mail links to `SITE_URL` + the page's path
+# (the mail carries no names or free text, only the kind, the case number and this link).
+SITE_URL = env("SITE_URL", default="http://localhost:8000").rstrip("/")
 
 # --- Celery -------------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
@@ -276,6 +280,8 @@ TIMER_SWEEP_BATCH = 500
 REPORT_SUPPRESS_BELOW = env.int("REPORT_SUPPRESS_BELOW", default=3)
 # A report's figures are counted at most this often per scope and fiscal year (0: every request).
 REPORT_FIGURES_SECONDS = env.int("REPORT_FIGURES_SECONDS", default=300)
+# The safety-check board refreshes its counts this often (htmx polling; docs/disasters.md).
+DISASTER_BOARD_POLL_SECONDS = env.int("DISASTER_BOARD_POLL_SECONDS", default=15)
 REPORT_EXPORT_HOURS = env.int("REPORT_EXPORT_HOURS", default=24)
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 

@@ -5,7 +5,8 @@ department two office days later (the rule's `office_days`), no L3.
 One clock per follow-up (`Timer` with `object_key="followup:<id>"`, target `followup`), kept in
 step by `timers_followup_changed`, which the follow-up services call in the transaction of each
 change. The clock starts at midnight (office time zone) after the follow-up's day; the sweep fires
-its levels like any other (`timers.sweep`), asking `followup_assignees` who holds each one.
+its levels through the one firing path (`timers.firing`), `followups_address` naming each L1's
+assignee.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from referral_engine.accounts.models import User
 from referral_engine.cases.choices import CaseState, FollowUpState
 from referral_engine.cases.models import FollowUp
 from referral_engine.timers import calendar
@@ -56,13 +56,18 @@ def timers_followup_changed(*, followup: FollowUp, actor: Any = None, now: datet
     )
 
 
-def followup_assignees(timers: Iterable[Timer]) -> dict[str, User]:
-    """Who holds each follow-up clock among `timers`, by object key (one query; none if no clock is a
-    follow-up's)."""
-    ids = [int(t.object_key.removeprefix(KEY_PREFIX)) for t in timers if t.target == Target.FOLLOWUP]
-    if not ids:
-        return {}
-    return {followup_key(f.pk): f.assignee for f in FollowUp.objects.select_related("assignee").filter(pk__in=ids)}
+def followups_address(firings: Iterable[Any]) -> None:
+    """A follow-up's L1 is its assignee's reminder: name them as the firing's recipients (one query
+    for the batch, none when no follow-up fires). L2 is left to `firing.escalation_recipients`
+    (the supervisors of the assignee's department)."""
+    ones = [f for f in firings if f.target == Target.FOLLOWUP and f.level == 1]
+    if not ones:
+        return
+    ids = {int(f.object_key.removeprefix(KEY_PREFIX)) for f in ones}
+    holders = {followup_key(f.pk): f.assignee for f in FollowUp.objects.select_related("assignee").filter(pk__in=ids)}
+    for firing in ones:
+        holder = holders.get(firing.object_key)
+        firing.recipients = [holder] if holder is not None else []
 
 
 def timers_followup_resync(*, timer: Timer, system: Any, now: datetime) -> None:

@@ -2,6 +2,9 @@
 
 The case services call, in the transaction of every change and after locking the row:
 
+- `timers_plan_new(obj)` before the first save of a case or referral (its deadline fields go in
+  with the INSERT), then `timers_start_new(obj, clocks)` right after it: no signal receiver and
+  nothing kept on the instance, the service makes both calls;
 - `timers_referral_changed(referral=...)` and `timers_case_changed(case=...)`: start, restart,
   recompute or stop the object's clocks (`Timer` rows), set its deadline fields in memory and return
   their names (the caller saves them);
@@ -9,34 +12,34 @@ The case services call, in the transaction of every change and after locking the
   resolve their escalations (a handoff accepted, declined or cancelled; a case touched; a stage left);
 - `timers_runaround_check(case=...)` after a decline or a return (the たらい回し rule).
 
-The sweep (`referral_engine.timers.sweep`) fires the levels; `escalation_acknowledge` is the
+Escalations are recorded by one path, `referral_engine.timers.firing.escalations_fire`: the sweep
+(`referral_engine.timers.sweep`) fires the due levels through it in batches, the immediate rules
+(`timers_runaround_check`, `escalation_fire`) a batch of one; `escalation_acknowledge` is the
 supervisor's action; `timers_recompute_open` follows edits of the calendar and of the rules.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from referral_engine.access import policy
-from referral_engine.accounts.models import Department, Membership
-from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE, Role
+from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE
 from referral_engine.accounts.system import system_user as _system_user
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import events
 from referral_engine.cases.choices import CaseState, ReferralState
 from referral_engine.cases.models import Case, Referral
 from referral_engine.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
-from referral_engine.notifications.services import notifications_queue
 from referral_engine.timers import calendar
+from referral_engine.timers.firing import Firing, desk_department_id, escalations_fire
 from referral_engine.timers.models import Escalation, Timer
 from referral_engine.timers.policies import (
     HANDOFF,
@@ -270,22 +273,23 @@ def _resolve(escalations: Iterable[Escalation], *, now: datetime, system: Any, r
 def timers_referral_changed(*, referral: Referral, actor: Any = None, now: datetime | None = None) -> list[str]:
     """Start, restart, recompute or stop the referral's clocks (handoff acceptance, stage) and set
     `due_at` / `stage_due_at` in memory; returns the changed field names (the caller saves them).
-    Call with the referral locked, after it has a primary key."""
+    Call with the referral locked, after it has a primary key (a new one: `timers_plan_new`)."""
+    _require_saved(referral)
     now = now or timezone.now()
-    specs = _referral_specs(referral)
-    if referral.pk is None:
-        timers = _defer_until_saved(referral, specs, now=now, actor=actor, case=referral.case)
-    else:
-        timers = _sync_clocks(
-            object_key=referral_key(referral.pk),
-            target_filter=(Target.REFERRAL, Target.STAGE),
-            case=referral.case,
-            referral=referral,
-            specs=specs,
-            now=now,
-            actor=actor,
-            reason=f"referral {referral.state}/{referral.stage or '-'}",
-        )
+    timers = _sync_clocks(
+        object_key=referral_key(referral.pk),
+        target_filter=(Target.REFERRAL, Target.STAGE),
+        case=referral.case,
+        referral=referral,
+        specs=_referral_specs(referral),
+        now=now,
+        actor=actor,
+        reason=f"referral {referral.state}/{referral.stage or '-'}",
+    )
+    return _referral_deadlines(referral, timers)
+
+
+def _referral_deadlines(referral: Referral, timers: dict[str, Timer]) -> list[str]:
     changed = []
     handoff = next((t for t in timers.values() if t.target == Target.REFERRAL), None)
     if handoff is not None and referral.due_at != handoff.due_at:
@@ -301,24 +305,26 @@ def timers_referral_changed(*, referral: Referral, actor: Any = None, now: datet
 def timers_case_changed(*, case: Case, actor: Any = None, now: datetime | None = None) -> list[str]:
     """Start, restart (a touch), recompute (risk, hold) or stop (hold, close) the stall clock and set
     `stall_due_at` in memory; returns the changed field names (the caller saves them). Closing the
-    case stops every clock of the case and resolves its escalations."""
+    case stops every clock of the case and resolves its escalations. Call with the case locked, after
+    it has a primary key (a new one: `timers_plan_new`)."""
+    _require_saved(case)
     now = now or timezone.now()
-    specs = _case_specs(case)
-    if case.pk is None:
-        timers = _defer_until_saved(case, specs, now=now, actor=actor, case=case)
-    else:
-        timers = _sync_clocks(
-            object_key=case_key(case.pk),
-            target_filter=(Target.CASE,),
-            case=case,
-            referral=None,
-            specs=specs,
-            now=now,
-            actor=actor,
-            reason=f"case {case.state}",
-        )
-        if case.state == CaseState.CLOSED:
-            _close_case_clocks(case=case, now=now, actor=actor)
+    timers = _sync_clocks(
+        object_key=case_key(case.pk),
+        target_filter=(Target.CASE,),
+        case=case,
+        referral=None,
+        specs=_case_specs(case),
+        now=now,
+        actor=actor,
+        reason=f"case {case.state}",
+    )
+    if case.state == CaseState.CLOSED:
+        _close_case_clocks(case=case, now=now, actor=actor)
+    return _case_deadline(case, timers)
+
+
+def _case_deadline(case: Case, timers: dict[str, Timer]) -> list[str]:
     due = next(iter(timers.values())).due_at if timers else None
     if due != case.stall_due_at:
         case.stall_due_at = due
@@ -326,15 +332,38 @@ def timers_case_changed(*, case: Case, actor: Any = None, now: datetime | None =
     return []
 
 
-PENDING_SYNC_ATTR = "_timers_pending_sync"
+def _require_saved(obj: Case | Referral) -> None:
+    if obj.pk is None:
+        raise ValueError(f"{type(obj).__name__} not saved yet: timers_plan_new, save, then timers_start_new")
 
 
-def _defer_until_saved(obj: Case | Referral, specs: list[ClockSpec], *, now, actor, case: Case) -> dict[str, Timer]:
-    """The object has no primary key yet (the case services compute deadlines before the first save):
-    return the schedule for its fields now, and keep the clocks to write when the row is inserted
-    (`timers_sync_after_insert`, connected to post_save: same transaction, right after the INSERT)."""
-    specs = [replace(s, started_at=s.started_at or now) for s in specs]
-    obj.__dict__[PENDING_SYNC_ATTR] = (specs, now, actor)
+# --- A new case or referral: plan before the INSERT, start after it --------------------------------
+
+
+@dataclass(frozen=True)
+class NewClocks:
+    """The clocks a case or referral not saved yet will run, planned by `timers_plan_new` (which set
+    its deadline fields, so the INSERT carries them) and written by `timers_start_new` once the row
+    has its primary key. A value the service holds between the two calls: nothing is kept on the
+    instance, no signal writes anything."""
+
+    specs: tuple[ClockSpec, ...]
+    now: datetime
+    actor: Any
+
+
+def timers_plan_new(obj: Case | Referral, *, actor: Any = None, now: datetime | None = None) -> NewClocks:
+    """Before the first save of a case or referral: set its deadline fields in memory
+    (`stall_due_at`, or `due_at` / `stage_due_at`) and return the clocks to start. The service then
+    saves the row and calls `timers_start_new(obj, clocks)` in the same transaction."""
+    if obj.pk is not None:
+        raise ValueError(f"{type(obj).__name__} {obj.pk} is saved already: use the *_changed functions")
+    now = now or timezone.now()
+    is_referral = isinstance(obj, Referral)
+    case = obj.case if is_referral else obj
+    specs = tuple(
+        replace(s, started_at=s.started_at or now) for s in (_referral_specs(obj) if is_referral else _case_specs(obj))
+    )
     timers = {}
     for spec in specs:
         timer = Timer(
@@ -345,39 +374,40 @@ def _defer_until_saved(obj: Case | Referral, specs: list[ClockSpec], *, now, act
         )
         _schedule(timer, spec.rule, case=case)
         timers[timer.rule] = timer
-    return timers
+    if is_referral:
+        _referral_deadlines(obj, timers)
+    else:
+        _case_deadline(obj, timers)
+    return NewClocks(specs=specs, now=now, actor=actor)
 
 
-def timers_sync_after_insert(sender, instance, created: bool, **kwargs) -> None:
-    """post_save receiver: writes the clocks deferred by `_defer_until_saved`, and nothing else (it
-    acts only on an instance the timers services flagged, so no business logic hides in a signal)."""
-    pending = instance.__dict__.pop(PENDING_SYNC_ATTR, None)
-    if pending is None or instance.pk is None:
-        return
-    specs, now, actor = pending
-    if isinstance(instance, Referral):
+def timers_start_new(obj: Case | Referral, clocks: NewClocks) -> None:
+    """Right after the INSERT of a case or referral planned by `timers_plan_new`, in the same
+    transaction: write its clocks (the row is new, so there is nothing to lock or read first)."""
+    _require_saved(obj)
+    if isinstance(obj, Referral):
         _sync_clocks(
-            object_key=referral_key(instance.pk),
+            object_key=referral_key(obj.pk),
             target_filter=(Target.REFERRAL, Target.STAGE),
-            case=instance.case,
-            referral=instance,
-            specs=specs,
-            now=now,
-            actor=actor,
-            reason=f"referral {instance.state}",
-            inserted=created,
+            case=obj.case,
+            referral=obj,
+            specs=list(clocks.specs),
+            now=clocks.now,
+            actor=clocks.actor,
+            reason=f"referral {obj.state}",
+            inserted=True,
         )
     else:
         _sync_clocks(
-            object_key=case_key(instance.pk),
+            object_key=case_key(obj.pk),
             target_filter=(Target.CASE,),
-            case=instance,
+            case=obj,
             referral=None,
-            specs=specs,
-            now=now,
-            actor=actor,
-            reason=f"case {instance.state}",
-            inserted=created,
+            specs=list(clocks.specs),
+            now=clocks.now,
+            actor=clocks.actor,
+            reason=f"case {obj.state}",
+            inserted=True,
         )
 
 
@@ -424,38 +454,6 @@ def timers_object_resolved(
 # --- Firing -------------------------------------------------------------------------------------
 
 
-LEVEL_TITLES = {
-    1: "【L1 注意】期限の半分が過ぎました",
-    2: "【L2 期限超過】期限を過ぎました",
-    3: "【L3 はざま】期限後も対応がありません",
-}
-TARGET_TITLES = {
-    Target.REFERRAL: "つなぎの受理",
-    Target.CASE: "ケースの停滞",
-    Target.STAGE: "部署内の段階",
-}
-
-
-class Recipients:
-    """Active members of departments by role, in one query (the runaround rule tells the desk supervisors)."""
-
-    def __init__(self, department_ids: Iterable[int]) -> None:
-        self._by_department: dict[int, list[tuple[str, Any]]] = defaultdict(list)
-        memberships = Membership.objects.filter(
-            ended_at__isnull=True, department_id__in=set(department_ids), user__is_active=True
-        ).select_related("user")
-        for m in memberships:
-            self._by_department[m.department_id].append((m.role, m.user))
-
-    def supervisors(self, department_id: int) -> list[Any]:
-        return [u for role, u in self._by_department[department_id] if role == Role.SUPERVISOR]
-
-
-def desk_department_id() -> int | None:
-    """The social_welfare department (None before the organisation is seeded)."""
-    return Department.objects.filter(code=DESK_DEPARTMENT_CODE).values_list("pk", flat=True).first()
-
-
 def escalation_fire(
     *,
     case: Case,
@@ -470,45 +468,26 @@ def escalation_fire(
     due_at: datetime,
     now: datetime,
     system: Any,
-    recipients: list[Any],
+    recipients: list[Any] | None = None,
 ) -> Escalation | None:
-    """Record one level of one (object, rule, cycle): the escalation, its timeline event, the はざま
-    flag at L3 and the notifications, in the caller's transaction. None when it had fired already
-    (the unique constraint decides, so concurrent sweeps cannot both fire it)."""
-    escalation = Escalation(
-        object_key=object_key,
-        rule=rule,
-        cycle=cycle,
-        level=level,
+    """An immediate rule fires one level now: the one firing path (`firing.escalations_fire`, the
+    sweep's) with a batch of one. `recipients=None`: the level's rule decides who is told. Returns
+    the escalation, or None when it had fired already (the unique constraint decides)."""
+    firing = Firing(
         case=case,
         referral=referral,
+        object_key=object_key,
+        rule=rule,
+        rule_name=rule_name,
+        target=target,
+        cycle=cycle,
+        level=level,
         department_id=department_id,
         due_at=due_at,
-        fired_at=now,
-    )
-    try:
-        with transaction.atomic():
-            save_with_history(escalation, actor=system, reason=f"L{level} {rule}")
-    except IntegrityError:
-        return None
-    due_local = timezone.localtime(due_at, calendar.office_tz())
-    events.escalation_fired(escalation=escalation, actor=system, rule_name=rule_name)
-    if level == 3 and not case.is_gap:
-        case.is_gap = True
-        save_with_history(case, actor=system, reason=f"はざま: L3 {rule}", update_fields=["is_gap"])
-        events.gap_flagged(escalation=escalation, actor=system, rule_name=rule_name)
-    title = f"{LEVEL_TITLES[level]}: {case.number} {TARGET_TITLES.get(target, rule_name)}"
-    notifications_queue(
         recipients=recipients,
-        kind=f"escalation_l{level}",
-        title=title,
-        body=f"{rule_name}\n{_('期限')}: {due_local:%Y-%m-%d %H:%M}",
-        case_id=case.pk,
-        referral_id=referral.pk if referral else None,
-        escalation_id=escalation.pk,
-        url=f"/cases/{case.pk}/",
     )
-    return escalation
+    fired = escalations_fire([firing], now=now, system=system, desk_id=desk_department_id() if level == 3 else None)
+    return fired[0].escalation if fired else None
 
 
 def timers_runaround_check(*, case: Case, actor: Any = None, now: datetime | None = None) -> Escalation | None:
@@ -528,8 +507,7 @@ def timers_runaround_check(*, case: Case, actor: Any = None, now: datetime | Non
     if desk_id is None:
         logger.warning("runaround: no %s department to escalate case %s to", DESK_DEPARTMENT_CODE, case.pk)
         return None
-    people = Recipients([desk_id])
-    return escalation_fire(
+    firing = Firing(
         case=case,
         referral=None,
         object_key=key,
@@ -540,10 +518,9 @@ def timers_runaround_check(*, case: Case, actor: Any = None, now: datetime | Non
         level=3,
         department_id=desk_id,
         due_at=now,
-        now=now,
-        system=_system_user(),
-        recipients=people.supervisors(desk_id),
-    )
+    )  # L3: the desk supervisors are told (`firing.escalation_recipients`)
+    fired = escalations_fire([firing], now=now, system=_system_user(), desk_id=desk_id)
+    return fired[0].escalation if fired else None
 
 
 def timers_gap_cleared(*, case: Case, actor: Any, reason: str, now: datetime | None = None) -> int:

@@ -4,8 +4,10 @@ Each batch is one transaction. It picks at most `batch` due timers, locks their 
 timers and referrals, all with `SELECT … FOR UPDATE SKIP LOCKED` (the case services' lock order,
 but never waiting: a row a case service or another sweep holds is passed over, and that case service
 moves the clock itself or the next sweep fires it), works out in Python the highest level due of
-each timer, then writes the whole batch in bulk: the escalations and their history rows, the はざま
-flags with theirs, the timeline events, the outbox rows, the timers with theirs — about a dozen
+each timer, then writes the whole batch in bulk through the one firing path
+(`timers.firing.escalations_fire`, which the immediate rules take too): the escalations and their
+history rows, the はざま flags with theirs, the timeline events, the outbox rows; then the timers
+with theirs — about a dozen
 statements per batch, whatever its size (issue 10: one timer at a time was ~9 statements per level).
 A worker killed mid-batch rolls the whole batch back; the next sweep does it again. Two sweeps at
 once claim disjoint cases, and the unique constraint on (object, rule, cycle, level) is the last word
@@ -16,36 +18,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from referral_engine.accounts.models import Membership
-from referral_engine.accounts.roles import Role
 from referral_engine.accounts.system import system_user
 from referral_engine.audit.history import save_with_history
-from referral_engine.cases import events
 from referral_engine.cases.choices import CaseState, ReferralState
-from referral_engine.cases.models import Case, CaseEvent, Referral
-from referral_engine.notifications.services import Outgoing, notifications_queue_many
-from referral_engine.timers import calendar
-from referral_engine.timers.followups import followup_assignees, timers_followup_resync
-from referral_engine.timers.models import Escalation, SweepStatus, Timer
+from referral_engine.cases.models import Case, Referral
+from referral_engine.timers.firing import Firing, bulk_update_with_history, desk_department_id, escalations_fire
+from referral_engine.timers.followups import followups_address, timers_followup_resync
+from referral_engine.timers.models import SweepStatus, Timer
 from referral_engine.timers.policies import Target, rules_for
-from referral_engine.timers.services import (
-    LEVEL_TITLES,
-    TARGET_TITLES,
-    desk_department_id,
-    timer_next_fire_at,
-    timers_case_changed,
-    timers_referral_changed,
-)
+from referral_engine.timers.services import timer_next_fire_at, timers_case_changed, timers_referral_changed
 
 logger = logging.getLogger(__name__)
 
@@ -203,277 +193,28 @@ def _sweep_batch(
         )
         before = (timer.fired_level, timer.next_fire_at)
         if level:
-            firings.append(Firing(timer=timer, case=case, referral=referral, rule_name=rule.name, level=level))
+            firings.append(Firing.of_timer(timer, case=case, referral=referral, rule_name=rule.name, level=level))
             timer.fired_level = level
         timer.next_fire_at = timer_next_fire_at(timer)
         if (timer.fired_level, timer.next_fire_at) != before:  # a save that changes nothing leaves no history
             moved.append((timer, f"L{level} fired" if level else "reschedule"))
     if firings:
-        _fire(firings, now=now, system=system, desk_id=desk_id, result=result)
-    _timers_save(moved, system=system)
+        followups_address(firings)  # a follow-up's L1 goes to its assignee (one query, none without one)
+        # The one firing path (timers/firing.py), the one the immediate rules take too.
+        fresh = escalations_fire(firings, now=now, system=system, desk_id=desk_id)
+        result.already_fired += len(firings) - len(fresh)
+        for firing in fresh:
+            result.fired += 1
+            result.by_level[firing.level] += 1
+    if moved:  # one UPDATE for the batch's timers and one INSERT of their history rows
+        bulk_update_with_history(
+            Timer,
+            [timer for timer, _reason in moved],
+            ["fired_level", "next_fire_at"],
+            reasons=[reason for _timer, reason in moved],
+            system=system,
+        )
     return len(candidates)
-
-
-@dataclass
-class Firing:
-    """One level of one (object, rule, cycle) that is due, found under the locks of its batch."""
-
-    timer: Timer
-    case: Case
-    referral: Referral | None
-    rule_name: str
-    level: int
-    escalation: Escalation | None = None
-
-    @property
-    def key(self) -> tuple[str, str, int, int]:
-        return (self.timer.object_key, self.timer.rule, self.timer.cycle, self.level)
-
-
-def _fire(firings: list[Firing], *, now: datetime, system, desk_id: int | None, result: SweepResult) -> None:
-    """Record a batch of firings with a fixed number of statements, whatever its size: the escalations
-    and their history rows, the はざま flags with theirs, the timeline events, the outbox rows. The same
-    rows, in the same order, as `timers.services.escalation_fire` writes for one."""
-    fresh = _escalations_create(firings, now=now, system=system)
-    result.already_fired += len(firings) - len(fresh)
-    for firing in fresh:
-        result.fired += 1
-        result.by_level[firing.level] += 1
-    if not fresh:
-        return
-    rows: list[CaseEvent] = []  # timeline rows, inserted together
-    flagged: list[Case] = []
-    messages: list[Outgoing] = []
-    supervisors = Supervisors(
-        {f.timer.department_id for f in fresh} | {f.case.lead_department_id for f in fresh} | ({desk_id} - {None})
-    )
-    assignees = followup_assignees(f.timer for f in fresh)
-    for firing in fresh:
-        timer, case, referral, escalation = firing.timer, firing.case, firing.referral, firing.escalation
-        rule, level = timer.rule, firing.level
-        due_local = timezone.localtime(timer.due_at, calendar.office_tz())
-        rows.append(
-            events.escalation_fired(escalation=escalation, actor=system, rule_name=firing.rule_name, commit=False)
-        )
-        if level == 3 and not case.is_gap:
-            case.is_gap = True
-            case._change_reason = f"はざま: L3 {rule}"
-            flagged.append(case)
-            rows.append(
-                events.gap_flagged(escalation=escalation, actor=system, rule_name=firing.rule_name, commit=False)
-            )
-        messages.append(
-            Outgoing(
-                recipients=recipients_for_level(
-                    level=level,
-                    timer=timer,
-                    case=case,
-                    referral=referral,
-                    desk_id=desk_id,
-                    supervisors=supervisors,
-                    assignees=assignees,
-                ),
-                kind=f"escalation_l{level}",
-                title=f"{LEVEL_TITLES[level]}: {case.number} {TARGET_TITLES.get(timer.target, firing.rule_name)}",
-                body=f"{firing.rule_name}\n{_('期限')}: {due_local:%Y-%m-%d %H:%M}",
-                case_id=case.pk,
-                referral_id=referral.pk if referral else None,
-                escalation_id=escalation.pk,
-                url=f"/cases/{case.pk}/",
-            )
-        )
-    if flagged:
-        _bulk_update_with_history(Case, flagged, ["is_gap"], system=system)
-    events.events_save(rows)
-    notifications_queue_many(messages)
-
-
-def _escalations_create(firings: list[Firing], *, now: datetime, system) -> list[Firing]:
-    """Insert the escalations not recorded yet, with their history rows; return the firings that
-    made one. The unique constraint (object, rule, cycle, level) has the last word: a level another
-    transaction recorded between our read and our INSERT makes the bulk INSERT fail in its savepoint,
-    and the batch falls back to one savepoint per escalation, skipping the ones that exist."""
-    done = _recorded_keys(firings)
-    todo = [f for f in firings if f.key not in done]
-    for firing in todo:
-        timer = firing.timer
-        firing.escalation = Escalation(
-            object_key=timer.object_key,
-            rule=timer.rule,
-            cycle=timer.cycle,
-            level=firing.level,
-            case=firing.case,
-            referral=firing.referral,
-            department_id=timer.department_id,
-            due_at=timer.due_at,
-            fired_at=now,
-        )
-        firing.escalation._change_reason = f"L{firing.level} {timer.rule}"
-    try:
-        with transaction.atomic():
-            Escalation.objects.bulk_create([f.escalation for f in todo])
-    except IntegrityError:
-        fresh = []
-        for firing in todo:
-            firing.escalation.pk = None
-            try:
-                with transaction.atomic():
-                    Escalation.objects.bulk_create([firing.escalation])
-            except IntegrityError:
-                firing.escalation = None
-            else:
-                fresh.append(firing)
-        todo = fresh
-    created = [f.escalation for f in todo]
-    _ids_after_insert(created)
-    if created:
-        _history_write(Escalation, created, history_type="+", system=system)
-    return todo
-
-
-def _recorded_keys(firings: list[Firing]) -> set[tuple[str, str, int, int]]:
-    """The (object, rule, cycle, level) already recorded among the batch's objects (one query)."""
-    keys = Escalation.objects.filter(object_key__in={f.timer.object_key for f in firings})
-    return set(keys.values_list("object_key", "rule", "cycle", "level"))
-
-
-def _ids_after_insert(escalations: list[Escalation]) -> None:
-    """PostgreSQL and SQLite ≥ 3.35 return the ids from the INSERT; elsewhere read them back."""
-    missing = {(e.object_key, e.rule, e.cycle, e.level): e for e in escalations if e.pk is None}
-    if missing:
-        rows = Escalation.objects.filter(object_key__in={k[0] for k in missing}).values_list(
-            "pk", "object_key", "rule", "cycle", "level"
-        )
-        for pk, *key in rows:
-            if tuple(key) in missing:
-                missing[tuple(key)].pk = pk
-
-
-def _timers_save(moved: list[tuple[Timer, str]], *, system) -> None:
-    """One UPDATE for the batch's timers and one INSERT of their history rows."""
-    if not moved:
-        return
-    for timer, reason in moved:
-        timer._change_reason = reason
-    _bulk_update_with_history(Timer, [t for t, _reason in moved], ["fired_level", "next_fire_at"], system=system)
-
-
-def _bulk_update_with_history(model, objs: list, fields: list[str], *, system) -> None:
-    """`save_with_history(obj, update_fields=fields)` for many objects: one UPDATE (with
-    `updated_at`, which `bulk_update` does not set by itself) and one INSERT of history rows
-    ("~", the system user, each object's `_change_reason`)."""
-    at = timezone.now()
-    if any(f.name == "updated_at" for f in model._meta.concrete_fields):
-        for obj in objs:
-            obj.updated_at = at
-        fields = [*fields, "updated_at"]
-    _bulk_update(model, objs, fields)
-    _history_write(model, objs, history_type="~", system=system)
-
-
-def _history_write(model, objs: list, *, history_type: str, system) -> None:
-    """The history rows of objects just inserted ("+") or updated ("~"), as `save_with_history`
-    would write them: the system user, each object's `_change_reason`. On PostgreSQL they are copied
-    from the rows just written, in one `INSERT … SELECT` (building a historical instance and adapting
-    its twenty values in Python was a fifth of the batch); elsewhere simple-history's
-    `bulk_history_create` builds them from the instances."""
-    try:
-        if connection.vendor != "postgresql":
-            model.history.bulk_history_create(objs, update=history_type == "~", default_user=system)
-            return
-        history = model.history.model
-        table, pk = model._meta.db_table, model._meta.pk.column
-        tracked = [connection.ops.quote_name(f.column) for f in history.tracked_fields]
-        q = connection.ops.quote_name
-        sql = (
-            f"INSERT INTO {q(history._meta.db_table)} ({', '.join(tracked)}, history_date, history_change_reason, "  # noqa: S608 - identifiers from _meta
-            f"history_type, history_user_id) "
-            f"SELECT {', '.join(f't.{c}' for c in tracked)}, %s, v.reason, %s, %s "
-            f"FROM {q(table)} AS t JOIN unnest(string_to_array(%s, ',')::bigint[], %s::text[]) "
-            f"WITH ORDINALITY AS v(id, reason, n) ON t.{q(pk)} = v.id ORDER BY v.n"
-        )
-        params = [
-            timezone.now(),
-            history_type,
-            system.pk if system is not None else None,
-            ",".join(str(obj.pk) for obj in objs),
-            [getattr(obj, "_change_reason", "") for obj in objs],
-        ]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-    finally:
-        for obj in objs:
-            obj.__dict__.pop("_change_reason", None)
-
-
-def _bulk_update(model, objs: list, fields: list[str]) -> None:
-    """`bulk_update` builds a `CASE WHEN id = … THEN …` per field and row: a third of the batch's
-    time at 500 rows. On PostgreSQL one `UPDATE … FROM (VALUES …)` joins the new values instead."""
-    if connection.vendor != "postgresql":
-        model.objects.bulk_update(objs, fields)
-        return
-    meta = model._meta
-    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
-    types = [c.rel_db_type(connection) if c.is_relation else c.db_type(connection) for c in columns]
-    types[0] = meta.pk.rel_db_type(connection)  # "bigint", not "bigserial"
-    row = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
-    params = [column.get_db_prep_save(getattr(obj, column.attname), connection) for obj in objs for column in columns]
-    names = [connection.ops.quote_name(c.column) for c in columns]
-    sets = ", ".join(f"{name} = v.{name}" for name in names[1:])
-    table = connection.ops.quote_name(meta.db_table)
-    values = ", ".join([row] * len(objs))
-    # Identifiers from the model's _meta, every value a parameter.
-    sql = f"UPDATE {table} AS t SET {sets} FROM (VALUES {values}) AS v({', '.join(names)}) WHERE t.{names[0]} = v.{names[0]}"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-# --- Who is told --------------------------------------------------------------------------------
-
-
-class Supervisors:
-    """The active supervisors of departments, loaded once for a batch (one query). Only supervisors:
-    the number of rows a firing writes must not grow with a department's caseworkers."""
-
-    def __init__(self, department_ids: set[int]) -> None:
-        self._by_department: dict[int, list] = defaultdict(list)
-        memberships = Membership.objects.filter(
-            ended_at__isnull=True, role=Role.SUPERVISOR, department_id__in=department_ids, user__is_active=True
-        ).select_related("user")
-        for m in memberships.order_by("pk"):
-            self._by_department[m.department_id].append(m.user)
-
-    def of(self, department_id: int | None) -> list:
-        return list(self._by_department.get(department_id, ())) if department_id is not None else []
-
-
-def recipients_for_level(
-    *,
-    level: int,
-    timer: Timer,
-    case: Case,
-    referral: Referral | None,
-    desk_id: int | None,
-    supervisors: Supervisors,
-    assignees: dict | None = None,
-) -> list:
-    """DESIGN §7, as docs/timers.md "Who is told" reads it:
-    L1 "to the receiving department": its supervisors, and the worker who holds the item (the
-    referral's assigned worker; for a stall clock, the case's lead worker). Its caseworkers see the
-    waiting handoffs in their inbox, so they are not written a row each (it grew with the staff).
-    L2: that department's supervisors and the case lead (the lead worker, or else the lead
-    department's supervisors). L3: the social_welfare (desk) supervisors. A follow-up (rule
-    `followup`): L1 its assignee, L2 the supervisors of the assignee's department."""
-    if timer.target == Target.FOLLOWUP:
-        holder = (assignees or {}).get(timer.object_key)
-        return ([holder] if holder is not None else []) if level == 1 else supervisors.of(timer.department_id)
-    if level == 1:
-        holder = case.lead_worker if timer.target == Target.CASE else getattr(referral, "assigned_worker", None)
-        return [*supervisors.of(timer.department_id), *([holder] if holder is not None else [])]
-    if level == 2:
-        lead = [case.lead_worker] if case.lead_worker_id else supervisors.of(case.lead_department_id)
-        return [*supervisors.of(timer.department_id), *lead]
-    return supervisors.of(desk_id)
 
 
 def _resync(*, timer: Timer, case: Case, referral: Referral | None, system, now: datetime) -> None:

@@ -19,6 +19,9 @@ def navigation(request):
             "reports": policy.can_view_reports(user),
             "audit": policy.can_audit(user),
             "slips": policy.can_submit_slip(user),
+            # Without a query (every page renders it): staff, auditors and admins; connectors too — their
+            # page says when no event covers their district.
+            "disaster": p.is_staff_member or p.is_auditor or p.is_admin or p.is_connector,
             "admin": user.is_staff and policy.can_manage_master_data(user),
         },
         "unread_count": notifications_unread_count(user),

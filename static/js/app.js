@@ -40,6 +40,16 @@
     button.addEventListener("click", function () { window.print(); });
   });
 
+  // Forms that end something for others (closing a disaster event) ask first.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+      }
+    }, true);
+  });
+
   // After a failed submit, move focus to the error summary so it is read out first.
   var summary = document.querySelector(".error-summary, .duplicate-warning");
   if (summary) {

@@ -50,6 +50,12 @@ WORKERS = {u for u in STAFF if not u.startswith("desk_")}
 SUPERVISORS = {u for u in USERS if u.startswith("chief_")}
 CONNECTORS = {"minsei_kawakami", "minsei_aoe"}
 REPORTERS = SUPERVISORS | {"auditor", "admin"}
+# Disaster mode (access/policy/disasters.py): city staff, auditors and the admin see every district; a
+# connector their own district while the event is open (the world's event covers kawakami); the shakyo no.
+CITY_STAFF = STAFF - {"worker_shakyo", "chief_shakyo"}
+DISASTER_OPENERS = {"chief_bosai", "admin"}
+SEES_DISASTER = CITY_STAFF | {"auditor", "admin", "minsei_kawakami"}
+UPDATES_CHECKS = SEES_DISASTER - {"auditor"}
 
 
 def case_rule(*, ok: int, who: set[str], seen_by: set[str] = SEES_A) -> Callable[[str], int]:
@@ -376,6 +382,78 @@ ROUTES: dict[str, Route] = {
         "get", lambda w: "/api/v1/reports/fiscal-year/2026/", role_rule(ok=200, who=REPORTERS)
     ),
     "api-audit-access-log": Route("get", lambda w: "/api/v1/audit/access-log/", role_rule(ok=200, who={"auditor"})),
+    # --- disaster mode ---------------------------------------------------------------------------------
+    # A connector whose district is under one open event goes straight to its list.
+    "disasters:index": Route("get", lambda w: "/disaster/", lambda user: 302 if user == "minsei_kawakami" else 200),
+    "disasters:index:post": Route(
+        "post",
+        lambda w: "/disaster/",
+        role_rule(ok=302, who=DISASTER_OPENERS),
+        data=lambda w: {"name": "大雨", "kind": "typhoon", "districts": ["aoe"]},
+    ),
+    "disasters:board": Route(
+        "get", lambda w: f"/disaster/{w['disaster'].pk}/", role_rule(ok=200, who=SEES_DISASTER, other=404)
+    ),
+    "disasters:counts": Route(
+        "get", lambda w: f"/disaster/{w['disaster'].pk}/counts/", role_rule(ok=200, who=SEES_DISASTER, other=404)
+    ),
+    "disasters:print": Route(
+        "get",
+        lambda w: f"/disaster/{w['disaster'].pk}/districts/kawakami/print/",
+        role_rule(ok=200, who=SEES_DISASTER, other=404),
+    ),
+    "disasters:unconfirmed_csv": Route(
+        "get",
+        lambda w: f"/disaster/{w['disaster'].pk}/unconfirmed.csv",
+        role_rule(ok=200, who=SEES_DISASTER, other=404),
+    ),
+    "disasters:close": Route(
+        "post",
+        lambda w: f"/disaster/{w['disaster'].pk}/close/",
+        case_rule(ok=302, who=DISASTER_OPENERS, seen_by=SEES_DISASTER),
+        data=lambda w: {},
+    ),
+    "disasters:check": Route(
+        "post",
+        lambda w: f"/disaster/checks/{w['check'].pk}/",
+        case_rule(ok=302, who=UPDATES_CHECKS, seen_by=SEES_DISASTER),
+        data=lambda w: {"status": "safe", "note": ""},
+    ),
+    "api-disasters": Route("get", lambda w: "/api/v1/disasters/", role_rule(ok=200, who=set(USERS))),
+    "api-disasters:post": Route(
+        "post",
+        lambda w: "/api/v1/disasters/",
+        role_rule(ok=201, who=DISASTER_OPENERS),
+        data=lambda w: {"name": "大雨", "kind": "typhoon", "districts": ["aoe"]},
+        json=True,
+    ),
+    "api-disaster": Route(
+        "get", lambda w: f"/api/v1/disasters/{w['disaster'].pk}/", role_rule(ok=200, who=SEES_DISASTER, other=404)
+    ),
+    "api-disaster-board": Route(
+        "get",
+        lambda w: f"/api/v1/disasters/{w['disaster'].pk}/board/",
+        role_rule(ok=200, who=SEES_DISASTER, other=404),
+    ),
+    "api-disaster-checks": Route(
+        "get",
+        lambda w: f"/api/v1/disasters/{w['disaster'].pk}/checks/",
+        role_rule(ok=200, who=SEES_DISASTER, other=404),
+    ),
+    "api-disaster-close": Route(
+        "post",
+        lambda w: f"/api/v1/disasters/{w['disaster'].pk}/close/",
+        case_rule(ok=200, who=DISASTER_OPENERS, seen_by=SEES_DISASTER),
+        data=lambda w: {},
+        json=True,
+    ),
+    "api-safety-check": Route(
+        "patch",
+        lambda w: f"/api/v1/safety-checks/{w['check'].pk}/",
+        case_rule(ok=200, who=UPDATES_CHECKS, seen_by=SEES_DISASTER),
+        data=lambda w: {"status": "safe"},
+        json=True,
+    ),
     "api-not-found": Route("get", lambda w: "/api/v1/no-such-thing/", role_rule(ok=404, who=set(USERS))),
     # A login gives no access to the metrics: a bearer token or an allowed address does (docs/operations.md).
     "metrics": Route("get", lambda w: "/metrics", role_rule(ok=200, who=set())),
@@ -468,6 +546,14 @@ def world(users, fresh):
     followup = followup_create(case_id=a.pk, actor=fresh(u["worker_welfare"]), due_on=_today(), note="電話する")
     export = ReportExport.objects.create(owner=u["chief_health"], fiscal_year=2026, format="csv")
     report_export_run(export_id=export.pk)
+    # An open disaster over kawakami, with the safety check of case A's person (flagged by the register).
+    from referral_engine.cases.models import Person
+    from referral_engine.disasters.services import disaster_open
+
+    Person.objects.filter(pk=a.person_id).update(
+        flags=["hikikomori", "evacuation_support"], district=org_district("kawakami")
+    )
+    disaster = disaster_open(actor=fresh(u["chief_bosai"]), name="地震", kind="earthquake", district_codes=["kawakami"])
     return {
         "users": u,
         "A": a,
@@ -479,7 +565,15 @@ def world(users, fresh):
         "escalation": escalation,
         "export": export,
         "followup": followup,
+        "disaster": disaster,
+        "check": disaster.checks.get(),
     }
+
+
+def org_district(code: str):
+    from referral_engine.accounts.models import District
+
+    return District.objects.get(code=code)
 
 
 def _request(client, route: Route, world) -> int:

@@ -109,6 +109,8 @@ class World:
     activity: Any
     slip: Any
     escalation: Any
+    disaster: Any = None  # open over kawakami, with one safety check (`check`)
+    check: Any = None
 
 
 @pytest.fixture
@@ -158,6 +160,7 @@ def world(api_users) -> World:
     )
     slip = slip_submit(actor=fresh(u["minsei_kawakami"]), concern="新聞がたまっている。", name="保戸 太郎")
     escalation = _escalation(case=case, referral=by_code["longevity_support"])
+    disaster, check = _disaster(u)
     return World(
         case=case,
         other_case=other_case,
@@ -169,7 +172,25 @@ def world(api_users) -> World:
         activity=activity,
         slip=slip,
         escalation=escalation,
+        disaster=disaster,
+        check=check,
     )
+
+
+def _disaster(u):
+    """An open disaster over kawakami with one person of the evacuation-support register (no case)."""
+    from referral_engine.accounts.models import District
+    from referral_engine.cases.models import Person
+    from referral_engine.disasters.services import disaster_open
+
+    Person.objects.create(
+        family_name="安否",
+        given_name="確子",
+        district=District.objects.get(code="kawakami"),
+        flags=["evacuation_support"],
+    )
+    disaster = disaster_open(actor=fresh(u["chief_bosai"]), name="地震", kind="earthquake", district_codes=["kawakami"])
+    return disaster, disaster.checks.get()
 
 
 def _escalation(*, case, referral):

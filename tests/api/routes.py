@@ -92,6 +92,12 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "api-dashboard": ("/api/v1/dashboard/", ("GET",)),
     "api-audit-access-log": ("/api/v1/audit/access-log/", ("GET",)),
     "api-reports-fiscal-year": ("/api/v1/reports/fiscal-year/{year}/", ("GET",)),
+    "api-disasters": ("/api/v1/disasters/", ("GET", "POST")),
+    "api-disaster": ("/api/v1/disasters/{id}/", ("GET",)),
+    "api-disaster-board": ("/api/v1/disasters/{id}/board/", ("GET",)),
+    "api-disaster-checks": ("/api/v1/disasters/{id}/checks/", ("GET",)),
+    "api-disaster-close": ("/api/v1/disasters/{id}/close/", ("POST",)),
+    "api-safety-check": ("/api/v1/safety-checks/{id}/", ("PATCH",)),
 }
 
 ROUTES: list[Route] = [Route(name, path, methods) for name, (path, methods) in EXPECTED.items()]

@@ -82,6 +82,14 @@ INTAKE = {
 #                 dw  ds  ww  wh  wl  wb  wsk ch  cl  csk cw  au  mk  ma  ad  anon
 VIEW_CASE = "     200 404 200 200 200 404 404 200 200 404 200 200 404 404 404 401"
 WORK_CASE = "     201 404 201 201 403 404 404 201 403 404 201 403 404 404 404 401"
+#                   dw  ds  ww  wh  wl  wb  wsk ch  cl  csk cw  au  mk  ma  ad  anon
+DISASTER_VIEW = "   200 404 200 200 200 200 404 200 200 404 200 200 200 404 200 401"
+
+
+def _disaster(w: World) -> dict[str, Any]:
+    return {"id": w.disaster.pk}
+
+
 OPS = [
     Op("api-cases", "GET", "200 200 200 200 200 200 200 200 200 200 200 200 403 403 403 401"),
     Op("api-cases", "POST", "201 201 201 201 201 201 201 201 201 201 201 403 403 403 403 401", body=lambda w: INTAKE),
@@ -224,6 +232,31 @@ OPS = [
         lambda w: {"year": 2026},
         query="?format=xlsx&publication=true",
         label="xlsx",
+    ),
+    # Disaster mode (access/policy/disasters.py): city staff, the auditor and the admin see the event over
+    # kawakami; its connector while it is open; the shakyo (an external body) and aoe's connector do not.
+    Op("api-disasters", "GET", "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 401"),
+    Op(
+        "api-disasters",
+        "POST",
+        "403 403 403 403 403 403 403 403 403 403 403 403 403 403 201 401",
+        body=lambda w: {"name": "大雨", "kind": "typhoon", "districts": ["aoe"]},
+    ),
+    Op("api-disaster", "GET", DISASTER_VIEW, _disaster),
+    Op("api-disaster-board", "GET", DISASTER_VIEW, _disaster),
+    Op("api-disaster-checks", "GET", DISASTER_VIEW, _disaster),
+    Op(
+        "api-disaster-close",
+        "POST",
+        "403 404 403 403 403 403 404 403 403 404 403 403 403 404 200 401",
+        _disaster,
+    ),
+    Op(
+        "api-safety-check",
+        "PATCH",
+        "200 404 200 200 200 200 404 200 200 404 200 403 200 404 200 401",
+        lambda w: {"id": w.check.pk},
+        body=lambda w: {"status": "safe", "note": "無事を確認"},
     ),
     Op(
         "api-persons",

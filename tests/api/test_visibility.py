@@ -25,6 +25,10 @@ def _readable_urls(world) -> list[str]:
         "api-case-followups": world.case.pk,
         "api-referral": world.requested.pk,
         "api-referral-transitions": world.requested.pk,
+        # The disaster over kawakami: its checks carry name and address, never a flag or the case.
+        "api-disaster": world.disaster.pk,
+        "api-disaster-board": world.disaster.pk,
+        "api-disaster-checks": world.disaster.pk,
     }
     urls = []
     for route in ROUTES:

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from referral_engine.accounts.roles import Role
 from referral_engine.cases.models import Case, CaseEvent, Referral
 from referral_engine.notifications.models import Notification
-from referral_engine.timers import sweep
+from referral_engine.timers import firing
 from referral_engine.timers.models import Escalation, Timer
 from referral_engine.timers.sweep import timers_sweep_due
 
@@ -135,7 +135,7 @@ def test_a_level_recorded_meanwhile_fires_once(timers_world, monkeypatch, read_f
     second = timers_world["open_case"](referrals=[TO_HEALTH]).referrals.get()
     timer_b = _handoff_timer(second)
     if not read_first:
-        monkeypatch.setattr(sweep, "_recorded_keys", lambda firings: set())
+        monkeypatch.setattr(firing, "_recorded_keys", lambda firings: set())
 
     result = timers_sweep_due(now=timer_b.l1_at)
 

@@ -171,8 +171,12 @@ def test_notifications_list_unread_count_and_mark_read(as_user, referred_case, u
     assert "が辞退しました" in html
     assert f'{count}<span class="visually-hidden">件</span>' in html  # the header badge
     notification = unread.filter(kind="referral_decline").first()
-    response = client.post("/notifications/read/", {"notification_id": notification.pk, "url": notification.url})
-    assert response["Location"] == notification.url
+    assert notification.get_absolute_url() == f"/cases/{referred_case.pk}/"  # built when shown, not stored
+    assert f'value="/cases/{referred_case.pk}/"' in html
+    response = client.post(
+        "/notifications/read/", {"notification_id": notification.pk, "url": notification.get_absolute_url()}
+    )
+    assert response["Location"] == notification.get_absolute_url()
     notification.refresh_from_db()
     assert notification.read_at is not None
     client.post("/notifications/read/", {})

@@ -51,6 +51,12 @@ from referral_engine.access.policy.decisions import (
     case_view_level,
     stage_is_final,
 )
+from referral_engine.access.policy.disasters import (
+    can_open_disaster,
+    can_update_safety_check,
+    can_view_disaster,
+    disaster_district_reach,
+)
 from referral_engine.access.policy.object_permissions import (
     case_perms,
     cases_perms_prefetch,
@@ -78,6 +84,10 @@ __all__ = [
     "ReportScope",
     "ViewLevel",
     "can_acknowledge_escalation",
+    "can_open_disaster",
+    "can_update_safety_check",
+    "can_view_disaster",
+    "disaster_district_reach",
     "can_add_activity",
     "can_add_followup",
     "can_assign",

@@ -176,6 +176,5 @@ def assignments_release(*, user: User, department: Department, actor: User, reas
             title=_("%(u)s さんの担当が外れました（主担当 %(c)d 件・つなぎ %(r)d 件）")
             % {"u": user.display_name or user.username, "c": len(cases), "r": len(referrals)},
             body=reason,
-            url="/cases/",
         )
     return released

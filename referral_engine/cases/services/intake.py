@@ -154,8 +154,9 @@ def _case_write(
         lead_worker=actor if (p.can_work and window.pk in p.department_ids) else None,
         last_touched_at=now,
     )
-    timers.timers_case_changed(case=case)
+    clocks = timers.timers_plan_new(case)  # stall_due_at goes in with the INSERT
     save_with_history(case, actor=actor, reason="case_open")
+    timers.timers_start_new(case, clocks)
     events.case_opened(case=case, actor=actor, department=window)
     if not grants_follow:
         grants.case_grants_sync(case=case)

@@ -214,8 +214,9 @@ def _referral_write(
     referral.created_at = now
     if requested is not None:
         requested.add(target.pk)
-    timers.timers_referral_changed(referral=referral)
+    clocks = timers.timers_plan_new(referral)  # due_at goes in with the INSERT
     save_with_history(referral, actor=actor, reason=f"referral_request: {basis}")
+    timers.timers_start_new(referral, clocks)
     events.referral_requested(referral=referral, actor=actor)
     grants.case_grants_sync(case=case, renew=[target])
     if case.last_touched_at != now:  # at intake the case was touched at this very moment: nothing moves
@@ -232,7 +233,6 @@ def _referral_write(
         % {"d": timezone.localtime(referral.due_at).strftime("%Y-%m-%d %H:%M") if referral.due_at else "-"},
         case_id=case.pk,
         referral_id=referral.pk,
-        url=f"/cases/{case.pk}/",
     )
     return referral
 
@@ -358,7 +358,6 @@ def _referral_feedback(*, referral: Referral, case: Case, name: str, reason: str
         body=body,
         case_id=case.pk,
         referral_id=referral.pk,
-        url=f"/cases/{case.pk}/",
     )
 
 

@@ -97,6 +97,5 @@ def slip_submit(
         kind="slip_submitted",
         title=_("つなぎ票が届きました: %(n)s（%(d)s）") % {"n": case.number, "d": chosen.name},
         case_id=case.pk,
-        url=f"/cases/{case.pk}/",
     )
     return slip

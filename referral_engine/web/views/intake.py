@@ -7,7 +7,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from referral_engine.access import policy
+from referral_engine.audit.models import AccessLog
+from referral_engine.audit.services import access_log_record
 from referral_engine.cases import selectors
+from referral_engine.cases.models import Person
 from referral_engine.cases.services.intake import case_open
 from referral_engine.errors import Conflict, InvalidInput, PossibleDuplicate
 from referral_engine.web.errors import domain_errors
@@ -23,6 +26,7 @@ def case_new(request):
     window_ids = policy.principal(user).department_ids
     duplicates = None
     status = 200
+    person_label = request.POST.get("person_label", "")
     if request.method == "POST":
         form = IntakeForm(request.POST, window_ids=window_ids)
         if form.is_valid():
@@ -60,16 +64,32 @@ def case_new(request):
         else:
             status = 400
     else:
-        form = IntakeForm(window_ids=window_ids)
+        form, person_label = _form_for_person(request, window_ids)
     districts = dict(form.fields["district"].choices)
     for candidate in duplicates or []:
         candidate["district_name"] = districts.get(candidate.get("district") or "", "")
     return render(
         request,
         "cases/case_new.html",
-        {"form": form, "duplicates": duplicates, "person_label": request.POST.get("person_label", "")},
+        {"form": form, "duplicates": duplicates, "person_label": person_label},
         status=status,
     )
+
+
+def _form_for_person(request, window_ids):
+    """`?person=<id>` (the safety-check board's "open a case"): the intake with that person chosen, for
+    those who may search persons (the same identity the search shows; the read is logged)."""
+    raw = request.GET.get("person", "")
+    if not (raw.isdigit() and len(raw) < 19 and policy.can_search_persons(request.user)):
+        return IntakeForm(window_ids=window_ids), ""
+    person = Person.objects.filter(pk=int(raw)).only("id", "family_name", "given_name", "birth_date").first()
+    if person is None:
+        return IntakeForm(window_ids=window_ids), ""
+    access_log_record(
+        user=request.user, action=AccessLog.Action.VIEW, object_type="person", object_id=person.pk, request=request
+    )
+    born = f"（{wareki(person.birth_date, 'date')}）" if person.birth_date else ""
+    return IntakeForm(window_ids=window_ids, initial={"person_id": person.pk}), f"{person.full_name}{born}"
 
 
 @require_GET

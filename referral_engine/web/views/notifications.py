@@ -7,6 +7,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from referral_engine.cases.selectors import cases_visible_to
 from referral_engine.notifications.selectors import notifications_for
 from referral_engine.notifications.services import notifications_mark_read
 from referral_engine.web.forms import NotificationReadForm
@@ -15,8 +16,18 @@ PAGE_SIZE = 50
 
 
 def notification_list(request):
+    """The user's notifications. A body (it may quote a decline's reason) shows only while the user
+    may still see the case it is about: after a move to another department, the title stays and the
+    contents go (one query for the page's cases)."""
     page = Paginator(notifications_for(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "web/notifications.html", {"page": page, "notifications": list(page.object_list)})
+    notifications = list(page.object_list)
+    case_ids = {n.case_id for n in notifications if n.case_id}
+    visible = (
+        set(cases_visible_to(request.user).filter(pk__in=case_ids).values_list("pk", flat=True)) if case_ids else set()
+    )
+    for n in notifications:
+        n.body_shown = not n.case_id or n.case_id in visible
+    return render(request, "web/notifications.html", {"page": page, "notifications": notifications})
 
 
 @require_POST

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from referral_engine.accounts.demo import DEMO_USERS, demo_cases_ensure, demo_users_ensure
+from referral_engine.disasters.demo import demo_register_ensure
 
 
 class Command(BaseCommand):
@@ -16,7 +17,12 @@ class Command(BaseCommand):
             raise CommandError("seed_demo refuses to run with DEBUG off (production). Use --force on a test system.")
         demo_users_ensure()
         created = 0 if no_cases else demo_cases_ensure()
-        self.stdout.write(self.style.SUCCESS(f"Demo organisation ready: {len(DEMO_USERS)} users, {created} new cases."))
+        register = 0 if no_cases else demo_register_ensure()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo organisation ready: {len(DEMO_USERS)} users, {created} new cases, {register} new people on the evacuation-support register."
+            )
+        )
         self.stdout.write(
             f"Password for every demo user: DEMO_PASSWORD ({'set' if settings.DEMO_PASSWORD != 'tsukumi-demo' else 'tsukumi-demo'})"
         )
