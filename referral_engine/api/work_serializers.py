@@ -15,6 +15,7 @@ from referral_engine.api.serializers import StrictCharField, code_of, text, user
 from referral_engine.cases.choices import FollowUpState
 from referral_engine.cases.inputs import FollowUpInputs
 from referral_engine.cases.models import FollowUp
+from referral_engine.web.work_urls import FULL_LIST_URLS
 
 
 class FollowUpCreateSerializer(serializers.Serializer):
@@ -174,5 +175,5 @@ def my_work_payload(work: Any) -> dict[str, Any]:
     for name, section in work.sections.items():
         payload[name] = section.items
         payload[f"{name}_count"] = section.count
-        payload[f"{name}_url"] = section.url
+        payload[f"{name}_url"] = FULL_LIST_URLS[name]
     return payload

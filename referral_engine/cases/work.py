@@ -5,8 +5,8 @@ returned handoffs they asked for or of cases they lead that nobody acted on sinc
 desk the community slips not triaged yet. `GET /api/v1/me/work/` and the staff home `/` read it.
 
 Every section is one query for its first `limit` rows and one for its count, whatever the data
-(tests/work/test_my_work.py holds the budget at two sizes). Each comes with the page that lists it
-in full. `urgent_items` picks, from the rows read, what must be seen first.
+(tests/work/test_my_work.py holds the budget at two sizes). The page that lists each in full is
+the edge's to say (`web/work_urls.py`: links are built at the edge). `urgent_items` picks, from the rows read, what must be seen first.
 """
 
 from __future__ import annotations
@@ -37,15 +37,6 @@ ACTED_KINDS = (
     EventKind.LEAD_CHANGED,
     EventKind.REFERRAL_ASSIGNED,
 )
-# The full list of each section (web); the API gives the same links.
-FULL_LIST_URLS = {
-    "assigned": "/work/assigned/",
-    "led_cases": "/work/led_cases/",
-    "inbox": "/inbox/",
-    "followups": "/work/followups/",
-    "setbacks": "/work/setbacks/",
-    "slips": "/work/slips/",
-}
 
 
 @dataclass
@@ -53,7 +44,6 @@ class Section:
     name: str
     items: list[Any]
     count: int
-    url: str
 
 
 @dataclass
@@ -146,7 +136,7 @@ def my_work(user: Any, *, limit: int = LIMIT, now: Any = None) -> MyWork:
         qs = section_queryset(user, name, today=today)
         items = list(qs[:limit])
         count = qs.count()  # always asked: the number of queries must not depend on the data
-        sections[name] = Section(name=name, items=items, count=count, url=FULL_LIST_URLS[name])
+        sections[name] = Section(name=name, items=items, count=count)
     work = MyWork(sections=sections, today=today)
     work.urgent = urgent_items(work, now=now)
     return work

@@ -10,11 +10,12 @@ from django.utils import timezone
 from referral_engine.access import policy
 from referral_engine.cases import selectors
 from referral_engine.cases.choices import SlipStatus
-from referral_engine.cases.work import FULL_LIST_URLS, SECTIONS, is_desk_staff, my_work, section_queryset
+from referral_engine.cases.work import SECTIONS, is_desk_staff, my_work, section_queryset
 from referral_engine.pagination import CappedCountPaginator
 from referral_engine.web.errors import domain_errors
 from referral_engine.web.views.cases import deadline_badges
 from referral_engine.web.views.common import require
+from referral_engine.web.work_urls import FULL_LIST_URLS
 
 HOME_LIMIT = 10
 PAGE_SIZE = 50
@@ -47,6 +48,7 @@ def home(request):
         context.update(
             work=work,
             rows={name: _badged(name, work[name].items, now) for name in SECTIONS},
+            links=FULL_LIST_URLS,
             is_desk=is_desk_staff(user),
             today=work.today,
             now=now,
