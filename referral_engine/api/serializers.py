@@ -358,6 +358,10 @@ class CaseListQuerySerializer(serializers.Serializer):
     risk = serializers.ChoiceField(choices=Risk.choices, required=False)
     stalled = serializers.BooleanField(required=False, allow_null=True, default=None)
     q = text(100, help_text="Case number, or the start of the person's name in kana or kanji.")
+    lead = serializers.ChoiceField(choices=["me"], required=False, help_text="`me`: cases I am the lead worker of.")
+    assigned = serializers.ChoiceField(
+        choices=["me"], required=False, help_text="`me`: cases with an open referral assigned to me."
+    )
 
 
 class CaseSummarySerializer(serializers.ModelSerializer):
@@ -446,6 +450,12 @@ class CaseTransitionSerializer(serializers.Serializer):
     closure_reason = serializers.ChoiceField(
         choices=ClosureReason.choices, required=False, allow_blank=True, default="", help_text="Required for close."
     )
+    review_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="start_monitoring only: the review day, set as a follow-up (default: in 90 days).",
+    )
 
 
 class TransitionsSerializer(serializers.Serializer):
@@ -479,6 +489,17 @@ class ReferralCreateSerializer(serializers.Serializer):
 class ReferralListQuerySerializer(serializers.Serializer):
     inbox = serializers.BooleanField(
         required=False, default=False, help_text="Only handoffs waiting for one of my departments."
+    )
+    assigned = serializers.ChoiceField(
+        choices=["me"], required=False, help_text="`me`: open referrals (requested or accepted) assigned to me."
+    )
+
+
+class ReferralAssignSerializer(serializers.Serializer):
+    worker = StrictCharField(
+        max_length=150,
+        allow_null=True,
+        help_text="The username of a caseworker or supervisor of the receiving department; null: unassigned.",
     )
 
 
@@ -550,6 +571,14 @@ class ReferralDetailSerializer(ReferralSerializer):
 
 class ReferralTransitionSerializer(serializers.Serializer):
     reason = text(TransitionInputs.reason.max_length, help_text="Required for decline and return.")
+    assign_to = StrictCharField(
+        max_length=150,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text="accept only: the username who takes it on (default: the accepting caseworker).",
+    )
 
 
 # Field types a Django form field can take from JSON without tripping over it (a DateField calls

@@ -5,7 +5,7 @@ from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.renderers import JSONRenderer
 
-from referral_engine.api import persons, upkeep, views
+from referral_engine.api import persons, upkeep, views, work
 from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView, DeniedListAPIView
 from referral_engine.disasters import api as disasters
 from referral_engine.reports.api import FiscalYearReportAPIView
@@ -86,6 +86,11 @@ v1 = [
         name="api-referral-transition",
     ),
     path("referrals/<api_id:id>/record/", views.ReferralRecordView.as_view(), name="api-referral-record"),
+    path("referrals/<api_id:id>/assign/", views.ReferralAssignView.as_view(), name="api-referral-assign"),
+    path("cases/<api_id:id>/followups/", work.CaseFollowUpsView.as_view(), name="api-case-followups"),
+    path("followups/", work.FollowUpListView.as_view(), name="api-followups"),
+    path("followups/<api_id:id>/done/", work.FollowUpDoneView.as_view(), name="api-followup-done"),
+    path("me/work/", work.MyWorkView.as_view(), name="api-me-work"),
     path("community-slips/", views.SlipListView.as_view(), name="api-community-slips"),
     path("community-slips/<api_id:id>/link/", upkeep.SlipLinkView.as_view(), name="api-community-slip-link"),
     path(

@@ -34,6 +34,7 @@ from referral_engine.cases.services.case_state import CASE_TRANSITIONS, case_ava
 from referral_engine.cases.services.intake import case_open
 from referral_engine.cases.services.records import activity_add, consent_record, consent_withdraw, stage_record_update
 from referral_engine.cases.services.referrals import (
+    referral_assign,
     referral_available_transitions,
     referral_create,
     referral_transition,
@@ -184,6 +185,8 @@ class CaseListView(ApiListView):
             risk=filters.get("risk"),
             stalled=filters.get("stalled"),
             q=filters.get("q") or None,
+            lead_worker=request.user if filters.get("lead") == "me" else None,
+            assigned_to=request.user if filters.get("assigned") == "me" else None,
         )
         return self.paginated(qs, s.CaseSummarySerializer)
 
@@ -281,7 +284,12 @@ class CaseTransitionView(ApiView):
     def post(self, request: Request, id: int, name: str) -> Response:
         data = _validated(s.CaseTransitionSerializer, request.data).validated_data
         case = case_transition(
-            case_id=id, name=name, actor=request.user, reason=data["reason"], closure_reason=data["closure_reason"]
+            case_id=id,
+            name=name,
+            actor=request.user,
+            reason=data["reason"],
+            closure_reason=data["closure_reason"],
+            review_on=data["review_on"],
         )
         # No _fresh_principal: a case transition writes no grants, so what the policy read while
         # checking it (memberships, this case's permissions) is still the user's reach.
@@ -424,6 +432,8 @@ class ReferralListView(ApiListView):
             qs: QuerySet[Referral] = selectors.referrals_inbox(request.user)
         else:
             qs = selectors.referrals_visible_to(request.user)
+        if filters.get("assigned") == "me":
+            qs = selectors.referrals_assigned_to(request.user, qs)
         return self.paginated(qs, s.ReferralSerializer)
 
 
@@ -465,8 +475,30 @@ class ReferralTransitionView(ApiView):
     )
     def post(self, request: Request, id: int, name: str) -> Response:
         data = _validated(s.ReferralTransitionSerializer, request.data).validated_data
-        referral = referral_transition(referral_id=id, name=name, actor=request.user, reason=data["reason"])
+        referral = referral_transition(
+            referral_id=id, name=name, actor=request.user, reason=data["reason"], assign_to=data["assign_to"] or None
+        )
         _fresh_principal(request)
+        return Response(s.ReferralDetailSerializer(referral, context={"request": request}).data)
+
+
+class ReferralAssignView(ApiView):
+    @extend_schema(
+        operation_id="referral_assign",
+        summary="Name the worker who takes the referral on",
+        description=(
+            "A supervisor of the receiving department names any of its caseworkers or supervisors (or null); "
+            "a caseworker of it takes an unassigned referral for themselves."
+        ),
+        request=s.ReferralAssignSerializer,
+        responses=responses({200: s.ReferralDetailSerializer}, *WRITE),
+        tags=["referrals"],
+    )
+    def post(self, request: Request, id: int) -> Response:
+        data = _validated(s.ReferralAssignSerializer, request.data).validated_data
+        referral = referral_assign(referral_id=id, actor=request.user, worker_username=data["worker"])
+        _fresh_principal(request)
+        referral = selectors.referral_get_for_user(request.user, referral.pk)
         return Response(s.ReferralDetailSerializer(referral, context={"request": request}).data)
 
 

@@ -140,6 +140,9 @@ class EventKind(models.TextChoices):
     REASSESSED = "reassessed", _("再アセスメント")
     PERSON_MERGED = "person_merged", _("本人の統合")
     SLIP_TRIAGED = "slip_triaged", _("つなぎ票の確認")
+    GAP_CLEARED = "gap_cleared", _("はざま解消")
+    REFERRAL_ASSIGNED = "referral_assigned", _("担当者の割り当て")
+    FOLLOWUP = "followup", _("予定")
 
 
 class SlipTriage(models.TextChoices):
@@ -161,3 +164,8 @@ class HouseholdRelation(models.TextChoices):
     GRANDPARENT = "grandparent", _("祖父母")
     OTHER_RELATIVE = "other_relative", _("その他の親族")
     COHABITANT = "cohabitant", _("同居人")
+
+
+class FollowUpState(models.TextChoices):
+    OPEN = "open", _("予定")
+    DONE = "done", _("済み")

@@ -30,12 +30,16 @@ __all__ = [
     "escalation_fired",
     "escalation_resolved",
     "events_save",
+    "followup_created",
+    "followup_done",
+    "gap_cleared",
     "gap_flagged",
     "lead_changed",
     "record_repaired",
     "person_merged",
     "case_reassessed",
     "slip_triaged",
+    "referral_assigned",
     "referral_requested",
     "referral_transition",
     "stage_record_changed",
@@ -312,6 +316,7 @@ def gap_flagged(*, escalation: Any, actor: User, rule_name: str, commit: bool = 
 
 
 def escalation_acknowledged(*, escalation: Any, actor: User) -> CaseEvent:
+    """The supervisor's note (what happens next) is the event's reason: the case's 経過 shows it."""
     return _save(
         _row(
             case_id=escalation.case_id,
@@ -320,6 +325,7 @@ def escalation_acknowledged(*, escalation: Any, actor: User) -> CaseEvent:
             name="acknowledged",
             actor=actor,
             department_id=escalation.department_id,
+            reason=(escalation.note or "")[:2000],
             data={"escalation_id": escalation.pk, "rule": escalation.rule, "level": escalation.level},
         ),
         True,
@@ -385,4 +391,69 @@ def person_merged(*, case: Case, actor: User, merged_id: int, into_id: int, reas
 def slip_triaged(*, case: Case, actor: User, outcome: str) -> CaseEvent:
     return _save(
         _row(case=case, kind=EventKind.SLIP_TRIAGED, name=outcome, actor=actor, data={"outcome": outcome}), True
+    )
+
+
+def gap_cleared(*, case: Case, actor: User, how: str, department: Department | None = None) -> CaseEvent:
+    """はざま ended: someone took the case on (`how`: "accept" of a referral, or "lead" named)."""
+    return _save(
+        _row(
+            case=case,
+            kind=EventKind.GAP_CLEARED,
+            name="gap_cleared",
+            actor=actor,
+            department=department,
+            data={"how": how},
+        ),
+        True,
+    )
+
+
+# --- Assignment and follow-ups (issue 18) ---------------------------------------------------------
+
+
+def referral_assigned(*, case: Case, referral: Referral, actor: User, worker: User | None) -> CaseEvent:
+    """The worker who takes the referral on (None: the assignment was taken off)."""
+    return _save(
+        _row(
+            case=case,
+            referral=referral,
+            kind=EventKind.REFERRAL_ASSIGNED,
+            name="assign" if worker is not None else "unassign",
+            actor=actor,
+            department=referral.to_department,
+            data={"to": referral.to_department.code, "worker": worker.username if worker else None},
+        ),
+        True,
+    )
+
+
+def followup_created(*, followup: Any, actor: User) -> CaseEvent:
+    """A follow-up (予定) was set: its day and its assignee, never its note."""
+    return _save(
+        _row(
+            case_id=followup.case_id,
+            kind=EventKind.FOLLOWUP,
+            name="followup_created",
+            actor=actor,
+            data={
+                "followup_id": followup.pk,
+                "due_on": followup.due_on.isoformat(),
+                "assignee": followup.assignee.username,
+            },
+        ),
+        True,
+    )
+
+
+def followup_done(*, followup: Any, actor: User) -> CaseEvent:
+    return _save(
+        _row(
+            case_id=followup.case_id,
+            kind=EventKind.FOLLOWUP,
+            name="followup_done",
+            actor=actor,
+            data={"followup_id": followup.pk, "due_on": followup.due_on.isoformat()},
+        ),
+        True,
     )

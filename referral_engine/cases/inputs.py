@@ -161,6 +161,33 @@ def clean_birth_date(value: Any) -> date | None:
     return parsed
 
 
+class FollowUpInputs:
+    note = TextInput("note", 2000)  # what to do on the day (予定の内容)
+    done_note = TextInput("note", 2000)  # what was done
+    # How far ahead a follow-up may be set, and the default review of `start_monitoring` (days).
+    max_days_ahead = 3 * 366
+    monitoring_review_days = 90
+
+
+def clean_followup_date(value: Any, *, field: str = "due_on") -> date:
+    """A follow-up's day: today or later, at most about three years ahead."""
+    if isinstance(value, date):
+        parsed = value
+    else:
+        try:
+            parsed = date.fromisoformat(str(value))
+        except ValueError:
+            raise InvalidInput(
+                _("日付が正しくありません。"), fields={field: [_("YYYY-MM-DD の形式で入力してください。")]}
+            ) from None
+    today = timezone.localdate()
+    if parsed < today or (parsed - today).days > FollowUpInputs.max_days_ahead:
+        raise InvalidInput(
+            _("日付が正しくありません。"), fields={field: [_("今日から3年以内の日付を入力してください。")]}
+        )
+    return parsed
+
+
 def require_reason(name: str, reason: str) -> None:
     """Decline, return and hold say why. Checked after the permission: a 403 comes before a 400."""
     if name in REASON_REQUIRED and not reason:

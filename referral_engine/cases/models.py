@@ -20,6 +20,7 @@ from referral_engine.cases.choices import (
     ClosureReason,
     ConsentMethod,
     EventKind,
+    FollowUpState,
     HouseholdRelation,
     ReferralState,
     Risk,
@@ -27,7 +28,7 @@ from referral_engine.cases.choices import (
     SlipTriage,
     SlipUrgency,
 )
-from referral_engine.cases.inputs import PersonInputs, SlipInputs
+from referral_engine.cases.inputs import FollowUpInputs, PersonInputs, SlipInputs
 
 HOLDABLE_STATES = [CaseState.ASSESSING, CaseState.IN_SUPPORT, CaseState.MONITORING]
 OPEN_CASE_STATES = [s for s in CaseState.values if s != CaseState.CLOSED]
@@ -471,6 +472,52 @@ class Activity(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.case} {self.get_kind_display()} {self.occurred_at:%Y-%m-%d}"
+
+
+class FollowUp(TimestampedModel):
+    """予定: something to do on a day (call back, visit, review the monitoring), by its assignee.
+    Past its day while still open, it escalates (rule `followup`, docs/timers.md)."""
+
+    case = models.ForeignKey(Case, verbose_name=_("ケース"), on_delete=models.PROTECT, related_name="followups")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("担当者"), on_delete=models.PROTECT, related_name="followups"
+    )
+    # The department the assignee works the case for: its supervisors get the L2.
+    department = models.ForeignKey(Department, verbose_name=_("部署"), on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("登録者"), on_delete=models.PROTECT, related_name="+"
+    )
+    due_on = models.DateField(_("予定日"))
+    note = models.TextField(_("予定の内容"), max_length=FollowUpInputs.note.max_length, blank=True)
+    state = models.CharField(_("状態"), max_length=10, choices=FollowUpState.choices, default=FollowUpState.OPEN)
+    done_at = models.DateTimeField(_("完了日時"), null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("完了の記録者"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    done_note = models.TextField(_("結果"), max_length=FollowUpInputs.done_note.max_length, blank=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("予定")
+        verbose_name_plural = _("予定")
+        ordering = ["due_on", "id"]
+        indexes = [
+            # My work: my open follow-ups by day.
+            models.Index(fields=["assignee", "due_on"], name="followup_open_assignee_idx", condition=Q(state="open")),
+            models.Index(fields=["case", "due_on"], name="followup_case_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.due_on}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == FollowUpState.OPEN
 
 
 class CaseEvent(models.Model):

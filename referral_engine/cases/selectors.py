@@ -10,15 +10,24 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from referral_engine.access import policy
+from referral_engine.accounts.models import User
+from referral_engine.accounts.roles import Role
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record, access_log_search
 from referral_engine.cases import normalize
-from referral_engine.cases.choices import CaseState, ReferralState, SlipStatus
+from referral_engine.cases.choices import (
+    OPEN_REFERRAL_STATES,
+    CaseState,
+    FollowUpState,
+    ReferralState,
+    SlipStatus,
+)
 from referral_engine.cases.inputs import search_query
 from referral_engine.cases.models import (
     Activity,
@@ -26,6 +35,7 @@ from referral_engine.cases.models import (
     CaseEvent,
     CommunitySlip,
     Consent,
+    FollowUp,
     Household,
     HouseholdMember,
     Person,
@@ -53,7 +63,21 @@ def cases_filter(
     risk: str | None = None,
     stalled: bool | None = None,
     q: str | None = None,
+    lead_worker: Any = None,
+    assigned_to: Any = None,
 ) -> QuerySet[Case]:
+    """`lead_worker`: cases that user leads (`?lead=me`); `assigned_to`: cases with an open referral
+    assigned to that user (`?assigned=me`)."""
+    if lead_worker is not None:
+        qs = qs.filter(lead_worker=lead_worker)
+    if assigned_to is not None:
+        qs = qs.filter(
+            Exists(
+                Referral.objects.filter(
+                    case_id=OuterRef("pk"), assigned_worker=assigned_to, state__in=OPEN_REFERRAL_STATES
+                )
+            )
+        )
     if state:
         qs = qs.filter(state=state)
     if department:
@@ -121,6 +145,15 @@ def referrals_in_progress(user: Any) -> QuerySet[Referral]:
         _referral_base()
         .filter(policy.in_progress_reach(user), state=ReferralState.ACCEPTED)
         .order_by("stage_due_at", "-updated_at")
+    )
+
+
+def referrals_assigned_to(user: Any, qs: QuerySet[Referral] | None = None) -> QuerySet[Referral]:
+    """Open referrals (requested or accepted) assigned to the user (`?assigned=me`), most pressing
+    first; within `qs` (the user's reach) when given."""
+    qs = referrals_visible_to(user) if qs is None else qs
+    return qs.filter(assigned_worker=user, state__in=OPEN_REFERRAL_STATES).order_by(
+        "-urgent", "stage_due_at", "due_at", "id"
     )
 
 
@@ -428,3 +461,82 @@ def household_get_for_user(
             via=via,
         )
     return found
+
+
+def department_workers_with_load(department_id: int) -> list[Any]:
+    """The department's caseworkers and supervisors, each with their open load (issue 18: the
+    supervisor's reassign shows it): `open_referrals` (requested or accepted, assigned to them) and
+    `led_cases` (open cases they lead). One query."""
+    referrals = (
+        Referral.objects.filter(assigned_worker=OuterRef("pk"), state__in=OPEN_REFERRAL_STATES)
+        .order_by()
+        .values("assigned_worker")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    cases = (
+        Case.objects.filter(lead_worker=OuterRef("pk"))
+        .exclude(state=CaseState.CLOSED)
+        .order_by()
+        .values("lead_worker")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    members = User.objects.filter(
+        memberships__department_id=department_id,
+        memberships__role__in=[Role.CASEWORKER, Role.SUPERVISOR],
+        memberships__ended_at__isnull=True,
+        is_active=True,
+    ).distinct()
+    return list(
+        User.objects.filter(pk__in=members.values("pk"))
+        .annotate(
+            open_referrals=Coalesce(Subquery(referrals, output_field=IntegerField()), 0),
+            led_cases=Coalesce(Subquery(cases, output_field=IntegerField()), 0),
+        )
+        .order_by("username")
+    )
+
+
+# --- Follow-ups (予定, issue 18) -------------------------------------------------------------------
+
+
+def _followup_base() -> QuerySet[FollowUp]:
+    return FollowUp.objects.select_related("case", "assignee", "department", "created_by", "done_by")
+
+
+def followups_visible_to(user: Any) -> QuerySet[FollowUp]:
+    """Follow-ups of the cases the user may open, open ones first by day."""
+    reach = policy.cases_reach(user)
+    qs = _followup_base()
+    if reach != Q():
+        qs = qs.filter(case__in=Case.objects.filter(reach).values("pk"))
+    return qs.order_by("-state", "due_on", "id")  # "open" sorts after "done": descending puts it first
+
+
+def followups_mine(user: Any, *, due_by: Any = None) -> QuerySet[FollowUp]:
+    """My open follow-ups by day (`due_by`: only those due on or before that date)."""
+    qs = followups_visible_to(user).filter(assignee=user, state=FollowUpState.OPEN).order_by("due_on", "id")
+    if due_by is not None:
+        qs = qs.filter(due_on__lte=due_by)
+    return qs
+
+
+def case_followups(case: Case) -> QuerySet[FollowUp]:
+    return _followup_base().filter(case=case).order_by("-state", "due_on", "id")
+
+
+def case_workers(case: Case) -> list[User]:
+    """Staff of the departments working the case (its lead department and those that accepted a
+    referral): who a follow-up may be set for. One query."""
+    accepted = Referral.objects.filter(case=case, state=ReferralState.ACCEPTED).values("to_department_id")
+    return list(
+        User.objects.filter(
+            Q(memberships__department_id=case.lead_department_id) | Q(memberships__department_id__in=accepted),
+            memberships__role__in=[Role.CASEWORKER, Role.SUPERVISOR, Role.FRONT_DESK],
+            memberships__ended_at__isnull=True,
+            is_active=True,
+        )
+        .distinct()
+        .order_by("username")
+    )

@@ -116,9 +116,13 @@ def escalation_recipients(firing: Firing, *, desk_id: int | None, supervisors: S
     referral's assigned worker; for a stall clock, the case's lead worker). Its caseworkers see the
     waiting handoffs in their inbox, so they are not written a row each (it grew with the staff).
     L2: that department's supervisors and the case lead (the lead worker, or else the lead
-    department's supervisors). L3 (and the runaround): the social_welfare (desk) supervisors."""
+    department's supervisors). L3 (and the runaround): the social_welfare (desk) supervisors.
+    A follow-up (rule `followup`, issue 18): L1 its assignee (named by the sweep, `followups_address`),
+    L2 the supervisors of the assignee's department."""
     if firing.recipients is not None:
         return list(firing.recipients)
+    if firing.target == Target.FOLLOWUP:
+        return supervisors.of(firing.department_id) if firing.level >= 2 else []
     case, referral = firing.case, firing.referral
     if firing.level == 1:
         holder = case.lead_worker if firing.target == Target.CASE else getattr(referral, "assigned_worker", None)

@@ -36,6 +36,7 @@ class EscalationPolicy(models.Model):
         REFERRAL = "referral", _("つなぎの受理")
         CASE = "case", _("ケースの停滞")
         STAGE = "stage", _("部署内の段階")
+        FOLLOWUP = "followup", _("予定の期限")
 
     rule = models.CharField(_("ルール"), max_length=100, unique=True)
     name = models.CharField(_("名称"), max_length=200)

@@ -30,6 +30,9 @@ Target = EscalationPolicy.Target
 HANDOFF = "handoff"
 HANDOFF_URGENT = "handoff_urgent"
 RUNAROUND = "runaround"
+# A follow-up (予定) still open after its day: L1 to its assignee at once, L2 to their department's
+# supervisors `office_days` later (issue 18; the clock starts when the day has passed).
+FOLLOWUP = "followup"
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,15 @@ def default_rules() -> dict[str, Rule]:
         Rule(HANDOFF, "つなぎの受理（2開庁日）", Target.REFERRAL, Duration(office_days=2)),
         Rule(HANDOFF_URGENT, "緊急つなぎの受理（4時間）", Target.REFERRAL, Duration(hours=4)),
     ]
+    rules.append(
+        Rule(
+            FOLLOWUP,
+            "予定の期限超過（L1 担当者へ・2開庁日後に L2 係長へ）",
+            Target.FOLLOWUP,
+            Duration(office_days=2),
+            l3_office_days=0,
+        )
+    )
     for risk, days in STALL_DAYS.items():
         rules.append(
             Rule(

@@ -190,7 +190,8 @@ def _figures(scope: DashboardScope, now: datetime, escalations: QuerySet[Escalat
     kept for DASHBOARD_FIGURES_SECONDS (default 60: the sweep's minute) per scope; the lists and
     totals above them are always live. A dashboard for a past `now` is never cached."""
     seconds = getattr(settings, "DASHBOARD_FIGURES_SECONDS", 60)
-    key = "dashboard-figures:" + ("all" if scope.all else ",".join(map(str, sorted(scope.department_ids))))
+    scope_key = "all" if scope.all else ",".join(map(str, sorted(scope.department_ids)))
+    key = f"dashboard-figures:{_figures_version()}:{scope_key}"
     if live and seconds > 0:
         cached = cache.get(key)
         if cached is not None:
@@ -206,6 +207,23 @@ def _figures(scope: DashboardScope, now: datetime, escalations: QuerySet[Escalat
     if live and seconds > 0:
         cache.set(key, figures, seconds)
     return figures
+
+
+FIGURES_VERSION_KEY = "dashboard-figures-version"
+
+
+def _figures_version() -> int:
+    return cache.get(FIGURES_VERSION_KEY) or 0
+
+
+def dashboard_figures_expire() -> None:
+    """A person changed what the tiles count (an escalation acknowledged, a はざま cleared): every
+    scope's cached department table is dropped, so the table agrees with the tiles on the next load
+    (issue 18). The sweep's firings are not expired here: the table says when it was counted."""
+    try:
+        cache.incr(FIGURES_VERSION_KEY)
+    except ValueError:
+        cache.set(FIGURES_VERSION_KEY, 1, None)
 
 
 def _handoff(r: dict, now: datetime) -> dict:

@@ -133,6 +133,8 @@ def _schedule(timer: Timer, rule: Rule, *, case: Case, closed=None) -> None:
     timer.l1_at = (
         timer.started_at + (due - timer.started_at) * rule.l1_percent / 100 if 0 < rule.l1_percent < 100 else None
     )
+    if timer.target == Target.FOLLOWUP:  # overdue is the warning itself: L1 when the day has passed
+        timer.l1_at = timer.started_at
     timer.l3_at = calendar.office_days_later(due, rule.l3_office_days, closed) if rule.l3_office_days > 0 else None
     timer.next_fire_at = timer_next_fire_at(timer)
 
@@ -521,13 +523,25 @@ def timers_runaround_check(*, case: Case, actor: Any = None, now: datetime | Non
     return fired[0].escalation if fired else None
 
 
+def timers_gap_cleared(*, case: Case, actor: Any, reason: str, now: datetime | None = None) -> int:
+    """はざま ended (issue 18: a referral of the case accepted, or a lead worker named): resolve the
+    case's live L3 escalations (an L3 of any clock, the runaround), the ones that flagged it. The
+    caller has cleared `is_gap` under the case's lock. Returns how many were resolved."""
+    from referral_engine.timers.selectors import dashboard_figures_expire
+
+    live = Escalation.objects.filter(case=case, level=3, state__in=LIVE_ESCALATION_STATES).select_related("case")
+    resolved = _resolve(live, now=now or timezone.now(), system=actor or _system_user(), reason=reason)
+    transaction.on_commit(dashboard_figures_expire)
+    return resolved
+
+
 # --- Acknowledging ------------------------------------------------------------------------------
 
 
 @transaction.atomic
 def escalation_acknowledge(*, escalation_id: int, actor: Any, note: str) -> Escalation:
     """A supervisor has seen the escalation and says what happens next (open → acknowledged)."""
-    from referral_engine.timers.selectors import escalations_visible_to
+    from referral_engine.timers.selectors import dashboard_figures_expire, escalations_visible_to
 
     escalation = escalations_visible_to(actor).select_for_update(of=("self",)).filter(pk=escalation_id).first()
     if escalation is None:
@@ -550,6 +564,8 @@ def escalation_acknowledge(*, escalation_id: int, actor: Any, note: str) -> Esca
         update_fields=["state", "acknowledged_by", "acknowledged_at", "note"],
     )
     events.escalation_acknowledged(escalation=escalation, actor=actor)
+    # The dashboard's department table counts open escalations too: it must not lag behind the tile.
+    transaction.on_commit(dashboard_figures_expire)
     return escalation
 
 
@@ -610,7 +626,9 @@ def _recompute_one(*, timer_id: int, actor: Any, reason: str) -> bool:
     if _schedule_snapshot(timer) == before:
         return False
     save_with_history(timer, actor=actor or system, reason=why, update_fields=list(SCHEDULE_FIELDS))
-    field = {Target.REFERRAL: "due_at", Target.STAGE: "stage_due_at", Target.CASE: "stall_due_at"}[timer.target]
+    field = {Target.REFERRAL: "due_at", Target.STAGE: "stage_due_at", Target.CASE: "stall_due_at"}.get(timer.target)
+    if field is None:  # a follow-up's clock: the row shows its day, not the deadline
+        return True
     due = timer.due_at
     if timer.target == Target.STAGE:  # a stage may run several clocks: the field shows the nearest
         due = min(

@@ -32,6 +32,7 @@ from referral_engine.audit.history import save_with_history
 from referral_engine.cases.choices import CaseState, ReferralState
 from referral_engine.cases.models import Case, Referral
 from referral_engine.timers.firing import Firing, bulk_update_with_history, desk_department_id, escalations_fire
+from referral_engine.timers.followups import followups_address, timers_followup_resync
 from referral_engine.timers.models import SweepStatus, Timer
 from referral_engine.timers.policies import Target, rules_for
 from referral_engine.timers.services import timer_next_fire_at, timers_case_changed, timers_referral_changed
@@ -115,6 +116,8 @@ def _condition_holds(timer: Timer, case: Case, referral: Referral | None) -> boo
         return referral is not None and referral.state == ReferralState.REQUESTED
     if timer.target == Target.STAGE:
         return referral is not None and referral.state == ReferralState.ACCEPTED and referral.stage == timer.stage
+    if timer.target == Target.FOLLOWUP:
+        return True  # marking a follow-up done stops its clock in the same transaction
     return case.state != CaseState.ON_HOLD and case.last_touched_at == timer.started_at
 
 
@@ -196,6 +199,7 @@ def _sweep_batch(
         if (timer.fired_level, timer.next_fire_at) != before:  # a save that changes nothing leaves no history
             moved.append((timer, f"L{level} fired" if level else "reschedule"))
     if firings:
+        followups_address(firings)  # a follow-up's L1 goes to its assignee (one query, none without one)
         # The one firing path (timers/firing.py), the one the immediate rules take too.
         fresh = escalations_fire(firings, now=now, system=system, desk_id=desk_id)
         result.already_fired += len(firings) - len(fresh)
@@ -216,6 +220,9 @@ def _sweep_batch(
 def _resync(*, timer: Timer, case: Case, referral: Referral | None, system, now: datetime) -> None:
     """The object changed without its clocks being told (or the rule was switched off): bring the
     clocks in step as the case services would, saving the deadline fields with history."""
+    if timer.target == Target.FOLLOWUP:
+        timers_followup_resync(timer=timer, system=system, now=now)
+        return
     if referral is not None:
         fields = timers_referral_changed(referral=referral, actor=system, now=now)
         save_with_history(referral, actor=system, reason="timers: resync", update_fields=fields)

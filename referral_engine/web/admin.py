@@ -33,6 +33,7 @@ from referral_engine.cases.models import (
     CaseEvent,
     CommunitySlip,
     Consent,
+    FollowUp,
     Person,
     Referral,
     StageRecord,
@@ -393,6 +394,15 @@ class CommunitySlipAdmin(ReadOnlyAdmin):
     list_display = ("id", "district", "connector", "urgency", "person_agreed_to_contact", "case", "created_at")
     list_filter = ("district", "urgency")
     list_select_related = ("district", "connector", "case")
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(ReadOnlyAdmin):
+    # Notes are not in the list: they are read one at a time (and logged).
+    list_display = ("id", "case", "due_on", "assignee", "department", "state", "done_at")
+    list_filter = ("state", "department")
+    search_fields = ("case__number",)
+    list_select_related = ("case", "assignee", "department")
 
 
 @admin.register(StageRecord)

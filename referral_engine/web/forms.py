@@ -27,6 +27,7 @@ from referral_engine.cases.choices import (
 from referral_engine.cases.inputs import (
     ActivityInputs,
     ConsentInputs,
+    FollowUpInputs,
     InRangeDateField,
     InRangeDateTimeField,
     IntakeInputs,
@@ -313,6 +314,7 @@ class CaseTransitionForm(forms.Form):
     closure_reason = forms.ChoiceField(
         label=_("終結の理由"), choices=BLANK + list(ClosureReason.choices), required=False
     )
+    review_on = forms.DateField(label=_("見直し日"), required=False)
 
 
 class ActivityForm(DomainErrorsMixin, forms.Form):
@@ -418,6 +420,33 @@ class PersonEditForm(DomainErrorsMixin, forms.Form):
         return data
 
 
+class FollowUpForm(DomainErrorsMixin, forms.Form):
+    """A follow-up (予定) on the case page: the day, what to do, who (default: me)."""
+
+    due_on = forms.DateField(label=_("予定日"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    note = forms.CharField(
+        label=_("予定の内容"),
+        max_length=FollowUpInputs.note.max_length,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    assignee_id = forms.TypedChoiceField(label=_("担当者"), coerce=int, empty_value=None, required=False)
+    field_map = {"assignee": "assignee_id"}
+
+    def __init__(self, *args: Any, workers: list[Any] = (), **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "followup")  # the case page holds other forms with a `note`
+        super().__init__(*args, **kwargs)
+        self.fields["assignee_id"].choices = [("", _("自分"))] + [(u.pk, u.label) for u in workers]
+
+
+class FollowUpDoneForm(DomainErrorsMixin, forms.Form):
+    note = forms.CharField(
+        label=_("結果（何をしたか）"),
+        max_length=FollowUpInputs.done_note.max_length,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
 class ConsentWithdrawForm(forms.Form):
     note = forms.CharField(label=_("撤回の記録（任意）"), max_length=ConsentInputs.note.max_length, required=False)
 
@@ -446,17 +475,21 @@ class LeadChangeForm(DomainErrorsMixin, forms.Form):
 
 
 class ReferralAssignForm(forms.Form):
+    """The supervisor's assignment: each worker with their open load (issue 18), so the work is spread
+    by what people already hold. `workers`: from `selectors.department_workers_with_load`."""
+
     worker_id = forms.TypedChoiceField(label=_("担当者"), coerce=int, empty_value=None, required=False)
 
-    def __init__(self, *args: Any, department_id: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, workers: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        workers = User.objects.filter(
-            memberships__department_id=department_id,
-            memberships__role__in=[Role.CASEWORKER, Role.SUPERVISOR],
-            memberships__ended_at__isnull=True,
-            is_active=True,
-        ).distinct()
-        self.fields["worker_id"].choices = [("", _("（未割当）"))] + [(u.pk, u.label) for u in workers]
+        self.fields["worker_id"].choices = [("", _("（未割当）"))] + [
+            (
+                u.pk,
+                _("%(name)s（担当中のつなぎ %(r)d 件・主担当 %(c)d 件）")
+                % {"name": u.label, "r": u.open_referrals, "c": u.led_cases},
+            )
+            for u in workers
+        ]
 
 
 class EscalationAcknowledgeForm(DomainErrorsMixin, forms.Form):

@@ -41,6 +41,10 @@ EVENT_NAME_LABELS = {
     "slip_link": _("つなぎ票の本人を登録済みの本人に統合した"),
     "linked": _("つなぎ票を確認した（登録済みの本人）"),
     "new": _("つなぎ票を確認した（新しい本人）"),
+    "assign": _("担当者を割り当てた"),
+    "unassign": _("担当者の割り当てを外した"),
+    "followup_created": _("予定を立てた"),
+    "followup_done": _("予定を終えた"),
 }
 
 ESCALATION_NAME_LABELS = {
@@ -50,6 +54,7 @@ ESCALATION_NAME_LABELS = {
     "acknowledged": _("係長・班長が確認した"),
     "resolved": _("解消した"),
     "gap": _("はざまと判定した"),
+    "gap_cleared": _("はざまが解消した（引き受け手が決まった）"),
 }
 
 REASON_OFFERED = frozenset({"decline", "return", "hold", "cancel", "close", "reopen", "resume"})
@@ -129,7 +134,7 @@ def event_title(event) -> str:
         return f"{text}（{_('要配慮')}）" if (event.data or {}).get("sensitive") else text
     if event.kind == EventKind.DISCLOSURE:
         return str(dict(Basis.choices).get(name, name))
-    if event.kind in (EventKind.ESCALATION, EventKind.GAP_FLAGGED):
+    if event.kind in (EventKind.ESCALATION, EventKind.GAP_FLAGGED, EventKind.GAP_CLEARED):
         return str(ESCALATION_NAME_LABELS.get(name, name))
     if name in EVENT_NAME_LABELS:
         return str(EVENT_NAME_LABELS[name])

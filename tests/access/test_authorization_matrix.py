@@ -85,6 +85,12 @@ class Route:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _today() -> str:
+    from django.utils import timezone
+
+    return timezone.localdate().isoformat()
+
+
 def _ids(world, key):
     return world[key].pk
 
@@ -197,10 +203,12 @@ ROUTES: dict[str, Route] = {
         case_rule(ok=302, who={"worker_health", "chief_health"}, seen_by=SEES_H),
         data=lambda w: {"visited_by": "保健師"},
     ),
+    # worker_health accepted H and so holds it (issue 18: accepting assigns): naming themselves again is
+    # theirs to do; any other caseworker naming worker_health is not.
     "referral_assign": Route(
         "post",
         lambda w: f"/referrals/{w['H'].pk}/assign/",
-        case_rule(ok=302, who={"chief_health", "chief_welfare"}, seen_by=SEES_H),
+        case_rule(ok=302, who={"chief_health", "chief_welfare", "worker_health"}, seen_by=SEES_H),
         data=lambda w: {"worker_id": w["users"]["worker_health"].pk},
     ),
     "case_person_edit": Route(
@@ -209,6 +217,21 @@ ROUTES: dict[str, Route] = {
         case_rule(ok=302, who=FULL),
         data=lambda w: {"family_name": "津久見", "given_name": "花子", "reason": "表記の確認"},
     ),
+    "my_cases": Route("get", lambda w: "/cases/mine/", role_rule(ok=200, who=STAFF)),
+    # Follow-ups (issue 18): set and done by those who work the case; my work's lists for staff.
+    "case_followup_add": Route(
+        "post",
+        lambda w: f"/cases/{w['A'].pk}/followups/",
+        case_rule(ok=302, who=CASE_WRITERS),
+        data=lambda w: {"followup-due_on": _today(), "followup-note": "電話する"},
+    ),
+    "followup_done": Route(
+        "post",
+        lambda w: f"/followups/{w['followup'].pk}/done/",
+        case_rule(ok=302, who=CASE_WRITERS),
+        data=lambda w: {"note": "電話した"},
+    ),
+    "work_section": Route("get", lambda w: "/work/followups/", role_rule(ok=200, who=STAFF)),
     "person_search": Route("get", lambda w: "/persons/search/?q=ツクミ", role_rule(ok=200, who=STAFF)),
     "inbox": Route("get", lambda w: "/inbox/", role_rule(ok=200, who=STAFF)),
     "dashboard": Route("get", lambda w: "/dashboard/", role_rule(ok=200, who=SUPERVISORS | {"auditor"})),
@@ -395,6 +418,13 @@ ROUTES: dict[str, Route] = {
         data=lambda w: {},
         json=True,
     ),
+    "api-referral-assign": Route(
+        "post",
+        lambda w: f"/api/v1/referrals/{w['L'].pk}/assign/",
+        case_rule(ok=200, who={"chief_longevity", "chief_welfare", "worker_longevity"}, seen_by=SEES_L),
+        data=lambda w: {"worker": "worker_longevity"},
+        json=True,
+    ),
     "api-referral-record": Route(
         "patch",
         lambda w: f"/api/v1/referrals/{w['H'].pk}/record/",
@@ -402,6 +432,25 @@ ROUTES: dict[str, Route] = {
         data=lambda w: {"visited_by": "保健師"},
         json=True,
     ),
+    "api-case-followups": Route(
+        "get", lambda w: f"/api/v1/cases/{w['A'].pk}/followups/", case_rule(ok=200, who=SEES_A)
+    ),
+    "api-case-followups:post": Route(
+        "post",
+        lambda w: f"/api/v1/cases/{w['A'].pk}/followups/",
+        case_rule(ok=201, who=CASE_WRITERS),
+        data=lambda w: {"due_on": _today(), "note": "電話する"},
+        json=True,
+    ),
+    "api-followups": Route("get", lambda w: "/api/v1/followups/?mine=true", role_rule(ok=200, who=STAFF | {"auditor"})),
+    "api-followup-done": Route(
+        "post",
+        lambda w: f"/api/v1/followups/{w['followup'].pk}/done/",
+        case_rule(ok=200, who=CASE_WRITERS),
+        data=lambda w: {"note": "電話した"},
+        json=True,
+    ),
+    "api-me-work": Route("get", lambda w: "/api/v1/me/work/", role_rule(ok=200, who=STAFF)),
     "api-community-slips": Route("get", lambda w: "/api/v1/community-slips/", role_rule(ok=200, who=CONNECTORS)),
     "api-community-slip-link": Route(
         "post",
@@ -640,9 +689,11 @@ def world(users, fresh):
     # referral_create is imported for its side effect in other tests; keep the world minimal here.
     assert referral_create
     # A fiscal-year report file made for chief_health (only its owner may fetch it).
+    from referral_engine.cases.services.followups import followup_create
     from referral_engine.reports.models import ReportExport
     from referral_engine.reports.services import report_export_run
 
+    followup = followup_create(case_id=a.pk, actor=fresh(u["worker_welfare"]), due_on=_today(), note="電話する")
     export = ReportExport.objects.create(owner=u["chief_health"], fiscal_year=2026, format="csv")
     report_export_run(export_id=export.pk)
     # An open disaster over kawakami, with the safety check of case A's person (flagged by the register).
@@ -664,6 +715,7 @@ def world(users, fresh):
         "slip": slip,
         "escalation": escalation,
         "export": export,
+        "followup": followup,
         "disaster": disaster,
         "check": disaster.checks.get(),
         "token": api_token_issue(user=u["worker_welfare"])[0],

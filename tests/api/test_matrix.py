@@ -77,6 +77,19 @@ def _household(w: World) -> dict[str, Any]:
     return {"id": household.pk}
 
 
+def _today() -> str:
+    from django.utils import timezone
+
+    return timezone.localdate().isoformat()
+
+
+def _followup(w: World) -> Any:
+    from referral_engine.accounts.models import User
+    from referral_engine.cases.services.followups import followup_create
+
+    return followup_create(case_id=w.case.pk, actor=User.objects.get(username="worker_welfare"), due_on=_today())
+
+
 INTAKE = {
     "summary": "電話での相談。",
     "person": {"family_name": "青江", "given_name": "三郎", "family_name_kana": "アオエ", "birth_date": "1960-04-01"},
@@ -227,6 +240,15 @@ OPS = [
         body=lambda w: {"reason": "本人と連絡がついた"},
         label="cancel",
     ),
+    # Assigning longevity's waiting referral to worker_longevity: its supervisor, the desk supervisor,
+    # and worker_longevity taking the unassigned referral for themselves (issue 18).
+    Op(
+        "api-referral-assign",
+        "POST",
+        "403 404 403 403 200 404 404 403 200 404 200 403 404 404 404 401",
+        lambda w: {"id": w.requested.pk},
+        body=lambda w: {"worker": "worker_longevity"},
+    ),
     Op(
         "api-referral-record",
         "PUT",
@@ -256,6 +278,18 @@ OPS = [
         lambda w: {"id": w.escalation.pk},
         body=lambda w: {"note": "明日までに連絡する"},
     ),
+    # Follow-ups and my work (issue 18): set and done by those who work the case; my work for staff.
+    Op("api-case-followups", "GET", VIEW_CASE, _case),
+    Op("api-case-followups", "POST", WORK_CASE, _case, body=lambda w: {"due_on": _today(), "note": "電話する"}),
+    Op("api-followups", "GET", "200 200 200 200 200 200 200 200 200 200 200 200 403 403 403 401", query="?mine=true"),
+    Op(
+        "api-followup-done",
+        "POST",
+        WORK_CASE.replace("201", "200"),
+        lambda w: {"id": _followup(w).pk},  # made inside each user's rolled-back request
+        body=lambda w: {"note": "電話した"},
+    ),
+    Op("api-me-work", "GET", "200 200 200 200 200 200 200 200 200 200 200 403 403 403 403 401"),
     Op("api-dashboard", "GET", "403 403 403 403 403 403 403 200 200 200 200 200 403 403 403 401"),
     Op("api-audit-access-log", "GET", "403 403 403 403 403 403 403 403 403 403 403 200 403 403 403 401"),
     Op("api-audit-denied", "GET", "403 403 403 403 403 403 403 403 403 403 403 200 403 403 403 401"),

@@ -42,6 +42,7 @@ def _readable_urls(world) -> list[str]:
         "api-case-activities": world.case.pk,
         "api-case-consents": world.case.pk,
         "api-case-history": world.case.pk,
+        "api-case-followups": world.case.pk,
         "api-referral": world.requested.pk,
         "api-referral-transitions": world.requested.pk,
         # The disaster over kawakami: its checks carry name and address, never a flag or the case.
@@ -68,6 +69,16 @@ def _readable_urls(world) -> list[str]:
     ["worker_longevity", "chief_longevity", "worker_bosai", "worker_shakyo", "minsei_kawakami", "minsei_aoe", "admin"],
 )
 def test_no_sensitive_text_or_flag_reaches_a_limited_reader(world, client_for, username):
+    from referral_engine.accounts.models import User
+    from referral_engine.cases.services.followups import followup_create
+
+    # A follow-up's note is free text about the person too (issue 18).
+    followup_create(
+        case_id=world.case.pk,
+        actor=User.objects.get(username="worker_welfare"),
+        due_on=timezone.localdate(),
+        note=SECRET,
+    )
     client = client_for(username)
     for url in _readable_urls(world):
         response = client.get(url)

@@ -38,6 +38,8 @@ USE_CASES = {
     "merge",
     "households",
 }
+
+USE_CASES = {"intake", "persons", "referrals", "case_state", "records", "slips", "followups"}
 BUILDING_BLOCKS = {"guards", "departments", "changes"}  # called by the services only, after their checks
 
 
@@ -167,6 +169,7 @@ class Refusal:
 def _refusals() -> dict[str, list[Refusal]]:
     from referral_engine.accounts.models import Department
     from referral_engine.cases.services.case_state import assignments_release, case_lead_change, case_transition
+    from referral_engine.cases.services.followups import followup_create, followup_done
     from referral_engine.cases.services.households import household_create, household_update
     from referral_engine.cases.services.intake import case_open
     from referral_engine.cases.services.merge import person_merge
@@ -224,6 +227,14 @@ def _refusals() -> dict[str, list[Refusal]]:
 
     def repair(w, actor):
         return records_dates_repair(actor=actor, apply=True)
+
+    def plan(w, actor):
+        from django.utils import timezone
+
+        return followup_create(case_id=w["case"].pk, actor=actor, due_on=timezone.localdate(), note="電話する")
+
+    def done(w, actor):
+        return followup_done(followup_id=w["followup"].pk, actor=actor, note="電話した")
 
     def slip(w, actor):
         return slip_submit(actor=actor, concern="新聞がたまっている")
@@ -318,6 +329,14 @@ def _refusals() -> dict[str, list[Refusal]]:
             Refusal(policy.can_view_case, "worker_longevity", NotFound, reassess),
             Refusal(policy.can_reassess, "auditor", Forbidden, reassess),
         ],
+        "followups.followup_create": [
+            Refusal(policy.can_view_case, "worker_longevity", NotFound, plan),
+            Refusal(policy.can_add_followup, "auditor", Forbidden, plan),
+        ],
+        "followups.followup_done": [
+            Refusal(policy.can_view_case, "worker_longevity", NotFound, done),
+            Refusal(policy.can_complete_followup, "auditor", Forbidden, done),
+        ],
     }
 
 
@@ -353,8 +372,15 @@ def world(open_case, users, fresh):
         members=[{"person_id": case.person_id, "relation": "self"}],
         reason="同居の確認",
     )
+
+    from django.utils import timezone
+
+    from referral_engine.cases.services.followups import followup_create
+
+    followup = followup_create(case_id=case.pk, actor=fresh(users["worker_welfare"]), due_on=timezone.localdate())
     return {
         "case": case,
+        "followup": followup,
         "requested": case.referrals.get(),
         "accepted": accepted,
         "consent": consent,

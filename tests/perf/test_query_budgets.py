@@ -44,6 +44,11 @@ PAGES = [
     Page("escalations (API)", "/api/v1/escalations/", "chief_welfare", 12),
     Page("access log (API)", "/api/v1/audit/access-log/", "auditor", 13),
     Page("case history (API)", "/api/v1/cases/{case}/history/", "auditor", 31),
+    # My work (issue 18): six sections, each its rows and its count.
+    Page("my work home, caseworker (web)", "/", "{worker}", 22),
+    Page("my work home, desk supervisor (web)", "/", "chief_welfare", 22),
+    Page("my work (API), caseworker", "/api/v1/me/work/", "{worker}", 21),
+    Page("my work (API), desk caseworker", "/api/v1/me/work/", "worker_welfare", 21),
 ]
 DEMO = {
     "social_welfare": ("worker_welfare", "chief_welfare"),

@@ -14,7 +14,13 @@ from referral_engine.cases.services.referrals import referral_transition
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 # Stated caps (the counts today are well below; a cap is a tripwire, not a target).
-CAPS = {"/cases/": 15, "/inbox/": 20, "case": 30, "/dashboard/": 25, "/": 15}
+CAPS = {
+    "/cases/": 15,
+    "/inbox/": 20,
+    "case": 30,
+    "/dashboard/": 25,
+    "/": 22,
+}  # "/": six sections of my work, rows + count each (issue 18)
 
 
 def _grow(open_case, users, fresh, start: int, stop: int) -> None:

@@ -170,13 +170,42 @@ def can_work_referral(referral: Referral, user: Any) -> bool:
     return "work_referral" in referral_perms(user, referral)
 
 
-def can_assign(user: Any, referral: Referral) -> bool:
-    """Name the worker who takes a referral on: the receiving department's supervisors (and the desk
-    supervisor), while the referral is open."""
+def can_assign(user: Any, referral: Referral, worker: Any = None) -> bool:
+    """Name the worker who takes a referral on, while it is open: the receiving department's
+    supervisors (and the desk supervisor) name anyone; a caseworker of the receiving department takes
+    an unassigned referral for themselves ("assign to me", `worker` is the user)."""
     p = principal(user)
     if referral.state not in OPEN_REFERRAL_STATES:
         return False
-    return p.is_desk_supervisor or referral.to_department_id in p.supervisor_department_ids
+    if p.is_desk_supervisor or referral.to_department_id in p.supervisor_department_ids:
+        return True
+    takes_it_themselves = worker is not None and getattr(worker, "pk", None) == p.user_id
+    return (
+        takes_it_themselves
+        and p.can_work
+        and not p.is_auditor
+        and referral.to_department_id in p.department_ids
+        and referral.assigned_worker_id in (None, p.user_id)
+    )
+
+
+def can_add_followup(user: Any, case: Case) -> bool:
+    """Set a follow-up (予定) on a case: those who work it."""
+    return can_work_case(case, user)
+
+
+def can_complete_followup(user: Any, followup: Any) -> bool:
+    """Mark a follow-up done: its assignee while they still work the case, or anyone who works it."""
+    return can_work_case(followup.case, user)
+
+
+def can_see_followup_notes(user: Any, followup: Any) -> bool:
+    """A follow-up's notes are free text about the person: its assignee and creator, and those who see
+    the whole case (a limited viewer sees the day and who holds it)."""
+    p = principal(user)
+    if p.user_id is not None and p.user_id in (followup.assignee_id, followup.created_by_id):
+        return True
+    return can_see_sensitive(user, followup.case)
 
 
 def can_edit_stage_record(referral: Referral, user: Any) -> bool:

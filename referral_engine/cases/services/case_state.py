@@ -3,6 +3,9 @@ lead (主担当), and releasing the cases and referrals of a worker who leaves a
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,10 +17,17 @@ from referral_engine.accounts.roles import Role
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import events
 from referral_engine.cases.choices import ClosureReason, ReferralState
-from referral_engine.cases.inputs import TransitionInputs, clean_choice, require_reason
+from referral_engine.cases.inputs import (
+    FollowUpInputs,
+    TransitionInputs,
+    clean_choice,
+    clean_followup_date,
+    require_reason,
+)
 from referral_engine.cases.models import Case, Referral
-from referral_engine.cases.services.changes import case_touch, changed_fields, snapshot
+from referral_engine.cases.services.changes import case_touch, changed_fields, gap_clear, snapshot
 from referral_engine.cases.services.departments import department_by_code, department_members
+from referral_engine.cases.services.followups import _followup_write
 from referral_engine.cases.services.guards import access_case_for_write, checks, unchecked
 from referral_engine.errors import Forbidden, IllegalTransition, InvalidInput
 from referral_engine.notifications.services import notifications_queue
@@ -32,11 +42,19 @@ def case_available_transitions(case: Case, user: User) -> list[str]:
 
 @checks(policy.can_view_case, has_transition_perm)
 @transaction.atomic
-def case_transition(*, case_id: int, name: str, actor: User, reason: str = "", closure_reason: str = "") -> Case:
+def case_transition(
+    *, case_id: int, name: str, actor: User, reason: str = "", closure_reason: str = "", review_on: Any = None
+) -> Case:
     """Run a case transition; its permission is the transition's own (`policy.can_work_case`, and
-    `policy.can_close_case` for close and reopen)."""
+    `policy.can_close_case` for close and reopen). `start_monitoring` sets the review as a follow-up
+    on `review_on` (default: in 90 days), held by the lead worker (else the actor)."""
     case = access_case_for_write(case_id, actor)
     reason = TransitionInputs.reason.clean(reason)
+    if review_on not in (None, "") and name != "start_monitoring":
+        raise InvalidInput(
+            _("見直し日はモニタリング開始のときだけ指定できます。"),
+            fields={"review_on": [_("モニタリング開始のときだけ指定できます。")]},
+        )
     method = getattr(case, name, None) if name in CASE_TRANSITIONS else None
     if method is None or not can_proceed(method):
         raise IllegalTransition(
@@ -47,6 +65,13 @@ def case_transition(*, case_id: int, name: str, actor: User, reason: str = "", c
         raise Forbidden(_("この操作の権限がありません。"))
     require_reason(name, reason)
     now = timezone.now()
+    review_day = None
+    if name == "start_monitoring":
+        review_day = (
+            clean_followup_date(review_on, field="review_on")
+            if review_on not in (None, "")
+            else timezone.localdate() + timedelta(days=FollowUpInputs.monitoring_review_days)
+        )
     if name == "close":
         closure_reason = clean_choice(closure_reason, ClosureReason, field="closure_reason")
         open_referrals = case.referrals.filter(state__in=[ReferralState.REQUESTED, ReferralState.ACCEPTED]).count()
@@ -69,6 +94,9 @@ def case_transition(*, case_id: int, name: str, actor: User, reason: str = "", c
     events.case_transition(
         case=case, actor=actor, name=name, from_state=before_state, reason=reason, closure_reason=closure_reason
     )
+    if review_day is not None:
+        reviewer = case.lead_worker if case.lead_worker and policy.can_work_case(case, case.lead_worker) else actor
+        _followup_write(case=case, actor=actor, assignee=reviewer, due_on=review_day, note=_("モニタリングの見直し"))
     # No timers_object_resolved(case=...) here: `case_touch` above already brought the case's clocks
     # in line with its new state (stall clock restarted, paused or stopped; all clocks stopped on close).
     return case
@@ -110,6 +138,8 @@ def case_lead_change(
     )
     events.lead_changed(case=case, actor=actor, department=department, worker=worker)
     grants.case_grants_sync(case=case, renew=[department])
+    if worker is not None:
+        gap_clear(case, actor=actor, how="lead", department=department)
     return case
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.db.models import Model
 
+from referral_engine.audit.history import save_with_history
+from referral_engine.cases import events
 from referral_engine.cases.models import Case
 from referral_engine.timers import services as timers
 
@@ -24,3 +26,17 @@ def case_touch(case: Case, at: datetime) -> list[str]:
     to save (the caller saves them with its own history reason)."""
     case.last_touched_at = at
     return ["last_touched_at", *timers.timers_case_changed(case=case)]
+
+
+def gap_clear(case: Case, *, actor: Any, how: str, department: Any = None) -> bool:
+    """はざま ends when someone takes the case on (DESIGN §11.3): a referral of it accepted (`how`
+    "accept") or a lead worker named ("lead"). Clears `is_gap` with history, writes `gap_cleared` to
+    the timeline and resolves the L3 escalations that flagged it. The case is locked by the caller.
+    Returns whether it was はざま."""
+    if not case.is_gap:
+        return False
+    case.is_gap = False
+    save_with_history(case, actor=actor, reason=f"gap_cleared: {how}", update_fields=["is_gap"], changed=True)
+    events.gap_cleared(case=case, actor=actor, how=how, department=department)
+    timers.timers_gap_cleared(case=case, actor=actor, reason=f"はざま解消（{how}）")
+    return True

@@ -72,3 +72,28 @@ def lead_recipients(case: Case) -> list[User]:
     if case.lead_worker_id:
         return [case.lead_worker]
     return department_members(case.lead_department_id, (Role.SUPERVISOR,))
+
+
+WORKER_ROLES = (Role.CASEWORKER, Role.SUPERVISOR)
+
+
+def department_worker(department_id: int, *, field: str, user_id: Any = None, username: Any = None) -> User:
+    """A caseworker or supervisor of the department, named by id (the web forms) or username (the
+    API); anybody else is a field error, never a silent "unassigned"."""
+    workers = User.objects.filter(
+        memberships__department_id=department_id,
+        memberships__role__in=WORKER_ROLES,
+        memberships__ended_at__isnull=True,
+        is_active=True,
+    )
+    worker = None
+    try:
+        if user_id is not None:
+            worker = workers.filter(pk=int(user_id)).first()
+        elif isinstance(username, str) and username:
+            worker = workers.filter(username=username).first()
+    except (TypeError, ValueError):
+        worker = None
+    if worker is None:
+        raise InvalidInput(_("担当者が見つかりません。"), fields={field: [_("依頼先部署の職員を選んでください。")]})
+    return worker

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from referral_engine.access import policy
 from referral_engine.accounts.models import User
 from referral_engine.cases import locks
-from referral_engine.cases.models import Case, Person, Referral
+from referral_engine.cases.models import Case, FollowUp, Person, Referral
 from referral_engine.errors import NotFound
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -83,3 +83,19 @@ def access_person_for_write(person_id: Any, actor: User) -> Person:
     if not policy.can_see_person(actor, person):
         raise NotFound(_("本人が見つかりません。"))
     return person
+
+
+def access_followup_for_write(followup_id: Any, actor: User) -> FollowUp:
+    """The follow-up, its case locked first (the services' lock order), if the actor may see the case."""
+    try:
+        case_id = FollowUp.objects.filter(pk=int(followup_id)).values_list("case_id", flat=True).first()
+    except (TypeError, ValueError):
+        case_id = None
+    if case_id is None:
+        raise NotFound(_("予定が見つかりません。"))
+    case = locks.case_for_update(case_id)
+    if not policy.can_view_case(actor, case):
+        raise NotFound(_("予定が見つかりません。"))
+    followup = FollowUp.objects.select_for_update().select_related("assignee").get(pk=int(followup_id))
+    followup.case = case
+    return followup

@@ -22,10 +22,11 @@ from referral_engine.cases import events, locks
 from referral_engine.cases.choices import JUSTIFIED_BASES, Basis, ReferralState
 from referral_engine.cases.inputs import ReferralInputs, TransitionInputs, clean_choice, require_reason
 from referral_engine.cases.models import Case, Consent, Referral
-from referral_engine.cases.services.changes import case_touch, changed_fields, snapshot
+from referral_engine.cases.services.changes import case_touch, changed_fields, gap_clear, snapshot
 from referral_engine.cases.services.departments import (
     department_by_code,
     department_members,
+    department_worker,
     lead_recipients,
     requesting_department,
 )
@@ -262,15 +263,37 @@ def _referral_method(referral: Referral, name: str, workflow: Workflow | None):
     return getattr(referral, name)
 
 
+def _accept_assignee(referral: Referral, actor: User, assign_to: Any) -> User | None:
+    """Who takes an accepted referral on (DESIGN §11.3): `assign_to` (a username) if given, which a
+    caseworker may only name themselves with; otherwise a caseworker who accepts is assigned, and a
+    supervisor who accepts leaves it to be assigned (they distribute the work)."""
+    if assign_to:
+        worker = department_worker(referral.to_department_id, username=assign_to, field="assign_to")
+        if not policy.can_assign(actor, referral, worker):
+            raise Forbidden(_("ほかの職員を担当者に指定できるのは依頼先の係長・班長です。"))
+        return worker
+    p = policy.principal(actor)
+    if referral.to_department_id in p.supervisor_department_ids or p.is_desk_supervisor:
+        return referral.assigned_worker
+    return actor
+
+
 @checks(policy.can_view_referral, has_transition_perm)
 @transaction.atomic
-def referral_transition(*, referral_id: int, name: str, actor: User, reason: str = "") -> Referral:
-    """Run a handoff (`accept`, `decline`, `return`, `cancel`, `complete`) or a stage transition."""
+def referral_transition(
+    *, referral_id: int, name: str, actor: User, reason: str = "", assign_to: str | None = None
+) -> Referral:
+    """Run a handoff (`accept`, `decline`, `return`, `cancel`, `complete`) or a stage transition.
+    `accept` assigns the referral (`assign_to`, else the accepting caseworker)."""
     referral = access_referral_for_write(referral_id, actor)
     reason = TransitionInputs.reason.clean(reason)
+    name = str(name)
+    if assign_to and name != "accept":
+        raise InvalidInput(
+            _("担当者の指定は受理のときだけできます。"), fields={"assign_to": [_("受理のときだけ指定できます。")]}
+        )
     before = snapshot(referral)
     before_state, before_stage = referral.state, referral.stage
-    name = str(name)
     workflow = workflow_registry.get(referral.to_department.code)
     # Handoffs run on the concrete model; stage transitions on the department's proxy.
     subject = nullcontext(referral) if name in HANDOFF_TRANSITIONS else as_workflow(referral, workflow)
@@ -284,7 +307,10 @@ def referral_transition(*, referral_id: int, name: str, actor: User, reason: str
             kwargs: dict[str, Any] = {"at": timezone.now(), "actor": actor, "reason": reason}
             if name == "accept":
                 kwargs["initial_stage"] = workflow.initial_stage if workflow else ""
+                assignee = _accept_assignee(referral, actor, assign_to)
             method(**kwargs)
+            if name == "accept":
+                referral.assigned_worker = assignee
     if not legal:
         raise IllegalTransition(
             _("「%(n)s」は現在の状態（%(s)s）ではできません。") % {"n": name, "s": referral.get_state_display()},
@@ -305,6 +331,8 @@ def referral_transition(*, referral_id: int, name: str, actor: User, reason: str
             case=case, referral=referral, actor=actor, name=name, from_state=before_state, reason=reason
         )
         grants.case_grants_sync(case=case, renew=[referral.to_department] if name == "accept" else ())
+        if name == "accept":
+            gap_clear(case, actor=actor, how="accept", department=referral.to_department)
     timers.timers_object_resolved(case=case, referral=referral, actor=actor)
     save_with_history(case, actor=actor, reason=f"referral {name}", update_fields=case_touch(case, timezone.now()))
     _referral_feedback(referral=referral, case=case, name=name, reason=reason)
@@ -340,21 +368,32 @@ def _referral_feedback(*, referral: Referral, case: Case, name: str, reason: str
 
 @checks(policy.can_view_referral, policy.can_assign)
 @transaction.atomic
-def referral_assign(*, referral_id: int, actor: User, worker_id: int | None) -> Referral:
-    """The receiving department's supervisor names the worker who takes the referral on."""
+def referral_assign(
+    *, referral_id: int, actor: User, worker_id: int | None = None, worker_username: str | None = None
+) -> Referral:
+    """Name the worker who takes the referral on (by id from the web form, by username from the API;
+    neither: unassigned). The receiving department's supervisor names anyone; a caseworker of it
+    takes an unassigned referral for themselves."""
     referral = access_referral_for_write(referral_id, actor)
-    if not policy.can_assign(actor, referral):
-        raise Forbidden(_("担当者を割り当てられるのは依頼先の係長・班長です。"))
     worker = None
-    if worker_id:
-        worker = department_members(referral.to_department_id, (Role.CASEWORKER, Role.SUPERVISOR))
-        worker = next((u for u in worker if u.pk == int(worker_id)), None)
-        if worker is None:
-            raise InvalidInput(
-                _("担当者が見つかりません。"), fields={"worker_id": [_("依頼先部署の職員を選んでください。")]}
-            )
+    if worker_id or worker_username:
+        worker = department_worker(
+            referral.to_department_id,
+            user_id=worker_id or None,
+            username=None if worker_id else worker_username,
+            field="worker_id" if worker_id else "worker",
+        )
+    if not policy.can_assign(actor, referral, worker):
+        raise Forbidden(
+            _("担当者を割り当てられるのは依頼先の係長・班長です（職員は未割当のつなぎを自分で引き受けられます）。")
+        )
     before = snapshot(referral)
     referral.assigned_worker = worker
-    save_with_history(referral, actor=actor, reason="assign", update_fields=changed_fields(referral, before))
-    grants.case_grants_sync(case=referral.case)
+    changed = changed_fields(referral, before)
+    if not changed:
+        return referral
+    save_with_history(referral, actor=actor, reason="assign", update_fields=changed)
+    case = locks.case_for_update(referral.case_id)
+    events.referral_assigned(case=case, referral=referral, actor=actor, worker=worker)
+    grants.case_grants_sync(case=case)
     return referral

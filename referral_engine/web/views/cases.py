@@ -4,6 +4,7 @@ Each POST calls one service; field errors re-render the page with what was typed
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django import forms as django_forms
@@ -29,8 +30,10 @@ from referral_engine.cases.choices import (
     ReferralState,
     Risk,
 )
+from referral_engine.cases.inputs import FollowUpInputs
 from referral_engine.cases.models import Case, Referral
 from referral_engine.cases.services.case_state import case_available_transitions, case_lead_change, case_transition
+from referral_engine.cases.services.followups import followup_create, followup_done
 from referral_engine.cases.services.persons import person_update
 from referral_engine.cases.services.records import activity_add, consent_record, consent_withdraw, stage_record_update
 from referral_engine.cases.services.referrals import (
@@ -48,6 +51,8 @@ from referral_engine.web.forms import (
     CaseTransitionForm,
     ConsentForm,
     ConsentWithdrawForm,
+    FollowUpDoneForm,
+    FollowUpForm,
     LeadChangeForm,
     PersonEditForm,
     ReferralAssignForm,
@@ -77,6 +82,8 @@ def case_list(request):
         risk=params.get("risk") or None,
         stalled=stalled,
         q=params.get("q") or None,
+        lead_worker=user if params.get("lead") == "me" else None,
+        assigned_to=user if params.get("assigned") == "me" else None,
     )
     if params.get("q"):
         # A name or number typed into the list is a search of persons: logged like the intake search.
@@ -91,7 +98,9 @@ def case_list(request):
         {
             "page": page,
             "cases": list(page.object_list),
-            "filters": {k: params.get(k, "") for k in ("state", "department", "risk", "stalled", "q")},
+            "filters": {
+                k: params.get(k, "") for k in ("state", "department", "risk", "stalled", "q", "lead", "assigned")
+            },
             "query_string": query.urlencode(),
             "states": CaseState.choices,
             "risks": Risk.choices,
@@ -118,6 +127,7 @@ class ReferralView:
     record_summary: list[tuple[str, str]]
     record_form: Any
     assign_form: Any
+    can_take: bool
     show_record: bool
     badges: list[tuple[str, str]] = field(default_factory=list)
 
@@ -151,7 +161,10 @@ def deadline_badges(referral: Referral, now) -> list[tuple[str, str]]:
     return badges
 
 
-def referral_view(user, referral: Referral, *, see_full: bool, now, bound: dict[str, Any]) -> ReferralView:
+def referral_view(
+    user, referral: Referral, *, see_full: bool, now, bound: dict[str, Any], workers: dict[int, list] | None = None
+) -> ReferralView:
+    workers = {} if workers is None else workers
     workflow = workflow_registry.get(referral.to_department.code)
     handoff_actions, stage_actions = labels.referral_actions(referral_available_transitions(referral, user), workflow)
     diagram_svg, stage_list = None, []
@@ -172,9 +185,13 @@ def referral_view(user, referral: Referral, *, see_full: bool, now, bound: dict[
         prepare_record_form(record_form)
     assign_form = None
     if policy.can_assign(user, referral):
+        if referral.to_department_id not in workers:
+            workers[referral.to_department_id] = selectors.department_workers_with_load(referral.to_department_id)
         assign_form = ReferralAssignForm(
-            department_id=referral.to_department_id, initial={"worker_id": referral.assigned_worker_id}
+            workers=workers[referral.to_department_id], initial={"worker_id": referral.assigned_worker_id}
         )
+    # "Assign to me": a caseworker of the receiving department takes an unassigned referral.
+    can_take = assign_form is None and referral.assigned_worker_id is None and policy.can_assign(user, referral, user)
     return ReferralView(
         referral=referral,
         workflow=workflow,
@@ -186,6 +203,7 @@ def referral_view(user, referral: Referral, *, see_full: bool, now, bound: dict[
         record_summary=workflow.record_summary(data) if workflow else [],
         record_form=record_form,
         assign_form=assign_form,
+        can_take=can_take,
         show_record=see_full,
         badges=deadline_badges(referral, now),
     )
@@ -201,7 +219,10 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
     can_work = policy.can_work_case(case, user)
     referrals = list(selectors.case_referrals(case))
     policy.referrals_perms_prefetch(user, referrals)
-    referral_views = [referral_view(user, r, see_full=see_full, now=now, bound=bound) for r in referrals]
+    workers: dict[int, list] = {}  # per receiving department, for the assign forms
+    referral_views = [
+        referral_view(user, r, see_full=see_full, now=now, bound=bound, workers=workers) for r in referrals
+    ]
     timeline = [
         {
             "event": e,
@@ -220,6 +241,17 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
     ]
     case_actions = [labels.case_action(n) for n in case_available_transitions(case, user)]
     can_edit_person = not printing and policy.can_edit_person(user, case.person)
+
+    can_add_followup = case.is_open and policy.can_add_followup(user, case)
+    followups = [
+        {
+            "followup": f,
+            "notes": policy.can_see_followup_notes(user, f),
+            "overdue": f.is_open and f.due_on < timezone.localdate(),
+            "can_complete": f.is_open and policy.can_complete_followup(user, f),
+        }
+        for f in selectors.case_followups(case)
+    ]
     return render(
         request,
         "cases/case_detail.html",
@@ -256,6 +288,13 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
             "printing": printing,
             "now": now,
             **upkeep_context(user, case, bound),
+            "today": timezone.localdate(),
+            "review_default": timezone.localdate() + timedelta(days=FollowUpInputs.monitoring_review_days),
+            "followups": followups,
+            "can_add_followup": can_add_followup,
+            "followup_form": bound.get("followup")
+            or (FollowUpForm(workers=selectors.case_workers(case)) if can_add_followup else None),
+            "followup_done_form": FollowUpDoneForm(),
         },
         status=status,
     )
@@ -309,6 +348,7 @@ def case_transition_post(request, case_id: int):
             actor=request.user,
             reason=form.cleaned_data["reason"],
             closure_reason=form.cleaned_data["closure_reason"],
+            review_on=form.cleaned_data["review_on"],
         )
     except InvalidInput as exc:
         messages.error(request, exc.message)
@@ -517,9 +557,90 @@ def referral_record(request, referral_id: int):
 @require_POST
 @domain_errors
 def referral_assign_post(request, referral_id: int):
+    """The supervisor's assign form, or a caseworker's "assign to me" (`me=1`)."""
     referral = selectors.referral_get_for_user(request.user, referral_id)
-    form = ReferralAssignForm(request.POST, department_id=referral.to_department_id)
-    require(form.is_valid(), _("担当者を選び直してください。"))
-    referral_assign(referral_id=referral.pk, actor=request.user, worker_id=form.cleaned_data["worker_id"])
-    messages.success(request, _("担当者を割り当てました。"))
-    return redirect(_case_url(referral.case_id) + f"#referral-{referral.pk}")
+    if request.POST.get("me"):
+        worker_id = request.user.pk
+    else:
+        form = ReferralAssignForm(
+            request.POST, workers=selectors.department_workers_with_load(referral.to_department_id)
+        )
+        require(form.is_valid(), _("担当者を選び直してください。"))
+        worker_id = form.cleaned_data["worker_id"]
+    try:
+        referral_assign(referral_id=referral.pk, actor=request.user, worker_id=worker_id)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+        return redirect_next(request, _case_url(referral.case_id) + f"#referral-{referral.pk}")
+    if worker_id == request.user.pk:
+        messages.success(request, _("このつなぎをあなたが担当します。"))
+    else:
+        messages.success(request, _("担当者を割り当てました。"))
+    return redirect_next(request, _case_url(referral.case_id) + f"#referral-{referral.pk}")
+
+
+@domain_errors
+def my_cases(request):
+    """「自分の担当」: the open referrals assigned to me and the open cases I lead, each in full."""
+    user = request.user
+    require(policy.can_view_inbox(user))
+    now = timezone.now()
+    assigned = CappedCountPaginator(selectors.referrals_assigned_to(user), PAGE_SIZE).get_page(request.GET.get("page"))
+    led = CappedCountPaginator(
+        selectors.cases_filter(selectors.cases_visible_to(user), lead_worker=user).exclude(state=CaseState.CLOSED),
+        PAGE_SIZE,
+    ).get_page(request.GET.get("cpage"))
+    return render(
+        request,
+        "cases/my_cases.html",
+        {
+            "assigned_page": assigned,
+            "assigned": [(r, deadline_badges(r, now)) for r in assigned.object_list],
+            "led_page": led,
+            "led": list(led.object_list),
+            "now": now,
+        },
+    )
+
+
+# --- Follow-ups (予定) ----------------------------------------------------------------------------
+
+
+@require_POST
+@domain_errors
+def case_followup_add(request, case_id: int):
+    case = selectors.case_get_for_user(request.user, case_id, request=request, log=False)
+    form = FollowUpForm(request.POST, workers=selectors.case_workers(case))
+    if form.is_valid():
+        try:
+            followup_create(
+                case_id=case_id,
+                actor=request.user,
+                due_on=form.cleaned_data["due_on"],
+                note=form.cleaned_data["note"],
+                assignee_id=form.cleaned_data["assignee_id"],
+            )
+        except InvalidInput as exc:
+            form.add_domain_errors(exc)
+        except Conflict as exc:
+            return error_page(request, exc, back_url=_case_url(case_id))
+        else:
+            messages.success(request, _("予定を登録しました。"))
+            return redirect(_case_url(case_id) + "#followups")
+    return _rerender(request, case_id, bound={"followup": form})
+
+
+@require_POST
+@domain_errors
+def followup_done_post(request, followup_id: int):
+    form = FollowUpDoneForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        followup = followup_done(followup_id=followup_id, actor=request.user, note=note)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+        return redirect_next(request, "/")
+    except IllegalTransition as exc:
+        return error_page(request, exc, back_url="/")
+    messages.success(request, _("予定を完了にしました。"))
+    return redirect_next(request, _case_url(followup.case_id) + "#followups")

@@ -1,13 +1,24 @@
-"""`/`: each role's starting point — staff see their inbox and their cases, connectors their slips."""
+"""`/`: each role's starting point — staff see their work (issue 18: what is assigned to them, the
+cases they lead, their departments' waiting handoffs, their follow-ups, setbacks, and for the desk the
+untriaged slips, an urgent item at the top), connectors their slips. `/work/<section>/` lists one
+section of my work in full."""
 
+from django.http import Http404
 from django.shortcuts import render
+from django.utils import timezone
 
 from referral_engine.access import policy
 from referral_engine.cases import selectors
-from referral_engine.cases.choices import CaseState, SlipStatus
+from referral_engine.cases.choices import SlipStatus
+from referral_engine.cases.work import SECTIONS, is_desk_staff, my_work, section_queryset
+from referral_engine.pagination import CappedCountPaginator
 from referral_engine.web.errors import domain_errors
+from referral_engine.web.views.cases import deadline_badges
+from referral_engine.web.views.common import require
+from referral_engine.web.work_urls import FULL_LIST_URLS
 
 HOME_LIMIT = 10
+PAGE_SIZE = 50
 
 
 def slip_rows(slips):
@@ -19,23 +30,51 @@ def slip_rows(slips):
     return rows
 
 
+def _badged(section_name: str, items: list, now) -> list:
+    """Referral rows with their deadline badges (緊急・期限超過・期限間近); other rows as they are."""
+    if section_name in ("assigned", "inbox", "setbacks"):
+        return [(r, deadline_badges(r, now)) for r in items]
+    return [(item, []) for item in items]
+
+
 @domain_errors
 def home(request):
     user = request.user
     p = policy.principal(user)
     context = {"p": p}
     if policy.can_view_inbox(user):
-        inbox = selectors.referrals_inbox(user)
-        in_progress = selectors.referrals_in_progress(user)
+        now = timezone.now()
+        work = my_work(user, limit=HOME_LIMIT, now=now)
         context.update(
-            inbox=list(inbox[:HOME_LIMIT]),
-            inbox_count=inbox.count(),
-            in_progress_count=in_progress.count(),
-            # "My cases": the open cases I am the lead worker of.
-            my_cases=list(
-                selectors.cases_visible_to(user).filter(lead_worker=user).exclude(state=CaseState.CLOSED)[:20]
-            ),
+            work=work,
+            rows={name: _badged(name, work[name].items, now) for name in SECTIONS},
+            links=FULL_LIST_URLS,
+            is_desk=is_desk_staff(user),
+            today=work.today,
+            now=now,
         )
     if policy.can_submit_slip(user):
         context["slips"] = slip_rows(selectors.slips_of(user)[:HOME_LIMIT])
     return render(request, "web/home.html", context)
+
+
+@domain_errors
+def work_section(request, section: str):
+    """One section of my work in full, paginated (the home page shows the first ten)."""
+    user = request.user
+    require(policy.can_view_inbox(user))
+    if section not in SECTIONS or FULL_LIST_URLS[section] != f"/work/{section}/":
+        raise Http404
+    now = timezone.now()
+    page = CappedCountPaginator(section_queryset(user, section), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "web/work_section.html",
+        {
+            "section": section,
+            "page": page,
+            "rows": _badged(section, list(page.object_list), now),
+            "today": timezone.localdate(now),
+            "now": now,
+        },
+    )

@@ -1,0 +1,188 @@
+"""My work (issue 18, DESIGN §11.3): what reaches a member of staff when they open the engine — the
+referrals assigned to them, the cases they (or, for a supervisor, their department) lead, their
+departments' waiting handoffs, their follow-ups due within a week or overdue, setbacks (declined or
+returned handoffs they asked for or of cases they lead that nobody acted on since), and for the
+desk the community slips not triaged yet. `GET /api/v1/me/work/` and the staff home `/` read it.
+
+Every section is one query for its first `limit` rows and one for its count, whatever the data
+(tests/work/test_my_work.py holds the budget at two sizes). The page that lists each in full is
+the edge's to say (`web/work_urls.py`: links are built at the edge). `urgent_items` picks, from the rows read, what must be seen first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from referral_engine.access import policy
+from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE
+from referral_engine.cases import selectors
+from referral_engine.cases.choices import CaseState, EventKind, ReferralState, SlipUrgency
+from referral_engine.cases.models import Case, CaseEvent, CommunitySlip, Referral
+
+LIMIT = 50
+FOLLOWUP_DAYS_AHEAD = 7
+SECTIONS = ("assigned", "led_cases", "inbox", "followups", "setbacks", "slips")
+SETBACK_STATES = (ReferralState.DECLINED, ReferralState.RETURNED)
+# What counts as "someone acted" on a case after a setback: a new referral, a case transition, a note
+# or visit, a new lead — not the timers' escalations or the setback itself.
+ACTED_KINDS = (
+    EventKind.REFERRAL_REQUESTED,
+    EventKind.CASE_TRANSITION,
+    EventKind.ACTIVITY,
+    EventKind.LEAD_CHANGED,
+    EventKind.REFERRAL_ASSIGNED,
+)
+
+
+@dataclass
+class Section:
+    name: str
+    items: list[Any]
+    count: int
+
+
+@dataclass
+class MyWork:
+    sections: dict[str, Section]
+    today: date
+    urgent: list[dict[str, Any]] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> Section:
+        return self.sections[name]
+
+
+def is_desk_staff(user: Any) -> bool:
+    p = policy.principal(user)
+    return p.is_staff_member and DESK_DEPARTMENT_CODE in p.department_codes
+
+
+def led_cases(user: Any) -> QuerySet[Case]:
+    """Open cases I lead; for a supervisor, also those their departments lead."""
+    p = policy.principal(user)
+    mine = Q(lead_worker_id=p.user_id)
+    if p.supervisor_department_ids:
+        mine |= Q(lead_department_id__in=p.supervisor_department_ids)
+    return (
+        selectors.cases_visible_to(user)
+        .filter(mine)
+        .exclude(state=CaseState.CLOSED)
+        .order_by("stall_due_at", "-last_touched_at", "id")
+    )
+
+
+def setbacks(user: Any) -> QuerySet[Referral]:
+    """Declined or returned referrals I requested or of cases I (a supervisor: my departments) lead,
+    on open cases, that nobody has acted on since (`ACTED_KINDS` after the setback)."""
+    p = policy.principal(user)
+    concerned = Q(requested_by_id=p.user_id) | Q(case__lead_worker_id=p.user_id)
+    if p.supervisor_department_ids:
+        concerned |= Q(case__lead_department_id__in=p.supervisor_department_ids)
+    acted = CaseEvent.objects.filter(
+        case_id=OuterRef("case_id"), kind__in=ACTED_KINDS, created_at__gt=OuterRef("updated_at")
+    )
+    return (
+        selectors.referrals_visible_to(user)
+        .filter(concerned, state__in=SETBACK_STATES)
+        .exclude(case__state=CaseState.CLOSED)
+        .filter(~Exists(acted))
+        .order_by("-updated_at", "-id")
+    )
+
+
+def untriaged_slips(user: Any) -> QuerySet[CommunitySlip]:
+    """Community slips the desk has not triaged: their case is still 受付 with no referral and no lead
+    worker. Desk staff only (none for anybody else)."""
+    if not is_desk_staff(user):
+        return CommunitySlip.objects.none()
+    referred = Referral.objects.filter(case_id=OuterRef("case_id"))
+    return (
+        CommunitySlip.objects.select_related("district", "case")
+        .filter(case__in=Case.objects.filter(policy.cases_reach(user)).values("pk"))
+        .filter(case__state=CaseState.RECEIVED, case__lead_worker__isnull=True)
+        .filter(~Exists(referred))
+        .order_by("-urgency", "created_at", "id")  # "urgent" sorts after "normal": descending puts it first
+    )
+
+
+def section_queryset(user: Any, name: str, *, today: date | None = None) -> QuerySet:
+    today = today or timezone.localdate()
+    if name == "assigned":
+        return selectors.referrals_assigned_to(user)
+    if name == "led_cases":
+        return led_cases(user)
+    if name == "inbox":
+        return selectors.referrals_inbox(user)
+    if name == "followups":
+        return selectors.followups_mine(user, due_by=today + timedelta(days=FOLLOWUP_DAYS_AHEAD))
+    if name == "setbacks":
+        return setbacks(user)
+    if name == "slips":
+        return untriaged_slips(user)
+    raise KeyError(name)
+
+
+def my_work(user: Any, *, limit: int = LIMIT, now: Any = None) -> MyWork:
+    """Every section of my work, each with its first `limit` rows and its count (staff only: the
+    callers check `policy.can_view_inbox`)."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    sections = {}
+    for name in SECTIONS:
+        qs = section_queryset(user, name, today=today)
+        items = list(qs[:limit])
+        count = qs.count()  # always asked: the number of queries must not depend on the data
+        sections[name] = Section(name=name, items=items, count=count)
+    work = MyWork(sections=sections, today=today)
+    work.urgent = urgent_items(work, now=now)
+    return work
+
+
+def urgent_items(work: MyWork, *, now: Any) -> list[dict[str, Any]]:
+    """What must be seen first: urgent or overdue handoffs (waiting for my departments or assigned to
+    me), my overdue follow-ups, urgent community slips."""
+    found: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for name in ("inbox", "assigned"):
+        for referral in work[name].items:
+            overdue = referral.state == ReferralState.REQUESTED and referral.due_at and referral.due_at <= now
+            if (referral.urgent or overdue) and referral.pk not in seen:
+                seen.add(referral.pk)
+                found.append(
+                    {
+                        "kind": "referral",
+                        "id": referral.pk,
+                        "case": referral.case_id,
+                        "case_number": referral.case.number,
+                        "reason": "urgent" if referral.urgent else "overdue",
+                        "due_at": referral.due_at,
+                    }
+                )
+    for followup in work["followups"].items:
+        if followup.due_on < work.today:
+            found.append(
+                {
+                    "kind": "followup",
+                    "id": followup.pk,
+                    "case": followup.case_id,
+                    "case_number": followup.case.number,
+                    "reason": "overdue",
+                    "due_on": followup.due_on,
+                }
+            )
+    for slip in work["slips"].items:
+        if slip.urgency == SlipUrgency.URGENT:
+            found.append(
+                {
+                    "kind": "slip",
+                    "id": slip.pk,
+                    "case": slip.case_id,
+                    "case_number": slip.case.number,
+                    "reason": "urgent",
+                }
+            )
+    return found
