@@ -4,7 +4,7 @@ drf-spectacular-sidecar, served by the app: no CDN). Anything else under /api/ i
 from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from referral_engine.api import views
+from referral_engine.api import community, views
 from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView
 from referral_engine.reports.api import FiscalYearReportAPIView
 
@@ -67,6 +67,22 @@ v1 = [
     ),
     path("referrals/<api_id:id>/record/", views.ReferralRecordView.as_view(), name="api-referral-record"),
     path("community-slips/", views.SlipListView.as_view(), name="api-community-slips"),
+    path(
+        "cases/<api_id:id>/watch-requests/",
+        community.CaseWatchRequestsView.as_view(),
+        name="api-case-watch-requests",
+    ),
+    path("watch-requests/", community.WatchRequestListView.as_view(), name="api-watch-requests"),
+    path(
+        "watch-requests/<api_id:id>/reports/",
+        community.WatchReportCreateView.as_view(),
+        name="api-watch-request-reports",
+    ),
+    path(
+        "watch-requests/<api_id:id>/close/",
+        community.WatchRequestCloseView.as_view(),
+        name="api-watch-request-close",
+    ),
     path("escalations/", views.EscalationListView.as_view(), name="api-escalations"),
     path(
         "escalations/<api_id:id>/acknowledge/",

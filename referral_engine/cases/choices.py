@@ -136,3 +136,23 @@ class EventKind(models.TextChoices):
     ESCALATION = "escalation", _("エスカレーション")
     LEAD_CHANGED = "lead_changed", _("主担当の変更")
     GAP_FLAGGED = "gap_flagged", _("はざま判定")
+    WATCH_REQUESTED = "watch_requested", _("見守り依頼")
+    WATCH_REPORT = "watch_report", _("見守りの報告")
+    WATCH_CLOSED = "watch_closed", _("見守り依頼の終了")
+
+
+class WatchState(models.TextChoices):
+    OPEN = "open", _("依頼中")
+    CLOSED = "closed", _("終了")
+
+
+class WatchOutcome(models.TextChoices):
+    MET = "met", _("会えた")
+    ABSENT = "absent", _("不在")
+    CONCERN = "concern", _("気になることがある")
+    URGENT = "urgent", _("すぐに対応が必要")
+    REFUSED = "refused", _("断られた")
+
+
+# The scope entry of a consent that lets a district's connectors be told (DESIGN §11.4).
+DISTRICT_SCOPE_PREFIX = "district:"

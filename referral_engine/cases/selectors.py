@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,7 +17,17 @@ from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record, access_log_search
 from referral_engine.cases import normalize
 from referral_engine.cases.choices import SENSITIVE_FLAGS, CaseState, ReferralState, SlipStatus
-from referral_engine.cases.models import Activity, Case, CaseEvent, CommunitySlip, Consent, Person, Referral
+from referral_engine.cases.models import (
+    Activity,
+    Case,
+    CaseEvent,
+    CommunitySlip,
+    Consent,
+    Person,
+    Referral,
+    WatchReport,
+    WatchRequest,
+)
 from referral_engine.errors import NotFound
 
 
@@ -200,5 +210,63 @@ def slips_of(user: Any) -> QuerySet[CommunitySlip]:
         CommunitySlip.objects.filter(connector=user)
         .select_related("district", "case")
         .annotate(has_accepted_referral=Exists(accepted))
+        .order_by("-created_at", "-id")
+    )
+
+
+# --- Watch requests (見守り依頼, issue 19) -------------------------------------------------------------
+
+
+def watch_requests_for_connector(user: Any, *, request: Any = None, via: str = "ui") -> QuerySet[WatchRequest]:
+    """The open requests of the connector's districts not past `until`, soonest first. What a
+    connector is shown of them is the person's name and address and what to watch (the serializers
+    and the page take nothing else). The read is logged: it names people."""
+    qs = (
+        WatchRequest.objects.filter(policy.watch_requests_reach(user))
+        .select_related("case__person", "district")
+        .order_by("until", "id")
+    )
+    access_log_record(
+        user=user,
+        action=AccessLog.Action.VIEW,
+        object_type="watch_request_list",
+        request=request,
+        via=via,
+    )
+    return qs
+
+
+def watch_request_get_for_user(
+    user: Any, watch_request_id: Any, *, request: Any = None, via: str = "ui"
+) -> WatchRequest:
+    """One request if the user may see it (a connector: their district's, live), logged; else 404."""
+    try:
+        watch = WatchRequest.objects.select_related("case", "case__person", "district", "department").get(
+            pk=int(watch_request_id)
+        )
+    except (WatchRequest.DoesNotExist, TypeError, ValueError):
+        raise NotFound(_("見守り依頼が見つかりません。")) from None
+    if not policy.can_view_watch_request(user, watch):
+        raise NotFound(_("見守り依頼が見つかりません。"))
+    access_log_record(
+        user=user,
+        action=AccessLog.Action.VIEW,
+        object_type="watch_request",
+        object_id=watch.pk,
+        case_id=watch.case_id,
+        request=request,
+        via=via,
+    )
+    return watch
+
+
+def case_watch_requests(case: Case) -> QuerySet[WatchRequest]:
+    """The case's watch requests with their reports, newest first (for those who see the whole case)."""
+    return (
+        WatchRequest.objects.filter(case=case)
+        .select_related("district", "department", "requested_by", "closed_by")
+        .prefetch_related(
+            Prefetch("reports", queryset=WatchReport.objects.select_related("reporter").order_by("-created_at", "-id"))
+        )
         .order_by("-created_at", "-id")
     )

@@ -209,6 +209,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-timers": {"task": "timers.sweep", "schedule": 60.0},
     "deliver-notifications": {"task": "notifications.deliver_pending", "schedule": 30.0},
     "report-exports-cleanup": {"task": "reports.exports_cleanup", "schedule": 3600.0},
+    # Watch requests without a report, evacuation plans due for review (docs/community.md).
+    "community-reminders": {"task": "cases.community_reminders", "schedule": 900.0},
 }
 
 # --- REST framework -----------------------------------------------------------------------------
@@ -269,6 +271,8 @@ RETENTION_CLOSED_CASE_YEARS = env.int("RETENTION_CLOSED_CASE_YEARS", default=5)
 # apart from SECRET_KEY so that rotating SECRET_KEY keeps old fingerprints comparable.
 ACCESS_LOG_TERM_KEY = env("ACCESS_LOG_TERM_KEY", default="") or SECRET_KEY
 TIMER_SWEEP_BATCH = 500
+# 見守り依頼: days without a report after which the requester is reminded (docs/community.md).
+WATCH_REQUEST_REMINDER_DAYS = env.int("WATCH_REQUEST_REMINDER_DAYS", default=14)
 # Fiscal-year reports (docs/reports.md): in exports for publication a district cell from 1 to
 # REPORT_SUPPRESS_BELOW - 1 shows "<N"; a report file made in the background can be downloaded by its
 # owner for REPORT_EXPORT_HOURS, then the hourly cleanup deletes it. Files live under MEDIA_ROOT, which

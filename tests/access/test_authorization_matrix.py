@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -90,6 +91,8 @@ SEES_H = SEES_A
 # see it; its supervisor and the desk supervisor acknowledge it.
 SEES_ESCALATION = {"worker_longevity", "chief_longevity", "chief_welfare", "auditor"}
 ESCALATION_ACK = {"chief_longevity", "chief_welfare"}
+
+WATCH_UNTIL = (date.today() + timedelta(days=30)).isoformat()
 
 CASE_WRITERS = FULL  # staff of a department holding `work_case` on A (incl. the desk supervisor)
 
@@ -313,6 +316,42 @@ ROUTES: dict[str, Route] = {
         data=lambda w: {"name": "見守り 花子", "concern": "新聞がたまっている", "urgency": "normal"},
         json=True,
     ),
+    # --- Watch requests (見守り依頼, issue 19): W is case A's request to kawakami ----------------------------
+    "api-case-watch-requests": Route(
+        "get", lambda w: f"/api/v1/cases/{w['A'].pk}/watch-requests/", case_rule(ok=200, who=FULL | {"auditor"})
+    ),
+    "api-case-watch-requests:post": Route(
+        "post",
+        lambda w: f"/api/v1/cases/{w['A'].pk}/watch-requests/",
+        case_rule(ok=201, who=FULL),
+        data=lambda w: {
+            "district": "aoe",
+            "what_to_watch": "夜に明かりがつくか",
+            "basis": "support_meeting",
+            "justification": "支援会議で合意",
+            "until": WATCH_UNTIL,
+        },
+        json=True,
+    ),
+    # The district's connectors only; everybody else finds a case's requests on the case.
+    "api-watch-requests": Route(
+        "get", lambda w: "/api/v1/watch-requests/", role_rule(ok=200, who={"minsei_kawakami", "minsei_aoe"})
+    ),
+    "api-watch-request-reports": Route(
+        "post",
+        lambda w: f"/api/v1/watch-requests/{w['W'].pk}/reports/",
+        case_rule(ok=201, who={"minsei_kawakami"}),
+        data=lambda w: {"outcome": "met", "note": "元気そう"},
+        json=True,
+    ),
+    # The requester and whoever works the case close it; its district's connector sees it (403).
+    "api-watch-request-close": Route(
+        "post",
+        lambda w: f"/api/v1/watch-requests/{w['W'].pk}/close/",
+        case_rule(ok=200, who=CASE_WRITERS, seen_by=SEES_A | {"minsei_kawakami"}),
+        data=lambda w: {"reason": "入院"},
+        json=True,
+    ),
     # L1 warnings go to the receiving department's staff: staff list their departments' escalations.
     "api-escalations": Route("get", lambda w: "/api/v1/escalations/", role_rule(ok=200, who=STAFF | {"auditor"})),
     "api-escalation-acknowledge": Route(
@@ -409,6 +448,17 @@ def world(users, fresh):
         department=Department.objects.get(code="longevity_support"),
         due_at=a.created_at,
     )
+    from referral_engine.cases.services.watch import watch_request_create
+
+    watch = watch_request_create(
+        case_id=a.pk,
+        actor=fresh(u["worker_welfare"]),
+        district="kawakami",
+        what_to_watch="新聞がたまっていないか",
+        basis="support_meeting",
+        justification="支援会議で合意",
+        until=WATCH_UNTIL,
+    )
     # referral_create is imported for its side effect in other tests; keep the world minimal here.
     assert referral_create
     # A fiscal-year report file made for chief_health (only its owner may fetch it).
@@ -427,6 +477,7 @@ def world(users, fresh):
         "slip": slip,
         "escalation": escalation,
         "export": export,
+        "W": watch,
     }
 
 
@@ -484,3 +535,32 @@ def test_sensitive_text_never_reaches_those_who_may_not_see_it(world, client):
                     leaks.append(f"{username} via {name}")
     assert leaks == []
     assert {"worker_welfare", "worker_health", "auditor"} <= seen_by  # the probe can find it
+
+
+CASE_SECRET = "ケース内容-PLUGH-0815"
+
+
+def test_connectors_never_receive_the_case_only_what_to_watch(world, client):
+    """Issue 19: plant a unique string in the case's summary, in an ordinary (not sensitive) support
+    record and in a watch request's justification; fetch every GET route as each connector. The
+    district's connector gets the person's name, address and what to watch, and nothing else of the
+    case; the other district's connector not even that."""
+    from referral_engine.cases.models import Case
+    from referral_engine.cases.services.records import activity_add
+
+    Case.objects.filter(pk=world["A"].pk).update(summary=f"主訴 {CASE_SECRET}")
+    activity_add(case_id=world["A"].pk, actor=world["users"]["worker_welfare"], kind="call", body=f"電話 {CASE_SECRET}")
+    get_routes = [name for name, route in ROUTES.items() if route.method == "get"]
+    received: dict[str, bytes] = {}
+    for username in sorted(CONNECTORS):
+        client.force_login(world["users"][username])
+        for name in get_routes:
+            response = client.get(ROUTES[name].path(world))
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            received[f"{username} via {name}"] = body
+    assert [where for where, body in received.items() if CASE_SECRET.encode() in body] == []
+    assert [where for where, body in received.items() if "支援会議で合意".encode() in body] == []  # justification
+    # The probe can find what a connector may see: the request of their district, with the person's name.
+    watch_list = received["minsei_kawakami via api-watch-requests"].decode()
+    assert "新聞がたまっていないか" in watch_list and "津久見 花子" in watch_list
+    assert [w for w, body in received.items() if w.startswith("minsei_aoe") and "津久見 花子".encode() in body] == []

@@ -17,9 +17,11 @@ import pkgutil
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from referral_engine.access import policy
 from referral_engine.cases import services
@@ -27,7 +29,7 @@ from referral_engine.errors import DomainError, Forbidden, NotFound
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "referral_engine.cases.services"
-USE_CASES = {"intake", "persons", "referrals", "case_state", "records", "slips"}
+USE_CASES = {"intake", "persons", "referrals", "case_state", "records", "slips", "watch"}
 BUILDING_BLOCKS = {"guards", "departments", "changes"}  # called by the services only, after their checks
 
 
@@ -166,6 +168,12 @@ def _refusals() -> dict[str, list[Refusal]]:
     )
     from referral_engine.cases.services.referrals import referral_assign, referral_create, referral_transition
     from referral_engine.cases.services.slips import slip_submit
+    from referral_engine.cases.services.watch import (
+        watch_reminders_send,
+        watch_report_add,
+        watch_request_close,
+        watch_request_create,
+    )
     from tests.fixtures import NEW_PERSON
 
     def open_new(w, actor):
@@ -210,7 +218,40 @@ def _refusals() -> dict[str, list[Refusal]]:
     def slip(w, actor):
         return slip_submit(actor=actor, concern="新聞がたまっている")
 
+    def ask_watch(w, actor):
+        return watch_request_create(
+            case_id=w["case"].pk,
+            actor=actor,
+            district="kawakami",
+            what_to_watch="夜に明かりがつくか",
+            basis="vital_interest",
+            justification="連絡がとれない",
+            until=timezone.localdate() + timedelta(days=30),
+        )
+
+    def report_watch(w, actor):
+        return watch_report_add(watch_request_id=w["watch"].pk, actor=actor, outcome="met")
+
+    def close_watch(w, actor):
+        return watch_request_close(watch_request_id=w["watch"].pk, actor=actor)
+
+    def remind(w, actor):
+        return watch_reminders_send(actor=actor)
+
     return {
+        "watch.watch_request_create": [
+            Refusal(policy.can_view_case, "worker_longevity", NotFound, ask_watch),
+            Refusal(policy.can_request_watch, "auditor", Forbidden, ask_watch),
+        ],
+        "watch.watch_report_add": [
+            Refusal(policy.can_view_watch_request, "minsei_aoe", NotFound, report_watch),
+            Refusal(policy.can_report_watch, "worker_welfare", Forbidden, report_watch),
+        ],
+        "watch.watch_request_close": [
+            Refusal(policy.can_view_watch_request, "worker_longevity", NotFound, close_watch),
+            Refusal(policy.can_close_watch, "auditor", Forbidden, close_watch),
+        ],
+        "watch.watch_reminders_send": [Refusal(policy.can_run_community_reminders, "chief_welfare", Forbidden, remind)],
         "intake.case_open": [Refusal(policy.can_open_case, "auditor", Forbidden, open_new)],
         "referrals.referral_create": [
             Refusal(policy.can_view_case, "worker_longevity", NotFound, refer),
@@ -278,7 +319,19 @@ def world(open_case, users, fresh):
     consent = consent_record(
         case_id=case.pk, actor=fresh(users["worker_welfare"]), recipients=["shakyo"], purposes="支援", method="oral"
     )
+    from referral_engine.cases.services.watch import watch_request_create
+
+    watch = watch_request_create(
+        case_id=case.pk,
+        actor=fresh(users["worker_welfare"]),
+        district="kawakami",
+        what_to_watch="新聞がたまっていないか",
+        basis="support_meeting",
+        justification="支援会議で合意",
+        until=timezone.localdate() + timedelta(days=30),
+    )
     return {
+        "watch": watch,
         "case": case,
         "requested": case.referrals.get(),
         "accepted": accepted,
@@ -299,10 +352,25 @@ def _footprint() -> tuple[int, ...]:
         Person,
         Referral,
         StageRecord,
+        WatchReport,
+        WatchRequest,
     )
     from referral_engine.notifications.models import Notification
+    from referral_engine.timers.models import Escalation
 
-    models = (Person, Case, Referral, CaseEvent, Activity, Consent, StageRecord, CommunitySlip)
+    models = (
+        Person,
+        Case,
+        Referral,
+        CaseEvent,
+        Activity,
+        Consent,
+        StageRecord,
+        CommunitySlip,
+        WatchRequest,
+        WatchReport,
+        Escalation,
+    )
     return (
         *(m.objects.count() for m in models),
         *(m.history.count() for m in models if hasattr(m, "history")),

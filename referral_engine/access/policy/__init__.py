@@ -25,15 +25,20 @@ from referral_engine.access.policy.decisions import (
     can_audit,
     can_cancel,
     can_close_case,
+    can_close_watch,
     can_edit_stage_record,
     can_list_cases,
+    can_list_watch_requests,
     can_manage_consent,
     can_manage_master_data,
     can_open_case,
     can_reassign,
     can_refer,
     can_release_assignments,
+    can_report_watch,
+    can_request_watch,
     can_respond,
+    can_run_community_reminders,
     can_search_persons,
     can_see_sensitive,
     can_submit_slip,
@@ -43,10 +48,12 @@ from referral_engine.access.policy.decisions import (
     can_view_inbox,
     can_view_referral,
     can_view_reports,
+    can_view_watch_request,
     can_work_case,
     can_work_referral,
     case_view_level,
     stage_is_final,
+    watch_is_live,
 )
 from referral_engine.access.policy.object_permissions import (
     case_perms,
@@ -65,6 +72,7 @@ from referral_engine.access.policy.reach import (
     inbox_reach,
     referrals_reach,
     report_scope,
+    watch_requests_reach,
 )
 
 __all__ = [
@@ -115,4 +123,13 @@ __all__ = [
     "referrals_reach",
     "report_scope",
     "stage_is_final",
+    # 見守り依頼 (issue 19)
+    "can_close_watch",
+    "can_list_watch_requests",
+    "can_report_watch",
+    "can_request_watch",
+    "can_run_community_reminders",
+    "can_view_watch_request",
+    "watch_is_live",
+    "watch_requests_reach",
 ]

@@ -11,10 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from referral_engine.access import policy
-from referral_engine.accounts.models import Department, User
+from referral_engine.accounts.models import Department, District, User
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import events, locks
-from referral_engine.cases.choices import ActivityKind, ConsentMethod
+from referral_engine.cases.choices import DISTRICT_SCOPE_PREFIX, ActivityKind, ConsentMethod
 from referral_engine.cases.inputs import ActivityInputs, ConsentInputs, clean_choice, clean_code
 from referral_engine.cases.models import Activity, Case, Consent, StageRecord
 from referral_engine.cases.services.changes import case_touch
@@ -123,7 +123,14 @@ def _consent_write(
     """Write a consent the caller has authorised, for the case's person."""
     if not isinstance(recipients, list | tuple) or not recipients:
         raise InvalidInput(_("提供先を選んでください。"), fields={"recipients": [_("少なくとも1つ選んでください。")]})
-    known = set(Department.objects.filter(code__in=[clean_code(r) for r in recipients]).values_list("code", flat=True))
+    codes = [clean_code(r) for r in recipients]
+    known = set(Department.objects.filter(code__in=codes).values_list("code", flat=True))
+    # A district council's connectors as recipients (見守り依頼, DESIGN §11.4): `district:<code>`.
+    districts = [c.removeprefix(DISTRICT_SCOPE_PREFIX) for c in codes if c.startswith(DISTRICT_SCOPE_PREFIX)]
+    known |= {
+        f"{DISTRICT_SCOPE_PREFIX}{code}"
+        for code in District.objects.filter(code__in=districts).values_list("code", flat=True)
+    }
     unknown = [r for r in recipients if r not in known]
     if unknown:
         raise InvalidInput(
