@@ -364,7 +364,12 @@ class ConsentForm(DomainErrorsMixin, forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["recipients"].choices = department_choices()
+        # A district council's connectors as recipients (見守り依頼): `district:<code>`.
+        districts = [
+            (f"district:{d.code}", _("%(d)s（地区社協の見守り）") % {"d": d.name})
+            for d in District.objects.filter(is_active=True).order_by("pk")
+        ]
+        self.fields["recipients"].choices = department_choices() + districts
 
 
 class ConsentWithdrawForm(forms.Form):

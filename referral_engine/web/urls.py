@@ -3,7 +3,7 @@ are contracts) and the POST endpoints their forms send to."""
 
 from django.urls import path
 
-from referral_engine.web.views import cases, dashboard, home, inbox, intake, notifications, slips
+from referral_engine.web.views import cases, community, dashboard, home, inbox, intake, notifications, slips
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -25,6 +25,9 @@ urlpatterns = [
     path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("escalations/<int:escalation_id>/acknowledge/", dashboard.escalation_ack, name="escalation_ack"),
     path("slips/", slips.slips, name="slips"),
+    path("cases/<int:case_id>/watch-requests/", community.case_watch_add, name="case_watch_add"),
+    path("watch/<int:watch_id>/", community.watch_detail, name="watch_detail"),
+    path("watch/<int:watch_id>/close/", community.watch_close_post, name="watch_close"),
     path("notifications/", notifications.notification_list, name="notifications"),
     path("notifications/read/", notifications.notification_read, name="notification_read"),
 ]

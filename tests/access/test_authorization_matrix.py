@@ -185,6 +185,31 @@ ROUTES: dict[str, Route] = {
         role_rule(ok=200, who={"chief_health"}, other=404),
     ),
     "slips": Route("get", lambda w: "/slips/", role_rule(ok=200, who=CONNECTORS)),
+    # 見守り依頼 (issue 19): staff with full view ask from the case page; the district's connector
+    # reports on /watch/<id>/ (staff who see the case are sent to the case page); closing as in the API.
+    "case_watch_add": Route(
+        "post",
+        lambda w: f"/cases/{w['A'].pk}/watch-requests/",
+        case_rule(ok=302, who=FULL),
+        data=lambda w: {
+            "district": "aoe",
+            "what_to_watch": "夜に明かりがつくか",
+            "until": WATCH_UNTIL,
+            "basis": "support_meeting",
+            "justification": "支援会議で合意",
+        },
+    ),
+    "watch_detail": Route(
+        "get",
+        lambda w: f"/watch/{w['W'].pk}/",
+        lambda u: 200 if u == "minsei_kawakami" else 302 if u in SEES_A else 404,
+    ),
+    "watch_close": Route(
+        "post",
+        lambda w: f"/watch/{w['W'].pk}/close/",
+        case_rule(ok=302, who=CASE_WRITERS, seen_by=SEES_A | {"minsei_kawakami"}),
+        data=lambda w: {"reason": "入院"},
+    ),
     "notifications": Route("get", lambda w: "/notifications/", role_rule(ok=200, who=set(USERS))),
     "notification_read": Route("post", lambda w: "/notifications/read/", role_rule(ok=302, who=set(USERS))),
     # --- auditor pages (hidden from everybody else: 404) -----------------------------------------

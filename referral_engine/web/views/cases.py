@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from referral_engine.access import policy
-from referral_engine.accounts.models import Department
+from referral_engine.accounts.models import Department, District
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record, access_log_search
 from referral_engine.cases import selectors
@@ -41,6 +41,7 @@ from referral_engine.cases.services.referrals import (
 from referral_engine.errors import Conflict, IllegalTransition, InvalidInput
 from referral_engine.pagination import CappedCountPaginator
 from referral_engine.web import labels
+from referral_engine.web.community_forms import WatchRequestForm
 from referral_engine.web.errors import domain_errors, error_page
 from referral_engine.web.forms import (
     ActivityForm,
@@ -211,6 +212,7 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
     flag_labels = dict(PersonFlag.choices)
     need_labels = dict(Need.choices)
     department_names = {d.code: d.name_ja for d in Department.objects.all()}
+    department_names.update({f"district:{d.code}": d.name for d in District.objects.all()})
     consents = [
         (consent, [department_names.get(code, code) for code in consent.recipients])
         for consent in selectors.case_consents(case)
@@ -248,6 +250,11 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
             ),
             "printing": printing,
             "now": now,
+            # 見守り依頼 (issue 19): those who see the whole case read them; staff with full view ask.
+            "watch_requests": list(selectors.case_watch_requests(case)) if see_full else [],
+            "can_request_watch": case.is_open and policy.can_request_watch(user, case),
+            "watch_form": bound.get("watch")
+            or WatchRequestForm(person_district=case.person.district.code if case.person.district_id else ""),
         },
         status=status,
     )
