@@ -16,7 +16,7 @@ from referral_engine.access import policy
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record, access_log_search
 from referral_engine.cases import normalize
-from referral_engine.cases.choices import SENSITIVE_FLAGS, CaseState, ReferralState, SlipStatus
+from referral_engine.cases.choices import SENSITIVE_FLAGS, CaseState, ReferralState, SlipStatus, WatchState
 from referral_engine.cases.models import (
     Activity,
     Case,
@@ -29,6 +29,7 @@ from referral_engine.cases.models import (
     WatchRequest,
 )
 from referral_engine.errors import NotFound
+from referral_engine.workflow import registry as workflow_registry
 
 
 def _case_base() -> QuerySet[Case]:
@@ -270,3 +271,18 @@ def case_watch_requests(case: Case) -> QuerySet[WatchRequest]:
         )
         .order_by("-created_at", "-id")
     )
+
+
+def watch_handover_pending(case: Case) -> bool:
+    """A referral of the case waits at a stage that hands the person to the district's watching-over
+    (`Workflow.watch_handover_stages`, the shakyo's `community_watch`) and no watch request is open:
+    the case page asks for one."""
+    if case.watch_requests.filter(state=WatchState.OPEN).exists():
+        return False
+    for referral in case.referrals.filter(state__in=[ReferralState.ACCEPTED, ReferralState.COMPLETED]).select_related(
+        "to_department"
+    ):
+        workflow = workflow_registry.get(referral.to_department.code)
+        if workflow is not None and referral.stage in workflow.watch_handover_stages:
+            return True
+    return False

@@ -30,6 +30,7 @@ from referral_engine.cases.services.departments import (
     requesting_department,
 )
 from referral_engine.cases.services.guards import access_case_for_write, access_referral_for_write, checks, unchecked
+from referral_engine.cases.services.watch import _watch_handover
 from referral_engine.errors import Conflict, Forbidden, IllegalTransition, InvalidInput
 from referral_engine.notifications.services import notifications_queue
 from referral_engine.timers import services as timers
@@ -298,6 +299,8 @@ def referral_transition(*, referral_id: int, name: str, actor: User, reason: str
         events.stage_transition(
             case=case, referral=referral, actor=actor, name=name, from_stage=before_stage, reason=reason
         )
+        if workflow is not None and referral.stage in workflow.watch_handover_stages:
+            _watch_handover(referral=referral, case=case, actor=actor)  # 見守り依頼, or a request for one
     else:
         events.referral_transition(
             case=case, referral=referral, actor=actor, name=name, from_state=before_state, reason=reason

@@ -28,7 +28,7 @@ from referral_engine.cases import events
 from referral_engine.cases.choices import DISTRICT_SCOPE_PREFIX, Basis, WatchOutcome, WatchState
 from referral_engine.cases.inputs import WatchInputs, clean_choice, clean_code
 from referral_engine.cases.models import Case, Consent, WatchReport, WatchRequest
-from referral_engine.cases.services.departments import department_members, requesting_department
+from referral_engine.cases.services.departments import department_members, lead_recipients, requesting_department
 from referral_engine.cases.services.guards import access_case_for_write, access_watch_request_for_write, checks
 from referral_engine.errors import Conflict, Forbidden, IllegalTransition, InvalidInput
 from referral_engine.notifications.services import notifications_queue
@@ -227,6 +227,48 @@ def _watch_request_write(
         url="/",
     )
     return watch
+
+
+# --- A department hands the person to the district (the shakyo's community_watch stage) -------------
+
+
+def _watch_handover(*, referral: Any, case: Case, actor: User) -> WatchRequest | None:
+    """A referral entered a stage its workflow declares as "handed to the district's watching-over"
+    (`Workflow.watch_handover_stages`). Called by `referral_transition` after its checks. With the
+    person's district known, an active consent naming that district, what to watch in the stage
+    record (`watch_what_to_watch`, `watch_until`) and an actor who may ask, the watch request is made
+    here; otherwise the case's lead and the referral's requester are asked to make one (the case page
+    says so until a request is open). Nothing is done when the case already has an open request."""
+    if case.watch_requests.filter(state=WatchState.OPEN).exists():
+        return None
+    record = getattr(referral, "stage_record", None)
+    data = (record.data if record is not None else {}) or {}
+    district = case.person.district
+    if district is not None and data.get("watch_what_to_watch") and policy.can_request_watch(actor, case):
+        consent = _find_district_consent(case, district, None)
+        if consent is not None and consent.is_active:
+            try:
+                return _watch_request_write(
+                    case=case,
+                    actor=actor,
+                    district=district.code,
+                    what_to_watch=data["watch_what_to_watch"],
+                    basis=Basis.CONSENT,
+                    until=data.get("watch_until") or timezone.localdate() + timedelta(days=90),
+                    consent_id=consent.pk,
+                )
+            except InvalidInput:
+                pass  # nothing was written: ask for one instead
+    notifications_queue(
+        recipients=[referral.requested_by, *lead_recipients(case)],
+        kind="watch_handover",
+        title=_("地区の見守りへの引継ぎ: 見守り依頼を作成してください: %(n)s（%(d)s から）")
+        % {"n": case.number, "d": referral.to_department.name_ja},
+        case_id=case.pk,
+        referral_id=referral.pk,
+        url=f"/cases/{case.pk}/#watch",
+    )
+    return None
 
 
 # --- A connector's visit ------------------------------------------------------------------------

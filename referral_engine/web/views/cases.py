@@ -253,6 +253,7 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
             # 見守り依頼 (issue 19): those who see the whole case read them; staff with full view ask.
             "watch_requests": list(selectors.case_watch_requests(case)) if see_full else [],
             "can_request_watch": case.is_open and policy.can_request_watch(user, case),
+            "watch_handover_pending": see_full and case.is_open and selectors.watch_handover_pending(case),
             "watch_form": bound.get("watch")
             or WatchRequestForm(person_district=case.person.district.code if case.person.district_id else ""),
         },
