@@ -1,7 +1,8 @@
 """The API of watching over with the district (DESIGN §11.4): staff ask a district from a case, the
 district's connectors list their open requests and report visits. Thin views over
 `cases.services.watch` and the selectors; a connector's representation carries the person's name,
-address and what to watch, and nothing else of the case."""
+address and what to watch, and nothing else of the case. Also the list of individual evacuation
+plans (DESIGN §11.5) for disaster_prevention."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from referral_engine.api.views import ApiListView, ApiView, _case, _validated
 from referral_engine.cases import selectors
 from referral_engine.cases.choices import Basis, WatchOutcome, WatchState
 from referral_engine.cases.inputs import WatchInputs
-from referral_engine.cases.models import WatchReport, WatchRequest
+from referral_engine.cases.models import EvacuationPlan, WatchReport, WatchRequest
 from referral_engine.cases.services.watch import watch_report_add, watch_request_close, watch_request_create
 from referral_engine.errors import Forbidden
 
@@ -192,3 +193,58 @@ class WatchRequestCloseView(ApiView):
         data = _validated(WatchCloseSerializer, request.data).validated_data
         watch = watch_request_close(watch_request_id=id, actor=request.user, reason=data["reason"])
         return Response(WatchRequestSerializer(watch, context={"request": request}).data, status=status.HTTP_200_OK)
+
+
+# --- Individual evacuation plans (DESIGN §11.5) ---------------------------------------------------
+
+
+class SupporterSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    relation = serializers.CharField()
+    contact = serializers.CharField()
+
+
+class EvacuationPlanSerializer(serializers.ModelSerializer):
+    person_name = serializers.CharField(source="person.full_name", read_only=True)
+    address = serializers.CharField(source="person.address", read_only=True)
+    district = code_of(allow_null=True)
+    case = serializers.IntegerField(source="referral.case_id", read_only=True)
+    supporters = SupporterSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = EvacuationPlan
+        fields = [
+            "id",
+            "person_name",
+            "address",
+            "district",
+            "supporters",
+            "destination",
+            "review_date",
+            "made_at",
+            "case",
+            "referral",
+        ]
+        read_only_fields = fields
+
+
+class EvacuationPlanQuerySerializer(serializers.Serializer):
+    district = code(help_text="A district code: only that district's plans.")
+
+
+class EvacuationPlanListView(ApiListView):
+    @extend_schema(
+        operation_id="evacuation_plans_list",
+        summary="Individual evacuation plans by district (disaster_prevention, the desk supervisor, auditors)",
+        parameters=[EvacuationPlanQuerySerializer],
+        responses=responses({200: EvacuationPlanSerializer(many=True)}, 400, 401, 403),
+        tags=["evacuation-plans"],
+    )
+    def get(self, request: Request) -> Response:
+        query = _validated(EvacuationPlanQuerySerializer, request.query_params.dict()).validated_data
+        if not policy.can_view_evacuation_plans(request.user):
+            raise Forbidden(_("個別避難計画は防災・コミュニティ班の職員が見られます。"))
+        plans = selectors.evacuation_plans_list(
+            request.user, district=query["district"] or None, request=request, via="api"
+        )
+        return self.paginated(plans, EvacuationPlanSerializer)

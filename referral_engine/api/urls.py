@@ -73,6 +73,7 @@ v1 = [
         name="api-case-watch-requests",
     ),
     path("watch-requests/", community.WatchRequestListView.as_view(), name="api-watch-requests"),
+    path("evacuation-plans/", community.EvacuationPlanListView.as_view(), name="api-evacuation-plans"),
     path(
         "watch-requests/<api_id:id>/reports/",
         community.WatchReportCreateView.as_view(),

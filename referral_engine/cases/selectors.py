@@ -23,6 +23,7 @@ from referral_engine.cases.models import (
     CaseEvent,
     CommunitySlip,
     Consent,
+    EvacuationPlan,
     Person,
     Referral,
     WatchReport,
@@ -286,3 +287,46 @@ def watch_handover_pending(case: Case) -> bool:
         if workflow is not None and referral.stage in workflow.watch_handover_stages:
             return True
     return False
+
+
+# --- Individual evacuation plans (個別避難計画, issue 19) ---------------------------------------------
+
+
+def evacuation_plans_list(
+    user: Any, *, district: str | None = None, request: Any = None, via: str = "ui"
+) -> QuerySet[EvacuationPlan]:
+    """The live plans by district and review date (callers check `policy.can_view_evacuation_plans`
+    first); the read names people and their supporters, so it is logged."""
+    qs = (
+        EvacuationPlan.objects.filter(is_active=True)
+        .select_related("person", "district", "referral__case")
+        .order_by("district_id", "review_date", "id")
+    )
+    if district:
+        qs = qs.filter(district__code=district)
+    access_log_search(
+        user=user, terms={"district": district or ""}, object_type="evacuation_plan", request=request, via=via
+    )
+    return qs
+
+
+def evacuation_plan_get_for_user(user: Any, plan_id: Any, *, request: Any = None, via: str = "ui") -> EvacuationPlan:
+    """One plan for its printable page (logged as a print), or 404 for whoever may not read plans."""
+    if not policy.can_view_evacuation_plans(user):
+        raise NotFound(_("個別避難計画が見つかりません。"))
+    try:
+        plan = EvacuationPlan.objects.select_related("person", "district", "referral__case", "referral").get(
+            pk=int(plan_id)
+        )
+    except (EvacuationPlan.DoesNotExist, TypeError, ValueError):
+        raise NotFound(_("個別避難計画が見つかりません。")) from None
+    access_log_record(
+        user=user,
+        action=AccessLog.Action.PRINT,
+        object_type="evacuation_plan",
+        object_id=plan.pk,
+        case_id=plan.referral.case_id,
+        request=request,
+        via=via,
+    )
+    return plan

@@ -28,6 +28,8 @@ urlpatterns = [
     path("cases/<int:case_id>/watch-requests/", community.case_watch_add, name="case_watch_add"),
     path("watch/<int:watch_id>/", community.watch_detail, name="watch_detail"),
     path("watch/<int:watch_id>/close/", community.watch_close_post, name="watch_close"),
+    path("evacuation-plans/", community.evacuation_plans, name="evacuation_plans"),
+    path("evacuation-plans/<int:plan_id>/print/", community.evacuation_plan_print, name="evacuation_plan_print"),
     path("notifications/", notifications.notification_list, name="notifications"),
     path("notifications/read/", notifications.notification_read, name="notification_read"),
 ]

@@ -92,6 +92,7 @@ SEES_H = SEES_A
 SEES_ESCALATION = {"worker_longevity", "chief_longevity", "chief_welfare", "auditor"}
 ESCALATION_ACK = {"chief_longevity", "chief_welfare"}
 
+PLAN_READERS = {"worker_bosai", "chief_bosai", "chief_welfare", "auditor"}
 WATCH_UNTIL = (date.today() + timedelta(days=30)).isoformat()
 
 CASE_WRITERS = FULL  # staff of a department holding `work_case` on A (incl. the desk supervisor)
@@ -192,12 +193,16 @@ ROUTES: dict[str, Route] = {
         lambda w: f"/cases/{w['A'].pk}/watch-requests/",
         case_rule(ok=302, who=FULL),
         data=lambda w: {
-            "district": "aoe",
-            "what_to_watch": "夜に明かりがつくか",
-            "until": WATCH_UNTIL,
-            "basis": "support_meeting",
-            "justification": "支援会議で合意",
+            "watch-district": "aoe",
+            "watch-what_to_watch": "夜に明かりがつくか",
+            "watch-until": WATCH_UNTIL,
+            "watch-basis": "support_meeting",
+            "watch-justification": "支援会議で合意",
         },
+    ),
+    "evacuation_plans": Route("get", lambda w: "/evacuation-plans/", role_rule(ok=200, who=PLAN_READERS)),
+    "evacuation_plan_print": Route(
+        "get", lambda w: f"/evacuation-plans/{w['plan'].pk}/print/", role_rule(ok=200, who=PLAN_READERS, other=404)
     ),
     "watch_detail": Route(
         "get",
@@ -377,6 +382,8 @@ ROUTES: dict[str, Route] = {
         data=lambda w: {"reason": "入院"},
         json=True,
     ),
+    # Individual evacuation plans (issue 19): disaster_prevention's staff, the desk supervisor, auditors.
+    "api-evacuation-plans": Route("get", lambda w: "/api/v1/evacuation-plans/", role_rule(ok=200, who=PLAN_READERS)),
     # L1 warnings go to the receiving department's staff: staff list their departments' escalations.
     "api-escalations": Route("get", lambda w: "/api/v1/escalations/", role_rule(ok=200, who=STAFF | {"auditor"})),
     "api-escalation-acknowledge": Route(
@@ -484,6 +491,11 @@ def world(users, fresh):
         justification="支援会議で合意",
         until=WATCH_UNTIL,
     )
+    from referral_engine.cases.models import EvacuationPlan
+
+    plan = EvacuationPlan.objects.create(
+        person=a.person, referral=refs["disaster_prevention"], made_at=a.created_at, destination="第一小学校"
+    )
     # referral_create is imported for its side effect in other tests; keep the world minimal here.
     assert referral_create
     # A fiscal-year report file made for chief_health (only its owner may fetch it).
@@ -503,6 +515,7 @@ def world(users, fresh):
         "escalation": escalation,
         "export": export,
         "W": watch,
+        "plan": plan,
     }
 
 

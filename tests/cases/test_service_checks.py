@@ -29,7 +29,7 @@ from referral_engine.errors import DomainError, Forbidden, NotFound
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "referral_engine.cases.services"
-USE_CASES = {"intake", "persons", "referrals", "case_state", "records", "slips", "watch"}
+USE_CASES = {"intake", "persons", "referrals", "case_state", "records", "slips", "watch", "evacuation_plans"}
 BUILDING_BLOCKS = {"guards", "departments", "changes"}  # called by the services only, after their checks
 
 
@@ -238,6 +238,11 @@ def _refusals() -> dict[str, list[Refusal]]:
     def remind(w, actor):
         return watch_reminders_send(actor=actor)
 
+    def remind_plans(w, actor):
+        from referral_engine.cases.services.evacuation_plans import evacuation_plan_reminders_send
+
+        return evacuation_plan_reminders_send(actor=actor)
+
     return {
         "watch.watch_request_create": [
             Refusal(policy.can_view_case, "worker_longevity", NotFound, ask_watch),
@@ -252,6 +257,9 @@ def _refusals() -> dict[str, list[Refusal]]:
             Refusal(policy.can_close_watch, "auditor", Forbidden, close_watch),
         ],
         "watch.watch_reminders_send": [Refusal(policy.can_run_community_reminders, "chief_welfare", Forbidden, remind)],
+        "evacuation_plans.evacuation_plan_reminders_send": [
+            Refusal(policy.can_run_community_reminders, "chief_bosai", Forbidden, remind_plans)
+        ],
         "intake.case_open": [Refusal(policy.can_open_case, "auditor", Forbidden, open_new)],
         "referrals.referral_create": [
             Refusal(policy.can_view_case, "worker_longevity", NotFound, refer),

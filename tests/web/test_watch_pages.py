@@ -51,11 +51,11 @@ def test_staff_ask_from_the_case_page(client, users, case):
     good = client.post(
         f"/cases/{case.pk}/watch-requests/",
         {
-            "district": "kawakami",
-            "what_to_watch": "様子",
-            "until": (timezone.localdate() + timedelta(days=10)).isoformat(),
-            "basis": "support_meeting",
-            "justification": "支援会議で合意",
+            "watch-district": "kawakami",
+            "watch-what_to_watch": "様子",
+            "watch-until": (timezone.localdate() + timedelta(days=10)).isoformat(),
+            "watch-basis": "support_meeting",
+            "watch-justification": "支援会議で合意",
         },
     )
     assert good.status_code == 302 and WatchRequest.objects.get().district.code == "kawakami"

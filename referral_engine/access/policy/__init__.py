@@ -18,6 +18,7 @@ functions that query them: the one place the layering waits for call time
 """
 
 from referral_engine.access.policy.decisions import (
+    EVACUATION_PLAN_DEPARTMENT,
     ViewLevel,
     can_acknowledge_escalation,
     can_add_activity,
@@ -44,6 +45,7 @@ from referral_engine.access.policy.decisions import (
     can_submit_slip,
     can_view_case,
     can_view_dashboard,
+    can_view_evacuation_plans,
     can_view_history,
     can_view_inbox,
     can_view_referral,
@@ -123,7 +125,9 @@ __all__ = [
     "referrals_reach",
     "report_scope",
     "stage_is_final",
-    # 見守り依頼 (issue 19)
+    # 見守り依頼 and 個別避難計画 (issue 19)
+    "EVACUATION_PLAN_DEPARTMENT",
+    "can_view_evacuation_plans",
     "can_close_watch",
     "can_list_watch_requests",
     "can_report_watch",

@@ -262,6 +262,21 @@ def can_close_watch(user: Any, watch: WatchRequest) -> bool:
     return watch.requested_by_id == p.user_id or can_work_case(watch.case, user)
 
 
+# --- Individual evacuation plans (個別避難計画, issue 19) ---------------------------------------------
+
+# The body that keeps the plans (DESIGN §1: 総務課 防災・コミュニティ班).
+EVACUATION_PLAN_DEPARTMENT = "disaster_prevention"
+
+
+def can_view_evacuation_plans(user: Any) -> bool:
+    """The list and the printable plans: disaster_prevention's staff, the desk supervisor, auditors.
+    (Connectors during a disaster: the disaster issue's.)"""
+    p = principal(user)
+    if p.is_auditor or p.is_desk_supervisor:
+        return True
+    return p.is_staff_member and EVACUATION_PLAN_DEPARTMENT in p.department_codes
+
+
 # --- System actors ------------------------------------------------------------------------------
 
 

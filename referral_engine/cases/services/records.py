@@ -19,6 +19,7 @@ from referral_engine.cases.inputs import ActivityInputs, ConsentInputs, clean_ch
 from referral_engine.cases.models import Activity, Case, Consent, StageRecord
 from referral_engine.cases.services.changes import case_touch
 from referral_engine.cases.services.departments import requesting_department
+from referral_engine.cases.services.evacuation_plans import _evacuation_plan_sync
 from referral_engine.cases.services.guards import access_case_for_write, access_referral_for_write, checks
 from referral_engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from referral_engine.timers import services as timers
@@ -215,6 +216,8 @@ def stage_record_update(*, referral_id: int, actor: User, data: dict[str, Any]) 
         changed = sorted(k for k in record.data if record.data.get(k) != before.get(k))
         case = locks.case_for_update(referral.case_id)
         events.stage_record_changed(case=case, referral=referral, actor=actor, fields=changed)
+        if referral.stage in workflow.evacuation_plan_stages:
+            _evacuation_plan_sync(referral=referral, case=case, actor=actor)
         save_with_history(
             case, actor=actor, reason="stage_record_update", update_fields=case_touch(case, timezone.now())
         )

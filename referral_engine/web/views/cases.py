@@ -255,7 +255,9 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
             "can_request_watch": case.is_open and policy.can_request_watch(user, case),
             "watch_handover_pending": see_full and case.is_open and selectors.watch_handover_pending(case),
             "watch_form": bound.get("watch")
-            or WatchRequestForm(person_district=case.person.district.code if case.person.district_id else ""),
+            or WatchRequestForm(
+                prefix="watch", person_district=case.person.district.code if case.person.district_id else ""
+            ),
         },
         status=status,
     )

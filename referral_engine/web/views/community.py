@@ -6,16 +6,20 @@ name and address, what to watch and until when."""
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from referral_engine.access import policy
+from referral_engine.accounts.models import District
 from referral_engine.cases import selectors
 from referral_engine.cases.services.watch import watch_report_add, watch_request_close, watch_request_create
 from referral_engine.errors import InvalidInput
 from referral_engine.web.community_forms import WatchCloseForm, WatchReportForm, WatchRequestForm
 from referral_engine.web.errors import domain_errors
 from referral_engine.web.views.cases import case_page
+from referral_engine.web.views.common import require
+from referral_engine.workflow import registry as workflow_registry
 
 
 def _case_url(case_id: int) -> str:
@@ -25,7 +29,7 @@ def _case_url(case_id: int) -> str:
 @require_POST
 @domain_errors
 def case_watch_add(request, case_id: int):
-    form = WatchRequestForm(request.POST)
+    form = WatchRequestForm(request.POST, prefix="watch")
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -88,3 +92,35 @@ def watch_detail(request, watch_id: int):
     else:
         form = WatchReportForm()
     return render(request, "web/watch_detail.html", {"watch": watch, "form": form}, status=status)
+
+
+# --- Individual evacuation plans (個別避難計画) ------------------------------------------------------
+
+
+@domain_errors
+def evacuation_plans(request):
+    """The live plans by district, with supporters, destination and review date (disaster_prevention)."""
+    user = request.user
+    require(policy.can_view_evacuation_plans(user), _("個別避難計画は防災・コミュニティ班の職員が見られます。"))
+    district = request.GET.get("district") or ""
+    plans = list(selectors.evacuation_plans_list(user, district=district or None, request=request)[:500])
+    return render(
+        request,
+        "web/evacuation_plans.html",
+        {
+            "plans": plans,
+            "district": district,
+            "districts": District.objects.filter(is_active=True).order_by("pk"),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+@domain_errors
+def evacuation_plan_print(request, plan_id: int):
+    """The plan on one A4 sheet for the supporters (print CSS), recorded as a print."""
+    plan = selectors.evacuation_plan_get_for_user(request.user, plan_id, request=request)
+    record = getattr(plan.referral, "stage_record", None)
+    workflow = workflow_registry.get(plan.referral.to_department.code)
+    rows = workflow.record_summary(record.data if record else {}) if workflow else []
+    return render(request, "web/evacuation_plan_print.html", {"plan": plan, "rows": rows, "now": timezone.now()})
