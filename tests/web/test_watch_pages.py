@@ -40,10 +40,10 @@ def test_staff_ask_from_the_case_page(client, users, case):
     bad = client.post(
         f"/cases/{case.pk}/watch-requests/",
         {
-            "district": "kawakami",
-            "what_to_watch": "様子",
-            "until": timezone.localdate().isoformat(),
-            "basis": "consent",
+            "watch-district": "kawakami",
+            "watch-what_to_watch": "様子",
+            "watch-until": timezone.localdate().isoformat(),
+            "watch-basis": "consent",
         },
     )
     assert bad.status_code == 400 and not WatchRequest.objects.exists()
