@@ -72,7 +72,7 @@ class WatchReportSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class WatchRequestSerializer(serializers.ModelSerializer):
+class WatchRequestDetailSerializer(serializers.ModelSerializer):
     """A request as the staff who see the whole case read it, with its reports."""
 
     district = code_of()
@@ -113,14 +113,14 @@ class CaseWatchRequestsView(ApiListView):
     @extend_schema(
         operation_id="case_watch_requests_list",
         summary="The case's watch requests and their reports (those who see the whole case)",
-        responses=responses({200: WatchRequestSerializer(many=True)}, 403, *READ),
+        responses=responses({200: WatchRequestDetailSerializer(many=True)}, 403, *READ),
         tags=["watch-requests"],
     )
     def get(self, request: Request, id: int) -> Response:
         case = _case(request, id)
         if policy.case_view_level(request.user, case) < policy.ViewLevel.FULL:
             raise Forbidden(_("見守り依頼は、ケースの全体を見られる職員だけが見られます。"))
-        return self.paginated(selectors.case_watch_requests(case), WatchRequestSerializer)
+        return self.paginated(selectors.case_watch_requests(case), WatchRequestDetailSerializer)
 
     @extend_schema(
         operation_id="case_watch_requests_create",
@@ -128,7 +128,7 @@ class CaseWatchRequestsView(ApiListView):
         description="A disclosure outside the city: `internal_use` is refused; `consent` must name the district "
         "(`district:<code>` in its recipients); support_meeting, vital_interest and disaster need a justification.",
         request=WatchRequestCreateSerializer,
-        responses=responses({201: WatchRequestSerializer}, 409, *WRITE),
+        responses=responses({201: WatchRequestDetailSerializer}, 409, *WRITE),
         tags=["watch-requests"],
     )
     def post(self, request: Request, id: int) -> Response:
@@ -143,7 +143,7 @@ class CaseWatchRequestsView(ApiListView):
             until=data["until"],
             consent_id=data.get("consent_id"),
         )
-        return Response(WatchRequestSerializer(watch, context={"request": request}).data, status=201)
+        return Response(WatchRequestDetailSerializer(watch, context={"request": request}).data, status=201)
 
 
 class WatchRequestListView(ApiListView):
@@ -186,13 +186,15 @@ class WatchRequestCloseView(ApiView):
         operation_id="watch_request_close",
         summary="End a watch request (staff who work the case, or its requester)",
         request=WatchCloseSerializer,
-        responses=responses({200: WatchRequestSerializer}, 409, *WRITE),
+        responses=responses({200: WatchRequestDetailSerializer}, 409, *WRITE),
         tags=["watch-requests"],
     )
     def post(self, request: Request, id: int) -> Response:
         data = _validated(WatchCloseSerializer, request.data).validated_data
         watch = watch_request_close(watch_request_id=id, actor=request.user, reason=data["reason"])
-        return Response(WatchRequestSerializer(watch, context={"request": request}).data, status=status.HTTP_200_OK)
+        return Response(
+            WatchRequestDetailSerializer(watch, context={"request": request}).data, status=status.HTTP_200_OK
+        )
 
 
 # --- Individual evacuation plans (DESIGN §11.5) ---------------------------------------------------

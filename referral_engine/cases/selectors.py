@@ -274,15 +274,15 @@ def case_watch_requests(case: Case) -> QuerySet[WatchRequest]:
     )
 
 
-def watch_handover_pending(case: Case) -> bool:
+def watch_handover_pending(referrals: list[Referral], watch_requests: list[WatchRequest]) -> bool:
     """A referral of the case waits at a stage that hands the person to the district's watching-over
     (`Workflow.watch_handover_stages`, the shakyo's `community_watch`) and no watch request is open:
-    the case page asks for one."""
-    if case.watch_requests.filter(state=WatchState.OPEN).exists():
+    the case page asks for one. Over the lists the case page has loaded already (no query)."""
+    if any(w.state == WatchState.OPEN for w in watch_requests):
         return False
-    for referral in case.referrals.filter(state__in=[ReferralState.ACCEPTED, ReferralState.COMPLETED]).select_related(
-        "to_department"
-    ):
+    for referral in referrals:
+        if referral.state not in (ReferralState.ACCEPTED, ReferralState.COMPLETED):
+            continue
         workflow = workflow_registry.get(referral.to_department.code)
         if workflow is not None and referral.stage in workflow.watch_handover_stages:
             return True

@@ -38,11 +38,13 @@ class WatchRequestForm(DomainErrorsMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
-    def __init__(self, *args: Any, person_district: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, person_district: str = "", districts: list[District] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["district"].choices = BLANK + [
-            (d.code, d.name) for d in District.objects.filter(is_active=True).order_by("pk")
-        ]
+        if districts is None:
+            districts = list(District.objects.filter(is_active=True).order_by("pk"))
+        self.fields["district"].choices = BLANK + [(d.code, d.name) for d in districts if d.is_active]
         self.fields["district"].initial = person_district
         self.fields["until"].initial = timezone.localdate() + timedelta(days=90)
 

@@ -212,7 +212,9 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
     flag_labels = dict(PersonFlag.choices)
     need_labels = dict(Need.choices)
     department_names = {d.code: d.name_ja for d in Department.objects.all()}
-    department_names.update({f"district:{d.code}": d.name for d in District.objects.all()})
+    districts = list(District.objects.order_by("pk"))
+    department_names.update({f"district:{d.code}": d.name for d in districts})
+    watch_requests = list(selectors.case_watch_requests(case)) if see_full else []
     consents = [
         (consent, [department_names.get(code, code) for code in consent.recipients])
         for consent in selectors.case_consents(case)
@@ -242,7 +244,7 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
             "transition_form": bound.get("transition") or CaseTransitionForm(),
             "activity_form": bound.get("activity") or ActivityForm(),
             "referral_form": bound.get("referral") or ReferralCreateForm(),
-            "consent_form": bound.get("consent") or ConsentForm(),
+            "consent_form": bound.get("consent") or ConsentForm(districts=districts),
             "withdraw_form": ConsentWithdrawForm(),
             "lead_form": bound.get("lead")
             or LeadChangeForm(
@@ -251,12 +253,16 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
             "printing": printing,
             "now": now,
             # 見守り依頼 (issue 19): those who see the whole case read them; staff with full view ask.
-            "watch_requests": list(selectors.case_watch_requests(case)) if see_full else [],
+            "watch_requests": watch_requests,
             "can_request_watch": case.is_open and policy.can_request_watch(user, case),
-            "watch_handover_pending": see_full and case.is_open and selectors.watch_handover_pending(case),
+            "watch_handover_pending": see_full
+            and case.is_open
+            and selectors.watch_handover_pending(referrals, watch_requests),
             "watch_form": bound.get("watch")
             or WatchRequestForm(
-                prefix="watch", person_district=case.person.district.code if case.person.district_id else ""
+                prefix="watch",
+                districts=districts,
+                person_district=case.person.district.code if case.person.district_id else "",
             ),
         },
         status=status,
