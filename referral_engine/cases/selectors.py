@@ -303,7 +303,7 @@ def evacuation_plans_list(
         .order_by("district_id", "review_date", "id")
     )
     if district:
-        qs = qs.filter(district__code=district)
+        qs = qs.filter(district__code=district.replace("\x00", "")[:100])
     access_log_search(
         user=user, terms={"district": district or ""}, object_type="evacuation_plan", request=request, via=via
     )
