@@ -1,6 +1,6 @@
 """見守り依頼 in a browser (issue 19): a caseworker asks the district from the case page, the district's
-connector reports a visit on a 390-pixel phone in a few taps, and the caseworker sees it on the case
-(also at 390 px)."""
+connector reports a visit on a 390-pixel phone in a few taps (nothing wider than 360 px either), and
+the caseworker sees it on the case (also at 390 px)."""
 
 from __future__ import annotations
 
@@ -48,8 +48,12 @@ def test_a_volunteer_reports_a_visit_and_staff_see_it_on_the_case(session_for, o
     assert link.bounding_box()["height"] >= 48
     assert case.summary not in phone.inner_text("main")
     minsei.check("watch-02-connector-home-390")
+    phone.set_viewport_size({"width": 360, "height": 740})  # the narrowest phone the issue names
+    assert no_horizontal_scroll(phone)
     link.click()
     phone.wait_for_url(f"**/watch/{watch.pk}/")
+    assert no_horizontal_scroll(phone)
+    phone.set_viewport_size(PHONE)
     assert no_horizontal_scroll(phone)
     minsei.check("watch-03-report-form-390")
     choice = phone.locator("label:has-text('気になることがある')")
