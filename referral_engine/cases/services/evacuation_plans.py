@@ -113,7 +113,6 @@ def evacuation_plan_reminders_send(*, actor: User, now: datetime | None = None, 
                 % {"n": plan.referral.case.number, "d": plan.review_date.isoformat() if plan.review_date else "-"},
                 case_id=plan.referral.case_id,
                 referral_id=plan.referral_id,
-                url=f"/evacuation-plans/{plan.pk}/print/",
             )
             plan.review_remind_at = None
             save_with_history(plan, actor=actor, reason="plan_review: reminded", update_fields=["review_remind_at"])

@@ -224,7 +224,6 @@ def _watch_request_write(
         recipients=list(connectors),
         kind="watch_requested",
         title=_("見守りのお願いが届きました（%(d)s）") % {"d": target.name},
-        url="/",
     )
     return watch
 
@@ -266,7 +265,6 @@ def _watch_handover(*, referral: Any, case: Case, actor: User) -> WatchRequest |
         % {"n": case.number, "d": referral.to_department.name_ja},
         case_id=case.pk,
         referral_id=referral.pk,
-        url=f"/cases/{case.pk}/#watch",
     )
     return None
 
@@ -302,7 +300,6 @@ def watch_report_add(
         title=_("見守りの報告: %(n)s（%(d)s）%(o)s")
         % {"n": case.number, "d": watch.district.name, "o": WatchOutcome(outcome).label},
         case_id=case.pk,
-        url=f"/cases/{case.pk}/",
     )
     if outcome == WatchOutcome.URGENT:
         _watch_escalate(watch=watch, report=report, case=case, now=now)
@@ -384,7 +381,6 @@ def watch_reminders_send(*, actor: User, now: datetime | None = None, batch: int
                     title=_("見守りの報告が%(days)d日ありません: %(n)s（%(d)s）")
                     % {"days": _reminder_days(), "n": watch.case.number, "d": watch.district.name},
                     case_id=watch.case_id,
-                    url=f"/cases/{watch.case_id}/",
                 )
                 reminded += 1
             watch.remind_at = None
