@@ -216,5 +216,7 @@ register(
         ),
         record_form=EvacuationPlanForm,
         record_stages=frozenset({PLAN_CONSENT, PLAN_DRAFTING, PLAN_MADE}),
+        # At plan_made the record is the person's plan: it lives on after the referral (docs/community.md).
+        evacuation_plan_stages=frozenset({PLAN_MADE}),
     )
 )

@@ -68,6 +68,15 @@ class SupportAgreedForm(StageRecordForm):
     )
     agreed_on = InRangeDateField(label=_("合意日"), required=False)
     handed_to = forms.CharField(label=_("見守りの引継ぎ先（地区社協・民生委員など）"), max_length=200, required=False)
+    # Entering `community_watch` makes the watch request from these (with the person's consent naming
+    # their district), or asks the case's lead for one (docs/community.md).
+    watch_what_to_watch = forms.CharField(
+        label=_("地区に見守ってほしいこと（つなぎ役に伝わります）"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    watch_until = forms.DateField(label=_("見守りの期限"), required=False)
     notes = forms.CharField(label=_("備考"), widget=forms.Textarea(attrs={"rows": 4}), required=False)
 
     def clean(self):
@@ -102,5 +111,6 @@ register(
         ),
         record_form=SupportAgreedForm,
         record_stages=frozenset({SUPPORT_AGREEMENT, PARTICIPATION_SUPPORT, COMMUNITY_WATCH}),
+        watch_handover_stages=frozenset({COMMUNITY_WATCH}),
     )
 )

@@ -5,7 +5,7 @@ from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.renderers import JSONRenderer
 
-from referral_engine.api import persons, upkeep, views, work
+from referral_engine.api import community, persons, upkeep, views, work
 from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView, DeniedListAPIView
 from referral_engine.disasters import api as disasters
 from referral_engine.reports.api import FiscalYearReportAPIView
@@ -97,6 +97,23 @@ v1 = [
         "community-slips/<api_id:id>/confirm-new/",
         upkeep.SlipConfirmNewView.as_view(),
         name="api-community-slip-confirm-new",
+    ),
+    path(
+        "cases/<api_id:id>/watch-requests/",
+        community.CaseWatchRequestsView.as_view(),
+        name="api-case-watch-requests",
+    ),
+    path("watch-requests/", community.WatchRequestListView.as_view(), name="api-watch-requests"),
+    path("evacuation-plans/", community.EvacuationPlanListView.as_view(), name="api-evacuation-plans"),
+    path(
+        "watch-requests/<api_id:id>/reports/",
+        community.WatchReportCreateView.as_view(),
+        name="api-watch-request-reports",
+    ),
+    path(
+        "watch-requests/<api_id:id>/close/",
+        community.WatchRequestCloseView.as_view(),
+        name="api-watch-request-close",
     ),
     path("escalations/", views.EscalationListView.as_view(), name="api-escalations"),
     path(

@@ -143,6 +143,9 @@ class EventKind(models.TextChoices):
     GAP_CLEARED = "gap_cleared", _("はざま解消")
     REFERRAL_ASSIGNED = "referral_assigned", _("担当者の割り当て")
     FOLLOWUP = "followup", _("予定")
+    WATCH_REQUESTED = "watch_requested", _("見守り依頼")
+    WATCH_REPORT = "watch_report", _("見守りの報告")
+    WATCH_CLOSED = "watch_closed", _("見守り依頼の終了")
 
 
 class SlipTriage(models.TextChoices):
@@ -169,3 +172,20 @@ class HouseholdRelation(models.TextChoices):
 class FollowUpState(models.TextChoices):
     OPEN = "open", _("予定")
     DONE = "done", _("済み")
+
+
+class WatchState(models.TextChoices):
+    OPEN = "open", _("依頼中")
+    CLOSED = "closed", _("終了")
+
+
+class WatchOutcome(models.TextChoices):
+    MET = "met", _("会えた")
+    ABSENT = "absent", _("不在")
+    CONCERN = "concern", _("気になることがある")
+    URGENT = "urgent", _("すぐに対応が必要")
+    REFUSED = "refused", _("断られた")
+
+
+# The scope entry of a consent that lets a district's connectors be told (DESIGN §11.4).
+DISTRICT_SCOPE_PREFIX = "district:"

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from referral_engine.accounts.models import Department, User
 from referral_engine.cases.choices import EventKind
-from referral_engine.cases.models import Activity, Case, CaseEvent, Consent, Referral
+from referral_engine.cases.models import Activity, Case, CaseEvent, Consent, Referral, WatchReport, WatchRequest
 from referral_engine.timers import calendar
 
 __all__ = [
@@ -44,6 +44,9 @@ __all__ = [
     "referral_transition",
     "stage_record_changed",
     "stage_transition",
+    "watch_closed",
+    "watch_reported",
+    "watch_requested",
 ]
 
 
@@ -212,6 +215,84 @@ def stage_record_changed(*, case: Case, referral: Referral, actor: User, fields:
             actor=actor,
             department=referral.to_department,
             data={"fields": fields},
+        ),
+        True,
+    )
+
+
+# --- Watching over with the district (見守り依頼) -------------------------------------------------------
+
+
+def watch_requested(*, watch: WatchRequest, actor: User) -> list[CaseEvent]:
+    """The request and the disclosure to the district's connectors it is (DESIGN §4, §11.4): two rows.
+    What to watch for stays on the request (full viewers), never in the timeline."""
+    return events_save(
+        [
+            _row(
+                case=watch.case,
+                kind=EventKind.WATCH_REQUESTED,
+                name="request",
+                to_state=watch.state,
+                actor=actor,
+                department=watch.department,
+                data={
+                    "watch_request_id": watch.pk,
+                    "district": watch.district.code,
+                    "until": watch.until.isoformat(),
+                    "basis": watch.basis,
+                },
+            ),
+            _row(
+                case=watch.case,
+                kind=EventKind.DISCLOSURE,
+                name=watch.basis,
+                actor=actor,
+                department=watch.department,
+                reason=watch.justification,
+                data={
+                    "to": f"district:{watch.district.code}",
+                    "basis": watch.basis,
+                    "consent_id": watch.consent_id,
+                    "watch_request_id": watch.pk,
+                },
+            ),
+        ]
+    )
+
+
+def watch_reported(*, report: WatchReport, actor: User) -> CaseEvent:
+    """A connector's visit: the outcome and the day, never the note (it stays on the report)."""
+    watch = report.watch_request
+    return _save(
+        _row(
+            case=watch.case,
+            kind=EventKind.WATCH_REPORT,
+            name=report.outcome,
+            actor=actor,
+            data={
+                "watch_request_id": watch.pk,
+                "report_id": report.pk,
+                "district": watch.district.code,
+                "visited_on": report.visited_on.isoformat(),
+                "outcome": report.outcome,
+            },
+        ),
+        True,
+    )
+
+
+def watch_closed(*, watch: WatchRequest, actor: User, reason: str = "") -> CaseEvent:
+    return _save(
+        _row(
+            case=watch.case,
+            kind=EventKind.WATCH_CLOSED,
+            name="close",
+            from_state="open",
+            to_state=watch.state,
+            actor=actor,
+            department=watch.department,
+            reason=reason,
+            data={"watch_request_id": watch.pk, "district": watch.district.code},
         ),
         True,
     )

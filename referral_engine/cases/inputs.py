@@ -107,6 +107,13 @@ class SlipInputs:
     concern = TextInput("concern", 4000, required=True)
 
 
+class WatchInputs:
+    what_to_watch = TextInput("what_to_watch", 1000, required=True)
+    justification = TextInput("justification")  # required by the justified bases
+    note = TextInput("note", 500)  # a connector's short note on a visit
+    reason = TextInput("reason", 1000)  # why a watch request is closed
+
+
 def clean_text(value: Any, *, field: str, required: bool = False, max_length: int = MAX_TEXT) -> str:
     text = "" if value is None else str(value)
     # Control characters (except newline and tab) and lone surrogates never belong in a record.

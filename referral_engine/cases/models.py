@@ -27,8 +27,10 @@ from referral_engine.cases.choices import (
     Sex,
     SlipTriage,
     SlipUrgency,
+    WatchOutcome,
+    WatchState,
 )
-from referral_engine.cases.inputs import FollowUpInputs, PersonInputs, SlipInputs
+from referral_engine.cases.inputs import FollowUpInputs, PersonInputs, SlipInputs, WatchInputs
 
 HOLDABLE_STATES = [CaseState.ASSESSING, CaseState.IN_SUPPORT, CaseState.MONITORING]
 OPEN_CASE_STATES = [s for s in CaseState.values if s != CaseState.CLOSED]
@@ -628,6 +630,118 @@ class HouseholdMember(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.household_id}: {self.get_relation_display()}"
+
+
+class WatchRequest(TimestampedModel):
+    """見守り依頼 (DESIGN §11.4): the city asks a district council to watch over a person. A
+    disclosure to people outside the city, so it carries a legal basis like a referral. The district's
+    connectors see only the person's name, address and what to watch, while it is open and not past
+    `until`; the record stays after that."""
+
+    case = models.ForeignKey(Case, verbose_name=_("ケース"), on_delete=models.PROTECT, related_name="watch_requests")
+    district = models.ForeignKey(
+        District, verbose_name=_("地区"), on_delete=models.PROTECT, related_name="watch_requests"
+    )
+    department = models.ForeignKey(
+        Department, verbose_name=_("依頼元"), on_delete=models.PROTECT, related_name="watch_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("依頼者"), on_delete=models.PROTECT, related_name="watch_requests"
+    )
+    what_to_watch = models.TextField(_("見守ってほしいこと"), max_length=WatchInputs.what_to_watch.max_length)
+    until = models.DateField(_("見守りの期限"))
+    basis = models.CharField(_("提供の根拠"), max_length=20, choices=Basis.choices)
+    justification = models.TextField(_("根拠の説明"), blank=True)
+    consent = models.ForeignKey(
+        Consent, verbose_name=_("同意"), on_delete=models.PROTECT, null=True, blank=True, related_name="watch_requests"
+    )
+    state = models.CharField(_("状態"), max_length=10, choices=WatchState.choices, default=WatchState.OPEN)
+    closed_at = models.DateTimeField(_("終了日時"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("終了した人"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    last_report_at = models.DateTimeField(_("最後の報告"), null=True, blank=True)
+    # When the requester is reminded that no report came (14 days after the request or the last
+    # report); None once reminded, until the next report starts a new period.
+    remind_at = models.DateTimeField(_("催促の日時"), null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("見守り依頼")
+        verbose_name_plural = _("見守り依頼")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # A connector's list: the open requests of their district.
+            models.Index(fields=["district", "until"], name="watch_open_district_idx", condition=Q(state="open")),
+            models.Index(fields=["remind_at"], name="watch_remind_idx", condition=Q(state="open")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} → {self.district}"
+
+
+class WatchReport(models.Model):
+    """A connector's report of a visit: a few taps and a short note."""
+
+    watch_request = models.ForeignKey(
+        WatchRequest, verbose_name=_("見守り依頼"), on_delete=models.PROTECT, related_name="reports"
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("報告者"), on_delete=models.PROTECT, related_name="watch_reports"
+    )
+    visited_on = models.DateField(_("訪問日"))
+    outcome = models.CharField(_("結果"), max_length=10, choices=WatchOutcome.choices)
+    note = models.CharField(_("ひとこと"), max_length=WatchInputs.note.max_length, blank=True)
+    created_at = models.DateTimeField(_("報告日時"), auto_now_add=True, db_index=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("見守りの報告")
+        verbose_name_plural = _("見守りの報告")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.watch_request_id} {self.outcome} {self.visited_on}"
+
+
+class EvacuationPlan(TimestampedModel):
+    """個別避難計画 that lives on (DESIGN §11.5): made from a disaster_prevention referral's record when
+    it reaches a plan stage, kept in step with that record, and kept after the referral is completed.
+    Its review date drives the `plan_review` reminder to disaster_prevention a month before."""
+
+    person = models.ForeignKey(
+        Person, verbose_name=_("本人"), on_delete=models.PROTECT, related_name="evacuation_plans"
+    )
+    referral = models.OneToOneField(
+        Referral, verbose_name=_("作成したつなぎ"), on_delete=models.PROTECT, related_name="evacuation_plan"
+    )
+    district = models.ForeignKey(
+        District, verbose_name=_("地区"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    supporters = models.JSONField(_("避難支援者"), default=list, blank=True)
+    destination = models.CharField(_("避難先"), max_length=200, blank=True)
+    review_date = models.DateField(_("見直し期日"), null=True, blank=True)
+    # A month before the review date (09:00 JST); None once reminded, until the date changes.
+    review_remind_at = models.DateTimeField(_("見直しの通知日時"), null=True, blank=True)
+    made_at = models.DateTimeField(_("作成日時（計画）"))
+    is_active = models.BooleanField(_("有効"), default=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("個別避難計画")
+        verbose_name_plural = _("個別避難計画")
+        ordering = ["district_id", "review_date", "id"]
+        indexes = [
+            models.Index(fields=["review_remind_at"], name="plan_review_idx", condition=Q(is_active=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} ({self.review_date or '-'})"
 
 
 class IntakeToken(models.Model):

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,6 +27,7 @@ from referral_engine.cases.choices import (
     FollowUpState,
     ReferralState,
     SlipStatus,
+    WatchState,
 )
 from referral_engine.cases.inputs import search_query
 from referral_engine.cases.models import (
@@ -35,13 +36,17 @@ from referral_engine.cases.models import (
     CaseEvent,
     CommunitySlip,
     Consent,
+    EvacuationPlan,
     FollowUp,
     Household,
     HouseholdMember,
     Person,
     Referral,
+    WatchReport,
+    WatchRequest,
 )
 from referral_engine.errors import Forbidden, NotFound, Throttled
+from referral_engine.workflow import registry as workflow_registry
 
 
 def _case_base() -> QuerySet[Case]:
@@ -540,3 +545,119 @@ def case_workers(case: Case) -> list[User]:
         .distinct()
         .order_by("username")
     )
+
+
+# --- Watch requests (見守り依頼, issue 19) -------------------------------------------------------------
+
+
+def watch_requests_for_connector(user: Any, *, request: Any = None, via: str = "ui") -> QuerySet[WatchRequest]:
+    """The open requests of the connector's districts not past `until`, soonest first. What a
+    connector is shown of them is the person's name and address and what to watch (the serializers
+    and the page take nothing else). The read is logged: it names people."""
+    qs = (
+        WatchRequest.objects.filter(policy.watch_requests_reach(user))
+        .select_related("case__person", "district")
+        .order_by("until", "id")
+    )
+    access_log_record(
+        user=user,
+        action=AccessLog.Action.VIEW,
+        object_type="watch_request_list",
+        request=request,
+        via=via,
+    )
+    return qs
+
+
+def watch_request_get_for_user(
+    user: Any, watch_request_id: Any, *, request: Any = None, via: str = "ui"
+) -> WatchRequest:
+    """One request if the user may see it (a connector: their district's, live), logged; else 404."""
+    try:
+        watch = WatchRequest.objects.select_related("case", "case__person", "district", "department").get(
+            pk=int(watch_request_id)
+        )
+    except (WatchRequest.DoesNotExist, TypeError, ValueError):
+        raise NotFound(_("見守り依頼が見つかりません。")) from None
+    if not policy.can_view_watch_request(user, watch):
+        raise NotFound(_("見守り依頼が見つかりません。"))
+    access_log_record(
+        user=user,
+        action=AccessLog.Action.VIEW,
+        object_type="watch_request",
+        object_id=watch.pk,
+        case_id=watch.case_id,
+        request=request,
+        via=via,
+    )
+    return watch
+
+
+def case_watch_requests(case: Case) -> QuerySet[WatchRequest]:
+    """The case's watch requests with their reports, newest first (for those who see the whole case)."""
+    return (
+        WatchRequest.objects.filter(case=case)
+        .select_related("district", "department", "requested_by", "closed_by")
+        .prefetch_related(
+            Prefetch("reports", queryset=WatchReport.objects.select_related("reporter").order_by("-created_at", "-id"))
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def watch_handover_pending(referrals: list[Referral], watch_requests: list[WatchRequest]) -> bool:
+    """A referral of the case waits at a stage that hands the person to the district's watching-over
+    (`Workflow.watch_handover_stages`, the shakyo's `community_watch`) and no watch request is open:
+    the case page asks for one. Over the lists the case page has loaded already (no query)."""
+    if any(w.state == WatchState.OPEN for w in watch_requests):
+        return False
+    for referral in referrals:
+        if referral.state not in (ReferralState.ACCEPTED, ReferralState.COMPLETED):
+            continue
+        workflow = workflow_registry.get(referral.to_department.code)
+        if workflow is not None and referral.stage in workflow.watch_handover_stages:
+            return True
+    return False
+
+
+# --- Individual evacuation plans (個別避難計画, issue 19) ---------------------------------------------
+
+
+def evacuation_plans_list(
+    user: Any, *, district: str | None = None, request: Any = None, via: str = "ui"
+) -> QuerySet[EvacuationPlan]:
+    """The live plans by district and review date (callers check `policy.can_view_evacuation_plans`
+    first); the read names people and their supporters, so it is logged."""
+    qs = (
+        EvacuationPlan.objects.filter(is_active=True)
+        .select_related("person", "district", "referral__case")
+        .order_by("district_id", "review_date", "id")
+    )
+    if district:
+        qs = qs.filter(district__code=district.replace("\x00", "")[:100])
+    access_log_search(
+        user=user, terms={"district": district or ""}, object_type="evacuation_plan", request=request, via=via
+    )
+    return qs
+
+
+def evacuation_plan_get_for_user(user: Any, plan_id: Any, *, request: Any = None, via: str = "ui") -> EvacuationPlan:
+    """One plan for its printable page (logged as a print), or 404 for whoever may not read plans."""
+    if not policy.can_view_evacuation_plans(user):
+        raise NotFound(_("個別避難計画が見つかりません。"))
+    try:
+        plan = EvacuationPlan.objects.select_related("person", "district", "referral__case", "referral").get(
+            pk=int(plan_id)
+        )
+    except (EvacuationPlan.DoesNotExist, TypeError, ValueError):
+        raise NotFound(_("個別避難計画が見つかりません。")) from None
+    access_log_record(
+        user=user,
+        action=AccessLog.Action.PRINT,
+        object_type="evacuation_plan",
+        object_id=plan.pk,
+        case_id=plan.referral.case_id,
+        request=request,
+        via=via,
+    )
+    return plan

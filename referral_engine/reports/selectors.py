@@ -33,7 +33,7 @@ from referral_engine.access import policy
 from referral_engine.access.policy import ReportScope
 from referral_engine.accounts.models import Department, District
 from referral_engine.cases.choices import Channel, ClosureReason, Need, ReferralState
-from referral_engine.cases.models import Case, CommunitySlip, Referral
+from referral_engine.cases.models import Case, CommunitySlip, Referral, WatchRequest
 from referral_engine.errors import Forbidden, NotFound
 from referral_engine.reports.periods import FiscalYear
 
@@ -300,7 +300,13 @@ def _community_slips(scope: ReportScope, fy: FiscalYear, cases: QuerySet[Case]) 
 
 
 def _watch_requests_count(scope: ReportScope, fy: FiscalYear) -> int:
-    """見守り依頼 (DESIGN §11.4) made in the year. The WatchRequest model arrives with issue 19: until
-    then there is nothing to count. Wire it here (requests created in [fy.start, fy.end), scoped to
-    cases of `report_cases(scope, fy)` for a department) and nowhere else."""
-    return 0
+    """見守り依頼 (DESIGN §11.4) made in the year (`WatchRequest.created_at` in [fy.start, fy.end)). A
+    department's scope counts the requests it asked for, and those about cases it counts
+    (`report_cases`): a request of the year about a case opened the year before counts for the
+    department that asked."""
+    requests = WatchRequest.objects.filter(created_at__gte=fy.start, created_at__lt=fy.end)
+    if not scope.all:
+        requests = requests.filter(
+            Q(department_id__in=sorted(scope.department_ids)) | Q(case__in=report_cases(scope, fy).values("pk"))
+        )
+    return requests.count()

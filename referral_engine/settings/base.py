@@ -242,6 +242,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-timers": {"task": "timers.sweep", "schedule": 60.0},
     "deliver-notifications": {"task": "notifications.deliver_pending", "schedule": 30.0},
     "report-exports-cleanup": {"task": "reports.exports_cleanup", "schedule": 3600.0},
+    # Watch requests without a report, evacuation plans due for review (docs/community.md).
+    "community-reminders": {"task": "cases.community_reminders", "schedule": 900.0},
 }
 
 # --- REST framework -----------------------------------------------------------------------------
@@ -314,6 +316,9 @@ DATE_YEAR_MAX = env.int("DATE_YEAR_MAX", default=2100)
 # per user and minute are rows of their own, then one summary row per ACCESS_LOG_DENIED_SUMMARY_EVERY.
 ACCESS_LOG_DENIED_PER_MINUTE = env.int("ACCESS_LOG_DENIED_PER_MINUTE", default=20)
 ACCESS_LOG_DENIED_SUMMARY_EVERY = env.int("ACCESS_LOG_DENIED_SUMMARY_EVERY", default=100)
+
+# 見守り依頼: days without a report after which the requester is reminded (docs/community.md).
+WATCH_REQUEST_REMINDER_DAYS = env.int("WATCH_REQUEST_REMINDER_DAYS", default=14)
 # Fiscal-year reports (docs/reports.md): in exports for publication a district cell from 1 to
 # REPORT_SUPPRESS_BELOW - 1 shows "<N"; a report file made in the background can be downloaded by its
 # owner for REPORT_EXPORT_HOURS, then the hourly cleanup deletes it. Files live under MEDIA_ROOT, which

@@ -368,9 +368,15 @@ class ConsentForm(DomainErrorsMixin, forms.Form):
     )
     note = forms.CharField(label=_("備考"), max_length=ConsentInputs.note.max_length, required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, districts: list[District] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["recipients"].choices = department_choices()
+        # A district council's connectors as recipients (見守り依頼): `district:<code>`. The case page
+        # passes the districts it has loaded already.
+        if districts is None:
+            districts = list(District.objects.filter(is_active=True).order_by("pk"))
+        self.fields["recipients"].choices = department_choices() + [
+            (f"district:{d.code}", _("%(d)s（地区社協の見守り）") % {"d": d.name}) for d in districts if d.is_active
+        ]
 
 
 class PersonEditForm(DomainErrorsMixin, forms.Form):

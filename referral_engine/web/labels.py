@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-from referral_engine.cases.choices import ActivityKind, Basis, CaseState, EventKind, ReferralState
+from referral_engine.cases.choices import (
+    ActivityKind,
+    Basis,
+    CaseState,
+    EventKind,
+    ReferralState,
+    WatchOutcome,
+    WatchState,
+)
 from referral_engine.cases.inputs import REASON_REQUIRED  # the services require these; the form says so
 from referral_engine.workflow import registry as workflow_registry
 
@@ -136,6 +144,11 @@ def event_title(event) -> str:
         return str(dict(Basis.choices).get(name, name))
     if event.kind in (EventKind.ESCALATION, EventKind.GAP_FLAGGED, EventKind.GAP_CLEARED):
         return str(ESCALATION_NAME_LABELS.get(name, name))
+    if event.kind == EventKind.WATCH_REPORT:
+        district = (event.data or {}).get("district", "")
+        return f"{WatchOutcome(name).label if name in WatchOutcome.values else name}（{district}）"
+    if event.kind in (EventKind.WATCH_REQUESTED, EventKind.WATCH_CLOSED):
+        return str((event.data or {}).get("district", ""))
     if name in EVENT_NAME_LABELS:
         return str(EVENT_NAME_LABELS[name])
     return ""
@@ -159,4 +172,6 @@ def state_label(event, code: str) -> str:
     if event.kind == EventKind.STAGE_TRANSITION:
         workflow = _workflow_of(event)
         return workflow.stage_label(code) if workflow else code
+    if event.kind in (EventKind.WATCH_REQUESTED, EventKind.WATCH_CLOSED):
+        return str(dict(WatchState.choices).get(code, code))
     return code

@@ -3,7 +3,18 @@ are contracts) and the POST endpoints their forms send to."""
 
 from django.urls import path
 
-from referral_engine.web.views import account, cases, dashboard, home, inbox, intake, notifications, slips, upkeep
+from referral_engine.web.views import (
+    account,
+    cases,
+    community,
+    dashboard,
+    home,
+    inbox,
+    intake,
+    notifications,
+    slips,
+    upkeep,
+)
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -37,6 +48,11 @@ urlpatterns = [
     path("slips/<int:slip_id>/link/", upkeep.slip_link_post, name="slip_link"),
     path("slips/<int:slip_id>/confirm-new/", upkeep.slip_confirm_new_post, name="slip_confirm_new"),
     path("persons/<int:person_id>/merge/", upkeep.person_merge_post, name="person_merge"),
+    path("cases/<int:case_id>/watch-requests/", community.case_watch_add, name="case_watch_add"),
+    path("watch/<int:watch_id>/", community.watch_detail, name="watch_detail"),
+    path("watch/<int:watch_id>/close/", community.watch_close_post, name="watch_close"),
+    path("evacuation-plans/", community.evacuation_plans, name="evacuation_plans"),
+    path("evacuation-plans/<int:plan_id>/print/", community.evacuation_plan_print, name="evacuation_plan_print"),
     path("notifications/", notifications.notification_list, name="notifications"),
     path("notifications/read/", notifications.notification_read, name="notification_read"),
     path("accounts/password/", account.password_change, name="account_password"),

@@ -142,6 +142,12 @@ class Workflow:
     record_stages: frozenset[str] = field(default_factory=frozenset)
     title_ja: str = ""
     title_en: str = ""
+    # Stages at which the record is the person's individual evacuation plan (個別避難計画): reaching
+    # one, or editing the record there, keeps an `EvacuationPlan` that outlives the referral.
+    evacuation_plan_stages: frozenset[str] = field(default_factory=frozenset)
+    # Stages that hand the person to the district's watching-over (見守り): entering one makes a
+    # watch request from the record, or asks the case's lead for one (docs/community.md).
+    watch_handover_stages: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
         # Accept lists and sets from the declaring module; keep the dataclass hashable.
@@ -149,6 +155,8 @@ class Workflow:
         object.__setattr__(self, "final_stages", frozenset(self.final_stages))
         object.__setattr__(self, "timers", tuple(self.timers))
         object.__setattr__(self, "record_stages", frozenset(self.record_stages))
+        object.__setattr__(self, "evacuation_plan_stages", frozenset(self.evacuation_plan_stages))
+        object.__setattr__(self, "watch_handover_stages", frozenset(self.watch_handover_stages))
 
     # --- Stages ---------------------------------------------------------------------------------
     @property

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -104,6 +105,9 @@ SEES_H = SEES_A
 # see it; its supervisor and the desk supervisor acknowledge it.
 SEES_ESCALATION = {"worker_longevity", "chief_longevity", "chief_welfare", "auditor"}
 ESCALATION_ACK = {"chief_longevity", "chief_welfare"}
+
+PLAN_READERS = {"worker_bosai", "chief_bosai", "chief_welfare", "auditor"}
+WATCH_UNTIL = (date.today() + timedelta(days=30)).isoformat()
 
 CASE_WRITERS = FULL  # staff of a department holding `work_case` on A (incl. the desk supervisor)
 REASSESSORS = {u for u in CASE_WRITERS if not u.startswith("desk_")}  # caseworkers and supervisors
@@ -266,6 +270,35 @@ ROUTES: dict[str, Route] = {
         data=lambda w: {"person_id": w["A"].person_id},
     ),
     "slip_confirm_new": Route("post", lambda w: f"/slips/{w['slip'].pk}/confirm-new/", role_rule(ok=302, who=DESK)),
+    # 見守り依頼 (issue 19): staff with full view ask from the case page; the district's connector
+    # reports on /watch/<id>/ (staff who see the case are sent to the case page); closing as in the API.
+    "case_watch_add": Route(
+        "post",
+        lambda w: f"/cases/{w['A'].pk}/watch-requests/",
+        case_rule(ok=302, who=FULL),
+        data=lambda w: {
+            "watch-district": "aoe",
+            "watch-what_to_watch": "夜に明かりがつくか",
+            "watch-until": WATCH_UNTIL,
+            "watch-basis": "support_meeting",
+            "watch-justification": "支援会議で合意",
+        },
+    ),
+    "evacuation_plans": Route("get", lambda w: "/evacuation-plans/", role_rule(ok=200, who=PLAN_READERS)),
+    "evacuation_plan_print": Route(
+        "get", lambda w: f"/evacuation-plans/{w['plan'].pk}/print/", role_rule(ok=200, who=PLAN_READERS, other=404)
+    ),
+    "watch_detail": Route(
+        "get",
+        lambda w: f"/watch/{w['W'].pk}/",
+        lambda u: 200 if u == "minsei_kawakami" else 302 if u in SEES_A else 404,
+    ),
+    "watch_close": Route(
+        "post",
+        lambda w: f"/watch/{w['W'].pk}/close/",
+        case_rule(ok=302, who=CASE_WRITERS, seen_by=SEES_A | {"minsei_kawakami"}),
+        data=lambda w: {"reason": "入院"},
+    ),
     "notifications": Route("get", lambda w: "/notifications/", role_rule(ok=200, who=set(USERS))),
     "notification_read": Route("post", lambda w: "/notifications/read/", role_rule(ok=302, who=set(USERS))),
     # Everyone's own account: the password page and their API tokens (a token id not theirs changes nothing).
@@ -498,6 +531,44 @@ ROUTES: dict[str, Route] = {
         data=lambda w: {"name": "見守り 花子", "concern": "新聞がたまっている", "urgency": "normal"},
         json=True,
     ),
+    # --- Watch requests (見守り依頼, issue 19): W is case A's request to kawakami ----------------------------
+    "api-case-watch-requests": Route(
+        "get", lambda w: f"/api/v1/cases/{w['A'].pk}/watch-requests/", case_rule(ok=200, who=FULL | {"auditor"})
+    ),
+    "api-case-watch-requests:post": Route(
+        "post",
+        lambda w: f"/api/v1/cases/{w['A'].pk}/watch-requests/",
+        case_rule(ok=201, who=FULL),
+        data=lambda w: {
+            "district": "aoe",
+            "what_to_watch": "夜に明かりがつくか",
+            "basis": "support_meeting",
+            "justification": "支援会議で合意",
+            "until": WATCH_UNTIL,
+        },
+        json=True,
+    ),
+    # The district's connectors only; everybody else finds a case's requests on the case.
+    "api-watch-requests": Route(
+        "get", lambda w: "/api/v1/watch-requests/", role_rule(ok=200, who={"minsei_kawakami", "minsei_aoe"})
+    ),
+    "api-watch-request-reports": Route(
+        "post",
+        lambda w: f"/api/v1/watch-requests/{w['W'].pk}/reports/",
+        case_rule(ok=201, who={"minsei_kawakami"}),
+        data=lambda w: {"outcome": "met", "note": "元気そう"},
+        json=True,
+    ),
+    # The requester and whoever works the case close it; its district's connector sees it (403).
+    "api-watch-request-close": Route(
+        "post",
+        lambda w: f"/api/v1/watch-requests/{w['W'].pk}/close/",
+        case_rule(ok=200, who=CASE_WRITERS, seen_by=SEES_A | {"minsei_kawakami"}),
+        data=lambda w: {"reason": "入院"},
+        json=True,
+    ),
+    # Individual evacuation plans (issue 19): disaster_prevention's staff, the desk supervisor, auditors.
+    "api-evacuation-plans": Route("get", lambda w: "/api/v1/evacuation-plans/", role_rule(ok=200, who=PLAN_READERS)),
     # L1 warnings go to the receiving department's staff: staff list their departments' escalations.
     "api-escalations": Route("get", lambda w: "/api/v1/escalations/", role_rule(ok=200, who=STAFF | {"auditor"})),
     "api-escalation-acknowledge": Route(
@@ -686,6 +757,22 @@ def world(users, fresh):
         ],
         reason="同居の確認",
     )
+    from referral_engine.cases.services.watch import watch_request_create
+
+    watch = watch_request_create(
+        case_id=a.pk,
+        actor=fresh(u["worker_welfare"]),
+        district="kawakami",
+        what_to_watch="新聞がたまっていないか",
+        basis="support_meeting",
+        justification="支援会議で合意",
+        until=WATCH_UNTIL,
+    )
+    from referral_engine.cases.models import EvacuationPlan
+
+    plan = EvacuationPlan.objects.create(
+        person=a.person, referral=refs["disaster_prevention"], made_at=a.created_at, destination="第一小学校"
+    )
     # referral_create is imported for its side effect in other tests; keep the world minimal here.
     assert referral_create
     # A fiscal-year report file made for chief_health (only its owner may fetch it).
@@ -720,6 +807,8 @@ def world(users, fresh):
         "check": disaster.checks.get(),
         "token": api_token_issue(user=u["worker_welfare"])[0],
         "household": household,
+        "W": watch,
+        "plan": plan,
     }
 
 
@@ -845,3 +934,32 @@ def test_the_new_case_shows_its_readers_the_identity_and_ordinary_flags_only(wor
     assert client.get(f"/api/v1/cases/{n.pk}/consents/").json()["results"] == []
     client.force_login(world["users"]["chief_welfare"])
     assert client.get(f"/api/v1/cases/{n.pk}/").json()["person"]["flags"] == ["hikikomori"]
+
+
+CASE_SECRET = "ケース内容-PLUGH-0815"
+
+
+def test_connectors_never_receive_the_case_only_what_to_watch(world, client):
+    """Issue 19: plant a unique string in the case's summary, in an ordinary (not sensitive) support
+    record and in a watch request's justification; fetch every GET route as each connector. The
+    district's connector gets the person's name, address and what to watch, and nothing else of the
+    case; the other district's connector not even that."""
+    from referral_engine.cases.models import Case
+    from referral_engine.cases.services.records import activity_add
+
+    Case.objects.filter(pk=world["A"].pk).update(summary=f"主訴 {CASE_SECRET}")
+    activity_add(case_id=world["A"].pk, actor=world["users"]["worker_welfare"], kind="call", body=f"電話 {CASE_SECRET}")
+    get_routes = [name for name, route in ROUTES.items() if route.method == "get"]
+    received: dict[str, bytes] = {}
+    for username in sorted(CONNECTORS):
+        client.force_login(world["users"][username])
+        for name in get_routes:
+            response = client.get(ROUTES[name].path(world))
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            received[f"{username} via {name}"] = body
+    assert [where for where, body in received.items() if CASE_SECRET.encode() in body] == []
+    assert [where for where, body in received.items() if "支援会議で合意".encode() in body] == []  # justification
+    # The probe can find what a connector may see: the request of their district, with the person's name.
+    watch_list = received["minsei_kawakami via api-watch-requests"].decode()
+    assert "新聞がたまっていないか" in watch_list and "津久見 花子" in watch_list
+    assert [w for w, body in received.items() if w.startswith("minsei_aoe") and "津久見 花子".encode() in body] == []

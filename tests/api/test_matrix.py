@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -105,6 +106,24 @@ DISASTER_VIEW = "   200 404 200 200 200 200 404 200 200 404 200 200 200 404 200 
 
 def _disaster(w: World) -> dict[str, Any]:
     return {"id": w.disaster.pk}
+
+
+WATCH = {
+    "district": "kawakami",
+    "what_to_watch": "夜に明かりがつくか",
+    "basis": "support_meeting",
+    "justification": "支援会議で合意",
+    "until": (date.today() + timedelta(days=30)).isoformat(),
+}
+
+
+def _watch(w: World) -> dict[str, Any]:
+    """A watch request of the world's case to kawakami, made inside the user's rolled-back request."""
+    from referral_engine.accounts.models import User
+    from referral_engine.cases.services.watch import watch_request_create
+
+    asker = User.objects.get(username="worker_welfare")
+    return {"id": watch_request_create(case_id=w.case.pk, actor=asker, **WATCH).pk}
 
 
 OPS = [
@@ -270,6 +289,25 @@ OPS = [
         "403 403 403 403 403 403 403 403 403 403 403 403 201 201 403 401",
         body=lambda w: {"concern": "最近見かけない。"},
     ),
+    # 見守り依頼 (issue 19): asked by staff with full view; listed and reported by kawakami's connectors.
+    Op("api-case-watch-requests", "GET", "200 404 200 200 403 404 404 200 403 404 200 200 404 404 404 401", _case),
+    Op("api-case-watch-requests", "POST", WORK_CASE, _case, body=lambda w: WATCH),
+    Op("api-watch-requests", "GET", "403 403 403 403 403 403 403 403 403 403 403 403 200 200 403 401"),
+    Op(
+        "api-watch-request-reports",
+        "POST",
+        "403 404 403 403 403 404 404 403 403 404 403 403 201 404 404 401",
+        lambda w: _watch(w),
+        body=lambda w: {"outcome": "met"},
+    ),
+    Op(
+        "api-watch-request-close",
+        "POST",
+        "200 404 200 200 403 404 404 200 403 404 200 403 403 404 404 401",
+        lambda w: _watch(w),
+        body=lambda w: {},
+    ),
+    Op("api-evacuation-plans", "GET", "403 403 403 403 403 200 403 403 403 403 200 200 403 403 403 401"),
     Op("api-escalations", "GET", "200 200 200 200 200 200 200 200 200 200 200 200 403 403 403 401"),
     Op(
         "api-escalation-acknowledge",

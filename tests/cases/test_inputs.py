@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from referral_engine.api import community as community_api
 from referral_engine.api import serializers as s
 from referral_engine.cases import models
 from referral_engine.cases.inputs import (
@@ -16,10 +17,11 @@ from referral_engine.cases.inputs import (
     SlipInputs,
     TextInput,
     TransitionInputs,
+    WatchInputs,
     person_input,
 )
 from referral_engine.errors import InvalidInput
-from referral_engine.web import forms
+from referral_engine.web import community_forms, forms
 
 PERSON = [
     PersonInputs.family_name,
@@ -63,6 +65,17 @@ READERS: list[tuple[TextInput, type, str]] = [
     *[(spec, forms.SlipForm, spec.field) for spec in SLIP],
     *[(spec, s.SlipCreateSerializer, spec.field) for spec in SLIP],
     *[(spec, models.CommunitySlip, spec.field) for spec in SLIP if spec is not SlipInputs.concern],
+    # 見守り依頼 (issue 19)
+    (WatchInputs.what_to_watch, models.WatchRequest, "what_to_watch"),
+    (WatchInputs.what_to_watch, community_forms.WatchRequestForm, "what_to_watch"),
+    (WatchInputs.what_to_watch, community_api.WatchRequestCreateSerializer, "what_to_watch"),
+    (WatchInputs.justification, community_forms.WatchRequestForm, "justification"),
+    (WatchInputs.justification, community_api.WatchRequestCreateSerializer, "justification"),
+    (WatchInputs.note, models.WatchReport, "note"),
+    (WatchInputs.note, community_forms.WatchReportForm, "note"),
+    (WatchInputs.note, community_api.WatchReportCreateSerializer, "note"),
+    (WatchInputs.reason, community_forms.WatchCloseForm, "reason"),
+    (WatchInputs.reason, community_api.WatchCloseSerializer, "reason"),
 ]
 
 

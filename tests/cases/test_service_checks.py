@@ -17,9 +17,11 @@ import pkgutil
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from referral_engine.access import policy
 from referral_engine.cases import services
@@ -40,6 +42,8 @@ USE_CASES = {
 }
 
 USE_CASES = {"intake", "persons", "referrals", "case_state", "records", "slips", "followups"}
+
+USE_CASES = {"intake", "persons", "referrals", "case_state", "records", "slips", "watch", "evacuation_plans"}
 BUILDING_BLOCKS = {"guards", "departments", "changes"}  # called by the services only, after their checks
 
 
@@ -184,6 +188,12 @@ def _refusals() -> dict[str, list[Refusal]]:
     )
     from referral_engine.cases.services.referrals import referral_assign, referral_create, referral_transition
     from referral_engine.cases.services.slips import slip_confirm_new, slip_link, slip_submit
+    from referral_engine.cases.services.watch import (
+        watch_reminders_send,
+        watch_report_add,
+        watch_request_close,
+        watch_request_create,
+    )
     from tests.fixtures import NEW_PERSON
 
     def open_new(w, actor):
@@ -265,7 +275,48 @@ def _refusals() -> dict[str, list[Refusal]]:
         members = [{"person_id": w["case"].person_id, "relation": "self", "without_work": True}]
         return household_update(household_id=w["household"].pk, actor=actor, members=members, reason="就労状況")
 
+    def ask_watch(w, actor):
+        return watch_request_create(
+            case_id=w["case"].pk,
+            actor=actor,
+            district="kawakami",
+            what_to_watch="夜に明かりがつくか",
+            basis="vital_interest",
+            justification="連絡がとれない",
+            until=timezone.localdate() + timedelta(days=30),
+        )
+
+    def report_watch(w, actor):
+        return watch_report_add(watch_request_id=w["watch"].pk, actor=actor, outcome="met")
+
+    def close_watch(w, actor):
+        return watch_request_close(watch_request_id=w["watch"].pk, actor=actor)
+
+    def remind(w, actor):
+        return watch_reminders_send(actor=actor)
+
+    def remind_plans(w, actor):
+        from referral_engine.cases.services.evacuation_plans import evacuation_plan_reminders_send
+
+        return evacuation_plan_reminders_send(actor=actor)
+
     return {
+        "watch.watch_request_create": [
+            Refusal(policy.can_view_case, "worker_longevity", NotFound, ask_watch),
+            Refusal(policy.can_request_watch, "auditor", Forbidden, ask_watch),
+        ],
+        "watch.watch_report_add": [
+            Refusal(policy.can_view_watch_request, "minsei_aoe", NotFound, report_watch),
+            Refusal(policy.can_report_watch, "worker_welfare", Forbidden, report_watch),
+        ],
+        "watch.watch_request_close": [
+            Refusal(policy.can_view_watch_request, "worker_longevity", NotFound, close_watch),
+            Refusal(policy.can_close_watch, "auditor", Forbidden, close_watch),
+        ],
+        "watch.watch_reminders_send": [Refusal(policy.can_run_community_reminders, "chief_welfare", Forbidden, remind)],
+        "evacuation_plans.evacuation_plan_reminders_send": [
+            Refusal(policy.can_run_community_reminders, "chief_bosai", Forbidden, remind_plans)
+        ],
         "intake.case_open": [Refusal(policy.can_open_case, "auditor", Forbidden, open_new)],
         "referrals.referral_create": [
             Refusal(policy.can_view_case, "worker_longevity", NotFound, refer),
@@ -378,7 +429,20 @@ def world(open_case, users, fresh):
     from referral_engine.cases.services.followups import followup_create
 
     followup = followup_create(case_id=case.pk, actor=fresh(users["worker_welfare"]), due_on=timezone.localdate())
+
+    from referral_engine.cases.services.watch import watch_request_create
+
+    watch = watch_request_create(
+        case_id=case.pk,
+        actor=fresh(users["worker_welfare"]),
+        district="kawakami",
+        what_to_watch="新聞がたまっていないか",
+        basis="support_meeting",
+        justification="支援会議で合意",
+        until=timezone.localdate() + timedelta(days=30),
+    )
     return {
+        "watch": watch,
         "case": case,
         "followup": followup,
         "requested": case.referrals.get(),
@@ -404,8 +468,11 @@ def _footprint() -> tuple[int, ...]:
         Person,
         Referral,
         StageRecord,
+        WatchReport,
+        WatchRequest,
     )
     from referral_engine.notifications.models import Notification
+    from referral_engine.timers.models import Escalation
 
     models = (
         Person,
@@ -418,6 +485,9 @@ def _footprint() -> tuple[int, ...]:
         CommunitySlip,
         Household,
         HouseholdMember,
+        WatchRequest,
+        WatchReport,
+        Escalation,
     )
     return (
         *(m.objects.count() for m in models),

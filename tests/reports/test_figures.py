@@ -16,7 +16,7 @@ from django.db.models import Q
 
 from referral_engine.accounts.models import Department, District
 from referral_engine.cases.choices import Channel, ClosureReason, EventKind, Need, ReferralState
-from referral_engine.cases.models import Case, CaseEvent, CommunitySlip, Referral
+from referral_engine.cases.models import Case, CaseEvent, CommunitySlip, Referral, WatchRequest
 from referral_engine.cases.services.case_state import case_transition
 from referral_engine.cases.services.referrals import referral_transition
 from referral_engine.cases.services.slips import slip_submit
@@ -41,6 +41,9 @@ def plain_report(year: int, department_codes: set[str] | None = None) -> dict:
         kept = [c.pk for c in cases if c.intake_department_id in ids or c.lead_department_id in ids or c.pk in referred]
         cases = Case.objects.filter(pk__in=kept)
         referrals = referrals.filter(Q(to_department_id__in=ids) | Q(from_department_id__in=ids))
+    watches = WatchRequest.objects.filter(created_at__gte=fy.start, created_at__lt=fy.end)
+    if department_codes is not None:
+        watches = [w for w in watches if w.department_id in ids or w.case_id in set(kept)]
     rows = list(cases.select_related("person", "intake_department"))
     needs: Counter[str] = Counter()
     for case in rows:
@@ -79,6 +82,7 @@ def plain_report(year: int, department_codes: set[str] | None = None) -> dict:
         "community_slips": CommunitySlip.objects.filter(
             created_at__gte=fy.start, created_at__lt=fy.end, case__in=cases
         ).count(),
+        "watch_requests": len(list(watches)),
     }
 
 
@@ -98,7 +102,7 @@ def assert_matches(report: dict, plain: dict) -> None:
     assert report["gap_cases"] == plain["gap_cases"]
     assert report["closures"] == plain["closures"]
     assert report["community_slips"] == plain["community_slips"]
-    assert report["watch_requests"] == 0
+    assert report["watch_requests"] == plain["watch_requests"]
     # Every breakdown adds up to the total (a need may count a case twice: not that one).
     total = report["consultations"]["total"]
     for figure in ("by_channel", "by_window", "by_district", "by_month"):
@@ -270,3 +274,34 @@ def test_figures_are_kept_for_a_while_per_scope_and_year(open_case, users, fresh
     settings.REPORT_FIGURES_SECONDS = 0
     assert fiscal_year_report(user=fresh(users["auditor"]), year=2026)["consultations"]["total"] == 2
     cache.clear()
+
+
+def test_watch_requests_count_by_the_day_they_were_made_and_who_asked(open_case, users, fresh):
+    from referral_engine.cases.services.watch import watch_request_create
+
+    def ask(case, username):
+        return watch_request_create(
+            case_id=case.pk,
+            actor=fresh(users[username]),
+            district="kawakami",
+            what_to_watch="夜に明かりがつくか",
+            basis="support_meeting",
+            justification="支援会議で合意",
+            until="2026-12-31",
+        )
+
+    with at(jst(2026, 3, 31, 23, 59)):
+        old = open_case("worker_welfare")
+        ask(old, "worker_welfare")
+    with at(jst(2026, 4, 1, 0, 0)):
+        ask(old, "worker_welfare")  # a case of FY2025, a request of FY2026
+        new = open_case("worker_health")
+        ask(new, "worker_health")
+    auditor = fresh(users["auditor"])
+    assert fiscal_year_report(user=auditor, year=2025)["watch_requests"] == 1
+    assert fiscal_year_report(user=auditor, year=2026)["watch_requests"] == 2
+    health = fiscal_year_report(user=fresh(users["chief_health"]), year=2026)
+    assert health["watch_requests"] == 1
+    assert fiscal_year_report(user=fresh(users["chief_longevity"]), year=2026)["watch_requests"] == 0
+    assert_matches(health, plain_report(2026, {"health_promotion"}))
+    assert_matches(fiscal_year_report(user=auditor, year=2026), plain_report(2026))

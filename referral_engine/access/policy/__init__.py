@@ -22,6 +22,7 @@ functions that query them: the one place the layering waits for call time
 """
 
 from referral_engine.access.policy.decisions import (
+    EVACUATION_PLAN_DEPARTMENT,
     ViewLevel,
     can_acknowledge_escalation,
     can_add_activity,
@@ -30,9 +31,11 @@ from referral_engine.access.policy.decisions import (
     can_audit,
     can_cancel,
     can_close_case,
+    can_close_watch,
     can_complete_followup,
     can_edit_stage_record,
     can_list_cases,
+    can_list_watch_requests,
     can_manage_consent,
     can_manage_master_data,
     can_open_case,
@@ -41,7 +44,10 @@ from referral_engine.access.policy.decisions import (
     can_refer,
     can_release_assignments,
     can_repair_records,
+    can_report_watch,
+    can_request_watch,
     can_respond,
+    can_run_community_reminders,
     can_search_persons,
     can_see_debug_pages,
     can_see_followup_notes,
@@ -49,14 +55,17 @@ from referral_engine.access.policy.decisions import (
     can_submit_slip,
     can_view_case,
     can_view_dashboard,
+    can_view_evacuation_plans,
     can_view_history,
     can_view_inbox,
     can_view_referral,
     can_view_reports,
+    can_view_watch_request,
     can_work_case,
     can_work_referral,
     case_view_level,
     stage_is_final,
+    watch_is_live,
 )
 from referral_engine.access.policy.disasters import (
     can_open_disaster,
@@ -102,6 +111,7 @@ from referral_engine.access.policy.reach import (
     inbox_reach,
     referrals_reach,
     report_scope,
+    watch_requests_reach,
 )
 
 __all__ = [
@@ -180,4 +190,15 @@ __all__ = [
     "referrals_reach",
     "report_scope",
     "stage_is_final",
+    # 見守り依頼 and 個別避難計画 (issue 19)
+    "EVACUATION_PLAN_DEPARTMENT",
+    "can_view_evacuation_plans",
+    "can_close_watch",
+    "can_list_watch_requests",
+    "can_report_watch",
+    "can_request_watch",
+    "can_run_community_reminders",
+    "can_view_watch_request",
+    "watch_is_live",
+    "watch_requests_reach",
 ]

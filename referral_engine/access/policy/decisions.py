@@ -12,13 +12,15 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING, Any
 
+from django.utils import timezone
+
 from referral_engine.access.policy.object_permissions import case_perms, referral_perms
 from referral_engine.access.policy.principals import principal
-from referral_engine.cases.choices import OPEN_REFERRAL_STATES
+from referral_engine.cases.choices import OPEN_REFERRAL_STATES, WatchState
 from referral_engine.workflow import registry as workflow_registry
 
 if TYPE_CHECKING:
-    from referral_engine.cases.models import Case, Referral
+    from referral_engine.cases.models import Case, Referral, WatchRequest
 
 
 class ViewLevel(enum.IntEnum):
@@ -257,7 +259,71 @@ def can_view_reports(user: Any) -> bool:
     return p.is_supervisor or p.is_auditor or p.is_admin or _active_superuser(user)
 
 
+# --- Watching over with the district (見守り依頼, issue 19) ------------------------------------------
+
+
+def watch_is_live(watch: WatchRequest) -> bool:
+    """Open and not past its `until` (a day in Japan): what a connector may still see and report on."""
+    return watch.state == WatchState.OPEN and watch.until >= timezone.localdate()
+
+
+def can_request_watch(user: Any, case: Case) -> bool:
+    """Ask a district to watch over the person: staff who see the whole case (auditors change nothing)."""
+    p = principal(user)
+    if p.is_auditor or not p.is_staff_member:
+        return False
+    return case_view_level(user, case) == ViewLevel.FULL
+
+
+def can_list_watch_requests(user: Any) -> bool:
+    """The list of a district's watch requests is the connectors' (staff find them on the case)."""
+    p = principal(user)
+    return p.is_connector and bool(p.district_ids)
+
+
+def can_view_watch_request(user: Any, watch: WatchRequest) -> bool:
+    """A connector of its district while it is live; staff who may see its case."""
+    p = principal(user)
+    if p.is_connector:
+        return watch.district_id in p.district_ids and watch_is_live(watch)
+    return can_view_case(user, watch.case)
+
+
+def can_report_watch(user: Any, watch: WatchRequest) -> bool:
+    """Report a visit: the connectors of the request's district, while it is live."""
+    p = principal(user)
+    return p.is_connector and watch.district_id in p.district_ids and watch_is_live(watch)
+
+
+def can_close_watch(user: Any, watch: WatchRequest) -> bool:
+    """Close a request: whoever works the case, and the requester while still on the staff."""
+    p = principal(user)
+    if p.is_auditor or not p.is_staff_member:
+        return False
+    return watch.requested_by_id == p.user_id or can_work_case(watch.case, user)
+
+
+# --- Individual evacuation plans (個別避難計画, issue 19) ---------------------------------------------
+
+# The body that keeps the plans (DESIGN §1: 総務課 防災・コミュニティ班).
+EVACUATION_PLAN_DEPARTMENT = "disaster_prevention"
+
+
+def can_view_evacuation_plans(user: Any) -> bool:
+    """The list and the printable plans: disaster_prevention's staff, the desk supervisor, auditors.
+    (Connectors during a disaster: the disaster issue's.)"""
+    p = principal(user)
+    if p.is_auditor or p.is_desk_supervisor:
+        return True
+    return p.is_staff_member and EVACUATION_PLAN_DEPARTMENT in p.department_codes
+
+
 # --- System actors ------------------------------------------------------------------------------
+
+
+def can_run_community_reminders(user: Any) -> bool:
+    """The silent-watch and plan-review reminders are sent by the system principal (beat, a command)."""
+    return principal(user).is_system
 
 
 def can_release_assignments(user: Any) -> bool:

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from referral_engine.access.permissions import permission_ids
 from referral_engine.access.policy.principals import Principal, principal
-from referral_engine.cases.choices import OPEN_REFERRAL_STATES
+from referral_engine.cases.choices import OPEN_REFERRAL_STATES, WatchState
 
 if TYPE_CHECKING:
     from referral_engine.accounts.models import Department
@@ -136,6 +137,15 @@ def in_progress_reach(user: Any) -> Q:
     if p.group_since:
         reach &= _referral_rows(p)
     return reach
+
+
+def watch_requests_reach(user: Any) -> Q:
+    """Watch requests a connector sees (`can_view_watch_request` for connectors): their districts'
+    open requests not past `until`. Staff reach a request through its case, never through this list."""
+    p = principal(user)
+    if not p.is_connector or not p.district_ids:
+        return NOTHING
+    return Q(district_id__in=p.district_ids, state=WatchState.OPEN, until__gte=timezone.localdate())
 
 
 # --- Whose figures a dashboard counts -----------------------------------------------------------

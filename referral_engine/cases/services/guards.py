@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from referral_engine.access import policy
 from referral_engine.accounts.models import User
 from referral_engine.cases import locks
-from referral_engine.cases.models import Case, FollowUp, Person, Referral
+from referral_engine.cases.models import Case, FollowUp, Person, Referral, WatchRequest
 from referral_engine.errors import NotFound
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -99,3 +99,22 @@ def access_followup_for_write(followup_id: Any, actor: User) -> FollowUp:
     followup = FollowUp.objects.select_for_update().select_related("assignee").get(pk=int(followup_id))
     followup.case = case
     return followup
+
+
+def access_watch_request_for_write(watch_request_id: Any, actor: User) -> WatchRequest:
+    """The request, locked after its case (the case services' lock order), if the actor may see it
+    (`policy.can_view_watch_request`): missing, another district's, closed or past `until` are
+    alike a 404 for a connector."""
+    try:
+        case_id = WatchRequest.objects.values_list("case_id", flat=True).get(pk=int(watch_request_id))
+    except (WatchRequest.DoesNotExist, TypeError, ValueError):
+        raise NotFound(_("見守り依頼が見つかりません。")) from None
+    locks.case_for_update(case_id)
+    watch = (
+        WatchRequest.objects.select_for_update(of=("self",))
+        .select_related("case", "case__person", "district", "department", "requested_by")
+        .get(pk=int(watch_request_id))
+    )
+    if not policy.can_view_watch_request(actor, watch):
+        raise NotFound(_("見守り依頼が見つかりません。"))
+    return watch

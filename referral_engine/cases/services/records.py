@@ -15,11 +15,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from referral_engine.access import policy
-from referral_engine.accounts.models import Department, User
+from referral_engine.accounts.models import Department, District, User
 from referral_engine.audit.append_only import append_only_tables
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import events, locks
-from referral_engine.cases.choices import ActivityKind, ConsentMethod
+from referral_engine.cases.choices import DISTRICT_SCOPE_PREFIX, ActivityKind, ConsentMethod
 from referral_engine.cases.inputs import (
     ActivityInputs,
     ConsentInputs,
@@ -32,6 +32,7 @@ from referral_engine.cases.inputs import (
 from referral_engine.cases.models import Activity, Case, Consent, Person, StageRecord
 from referral_engine.cases.services.changes import case_touch
 from referral_engine.cases.services.departments import requesting_department
+from referral_engine.cases.services.evacuation_plans import _evacuation_plan_sync
 from referral_engine.cases.services.guards import access_case_for_write, access_referral_for_write, checks
 from referral_engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from referral_engine.timers import services as timers
@@ -137,7 +138,14 @@ def _consent_write(
     """Write a consent the caller has authorised, for the case's person."""
     if not isinstance(recipients, list | tuple) or not recipients:
         raise InvalidInput(_("提供先を選んでください。"), fields={"recipients": [_("少なくとも1つ選んでください。")]})
-    known = set(Department.objects.filter(code__in=[clean_code(r) for r in recipients]).values_list("code", flat=True))
+    codes = [clean_code(r) for r in recipients]
+    known = set(Department.objects.filter(code__in=codes).values_list("code", flat=True))
+    # A district council's connectors as recipients (見守り依頼, DESIGN §11.4): `district:<code>`.
+    districts = [c.removeprefix(DISTRICT_SCOPE_PREFIX) for c in codes if c.startswith(DISTRICT_SCOPE_PREFIX)]
+    known |= {
+        f"{DISTRICT_SCOPE_PREFIX}{code}"
+        for code in District.objects.filter(code__in=districts).values_list("code", flat=True)
+    }
     unknown = [r for r in recipients if r not in known]
     if unknown:
         raise InvalidInput(
@@ -223,6 +231,8 @@ def stage_record_update(*, referral_id: int, actor: User, data: dict[str, Any]) 
         changed = sorted(k for k in record.data if record.data.get(k) != before.get(k))
         case = locks.case_for_update(referral.case_id)
         events.stage_record_changed(case=case, referral=referral, actor=actor, fields=changed)
+        if referral.stage in workflow.evacuation_plan_stages:
+            _evacuation_plan_sync(referral=referral, case=case, actor=actor)
         save_with_history(
             case, actor=actor, reason="stage_record_update", update_fields=case_touch(case, timezone.now())
         )

@@ -30,7 +30,9 @@ from referral_engine.cases.services.departments import (
     lead_recipients,
     requesting_department,
 )
+from referral_engine.cases.services.evacuation_plans import _evacuation_plan_sync
 from referral_engine.cases.services.guards import access_case_for_write, access_referral_for_write, checks, unchecked
+from referral_engine.cases.services.watch import _watch_handover
 from referral_engine.errors import Conflict, Forbidden, IllegalTransition, InvalidInput
 from referral_engine.notifications.services import notifications_queue
 from referral_engine.timers import services as timers
@@ -326,6 +328,10 @@ def referral_transition(
         events.stage_transition(
             case=case, referral=referral, actor=actor, name=name, from_stage=before_stage, reason=reason
         )
+        if workflow is not None and referral.stage in workflow.watch_handover_stages:
+            _watch_handover(referral=referral, case=case, actor=actor)  # 見守り依頼, or a request for one
+        if workflow is not None and referral.stage in workflow.evacuation_plan_stages:
+            _evacuation_plan_sync(referral=referral, case=case, actor=actor)  # 個別避難計画 that lives on
     else:
         events.referral_transition(
             case=case, referral=referral, actor=actor, name=name, from_state=before_state, reason=reason

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from referral_engine.access import policy
-from referral_engine.accounts.models import Department
+from referral_engine.accounts.models import Department, District
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record, access_log_search
 from referral_engine.cases import selectors
@@ -45,6 +45,7 @@ from referral_engine.cases.services.referrals import (
 from referral_engine.errors import Conflict, Forbidden, IllegalTransition, InvalidInput
 from referral_engine.pagination import CappedCountPaginator
 from referral_engine.web import labels
+from referral_engine.web.community_forms import WatchRequestForm
 from referral_engine.web.errors import domain_errors, error_page
 from referral_engine.web.forms import (
     ActivityForm,
@@ -235,6 +236,9 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
     flag_labels = dict(PersonFlag.choices)
     need_labels = dict(Need.choices)
     department_names = {d.code: d.name_ja for d in Department.objects.all()}
+    districts = list(District.objects.order_by("pk"))
+    department_names.update({f"district:{d.code}": d.name for d in districts})
+    watch_requests = list(selectors.case_watch_requests(case)) if see_full else []
     consents = [
         (consent, [department_names.get(code, code) for code in consent.recipients])
         for consent in selectors.case_consents(case)
@@ -277,7 +281,7 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
             "transition_form": bound.get("transition") or CaseTransitionForm(),
             "activity_form": bound.get("activity") or ActivityForm(),
             "referral_form": bound.get("referral") or ReferralCreateForm(),
-            "consent_form": bound.get("consent") or ConsentForm(),
+            "consent_form": bound.get("consent") or ConsentForm(districts=districts),
             "withdraw_form": ConsentWithdrawForm(),
             "lead_form": bound.get("lead")
             or LeadChangeForm(
@@ -295,6 +299,18 @@ def case_page(request, case: Case, *, bound: dict[str, Any] | None = None, statu
             "followup_form": bound.get("followup")
             or (FollowUpForm(workers=selectors.case_workers(case)) if can_add_followup else None),
             "followup_done_form": FollowUpDoneForm(),
+            # 見守り依頼 (issue 19): those who see the whole case read them; staff with full view ask.
+            "watch_requests": watch_requests,
+            "can_request_watch": case.is_open and policy.can_request_watch(user, case),
+            "watch_handover_pending": see_full
+            and case.is_open
+            and selectors.watch_handover_pending(referrals, watch_requests),
+            "watch_form": bound.get("watch")
+            or WatchRequestForm(
+                prefix="watch",
+                districts=districts,
+                person_district=case.person.district.code if case.person.district_id else "",
+            ),
         },
         status=status,
     )

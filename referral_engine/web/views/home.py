@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from referral_engine.access import policy
+from referral_engine.accounts.models import District
 from referral_engine.cases import selectors
 from referral_engine.cases.choices import SlipStatus
 from referral_engine.cases.work import SECTIONS, is_desk_staff, my_work, section_queryset
@@ -55,6 +56,11 @@ def home(request):
         )
     if policy.can_submit_slip(user):
         context["slips"] = slip_rows(selectors.slips_of(user)[:HOME_LIMIT])
+    if policy.can_list_watch_requests(user) and not p.is_staff_member:
+        # A connector's one page for a phone: their slips and their district's watch requests (issue 19).
+        context["districts"] = District.objects.filter(pk__in=p.district_ids).order_by("pk")
+        context["watch_requests"] = list(selectors.watch_requests_for_connector(user, request=request)[:50])
+        return render(request, "web/connector_home.html", context)
     return render(request, "web/home.html", context)
 
 
