@@ -259,7 +259,9 @@ def persons_search(user: Any, query: Any, *, request: Any = None, via: str = "ui
     if len(digits) >= 6:
         condition |= Q(phone_key=digits)
     return list(
-        Person.objects.filter(condition).select_related("district").order_by("kana_key", "id")[:PERSON_SEARCH_LIMIT]
+        Person.objects.filter(condition, merged_into__isnull=True)
+        .select_related("district")
+        .order_by("kana_key", "id")[:PERSON_SEARCH_LIMIT]
     )
 
 

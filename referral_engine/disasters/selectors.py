@@ -15,12 +15,9 @@ from django.db.models import Count, F, QuerySet
 from referral_engine.access import policy
 from referral_engine.accounts.models import District
 from referral_engine.cases.choices import PersonFlag
-from referral_engine.cases.models import Person, StageRecord
+from referral_engine.cases.models import EvacuationPlan, Person
 from referral_engine.disasters.models import STATUS_ORDER, CheckStatus, Disaster, SafetyCheck
 from referral_engine.errors import InvalidInput, NotFound
-
-PLAN_DEPARTMENT = "disaster_prevention"
-PLAN_STAGE = "plan_made"
 
 
 def disasters_visible(user: Any) -> list[Disaster]:
@@ -121,8 +118,8 @@ def summary(user: Any, disaster: Disaster) -> list[dict[str, Any]]:
 
 
 def people_to_check(district_ids: list[int]) -> list[tuple[int, int, dict[str, Any] | None]]:
-    """Everyone in those districts flagged 避難行動要支援者 or holding an individual evacuation plan (a
-    disaster_prevention referral whose plan is made), as (person id, district id, newest plan's record)."""
+    """Everyone in those districts flagged 避難行動要支援者 or holding an active individual evacuation
+    plan, as (person id, district id, newest plan's supporters and destination)."""
     plans = plans_by_person(district_ids)
     flag = PersonFlag.EVACUATION_SUPPORT.value
     # The flag is looked for in Python: a JSON list's `contains` has no SQLite form, and a city's
@@ -136,19 +133,17 @@ def people_to_check(district_ids: list[int]) -> list[tuple[int, int, dict[str, A
 
 
 def plans_by_person(district_ids: list[int]) -> dict[int, dict[str, Any]]:
-    records = (
-        StageRecord.objects.filter(
-            referral__to_department__code=PLAN_DEPARTMENT,
-            referral__stage=PLAN_STAGE,
-            referral__case__person__district_id__in=district_ids,
-        )
-        .order_by("referral__case__person_id", "-updated_at")
-        .values_list("referral__case__person_id", "data")
+    """The active individual evacuation plans (cases.EvacuationPlan: they outlive their referral) of
+    the people in those districts, newest first per person, as {"supporters", "evacuation_destination"}."""
+    plans = (
+        EvacuationPlan.objects.filter(is_active=True, person__district_id__in=district_ids)
+        .order_by("person_id", "-made_at", "-id")
+        .values_list("person_id", "supporters", "destination")
     )
-    plans: dict[int, dict[str, Any]] = {}
-    for person_id, data in records:
-        plans.setdefault(person_id, data or {})
-    return plans
+    found: dict[int, dict[str, Any]] = {}
+    for person_id, supporters, destination in plans:
+        found.setdefault(person_id, {"supporters": supporters or [], "evacuation_destination": destination})
+    return found
 
 
 def plan_supporters_text(plan: dict[str, Any] | None) -> str:

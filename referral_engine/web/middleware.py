@@ -51,6 +51,21 @@ class PlainErrorPagesMiddleware:
 
     TECHNICAL_MARK = b'<meta name="robots" content="NONE,NOARCHIVE">'
 
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            settings.DEBUG
+            and response.status_code == 404
+            and response.get("Content-Type", "").startswith("text/html")
+            and self.TECHNICAL_MARK in getattr(response, "content", b"")
+            and not policy.can_see_debug_pages(getattr(request, "user", None))
+        ):
+            return page_not_found(request, Http404())
+        return response
+
 
 def _control_characters(text: str) -> bool:
     # C0 controls except tab, newline and carriage return; DEL; C1 controls. PostgreSQL text cannot
@@ -67,17 +82,6 @@ class QueryStringCharactersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        response = self.get_response(request)
-        if (
-            settings.DEBUG
-            and response.status_code == 404
-            and response.get("Content-Type", "").startswith("text/html")
-            and self.TECHNICAL_MARK in getattr(response, "content", b"")
-            and not policy.can_see_debug_pages(getattr(request, "user", None))
-        ):
-            return page_not_found(request, Http404())
-        return response
-
         if not request.path.startswith("/api/") and request.META.get("QUERY_STRING"):
             bad = sorted(
                 {

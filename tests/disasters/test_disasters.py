@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from referral_engine.accounts.models import District
-from referral_engine.cases.models import Person, Referral, StageRecord
+from referral_engine.cases.models import EvacuationPlan, Person, Referral
 from referral_engine.cases.services.intake import case_open
 from referral_engine.disasters import selectors
 from referral_engine.disasters.models import CheckStatus, Disaster, SafetyCheck
@@ -51,13 +51,15 @@ def register(users):
     )
     Person.objects.filter(pk=case.person_id).update(flags=["dementia"])  # sensitive, never shown in disaster mode
     referral = case.referrals.get()
-    Referral.objects.filter(pk=referral.pk).update(stage="plan_made", state="accepted")
-    StageRecord.objects.create(
+    # A plan whose referral is long completed still counts (cases.EvacuationPlan outlives it).
+    Referral.objects.filter(pk=referral.pk).update(stage="plan_made", state="completed")
+    EvacuationPlan.objects.create(
+        person_id=case.person_id,
         referral=referral,
-        data={
-            "supporters": [{"name": "支援 太郎", "relation": "隣人", "contact": "090-0000-0000"}],
-            "evacuation_destination": "川上公民館",
-        },
+        district=District.objects.get(code="kawakami"),
+        supporters=[{"name": "支援 太郎", "relation": "隣人", "contact": "090-0000-0000"}],
+        destination="川上公民館",
+        made_at=timezone.now(),
     )
     people["plan_only"] = case.person
     return people
