@@ -33,6 +33,11 @@ KIND_LABELS = {
     "assignments_released": gettext_lazy("担当が外れました"),
     "disaster_opened": gettext_lazy("災害対応が始まりました（安否確認）"),
     "safety_needs_rescue": gettext_lazy("【安否確認】救助が必要な方がいます"),
+    "watch_requested": gettext_lazy("地区に見守りの依頼が届きました"),
+    "watch_report": gettext_lazy("見守りの報告が届きました"),
+    "watch_silent": gettext_lazy("見守りの報告がしばらくありません"),
+    "watch_handover": gettext_lazy("地区の見守りへの引き継ぎを依頼してください"),
+    "plan_review": gettext_lazy("個別避難計画の見直し期日が近づいています"),
 }
 GENERIC_LABEL = gettext_lazy("新しい通知があります")
 

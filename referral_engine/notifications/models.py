@@ -9,6 +9,7 @@ LINK_WITHOUT_CASE = {
     "assignments_released": "case_list",
     "disaster_opened": "disasters:index",
     "safety_needs_rescue": "disasters:index",
+    "watch_requested": "home",
 }
 
 
