@@ -127,3 +127,37 @@ def test_the_auditors_search_volume_makes_scraping_stand_out(users):
     assert AccessLog.objects.filter(username="auditor", object_type="search_volume").count() == 2
     # Nobody else finds the page.
     assert _client(users["chief_welfare"]).get("/audit/searches/").status_code == 404
+
+
+def test_the_desks_duplicate_warning_shows_the_town_not_the_house_number(users, open_case):
+    open_case(
+        "desk_health",
+        person={
+            "family_name": "保戸島",
+            "given_name": "三郎",
+            "family_name_kana": "ホトジマ",
+            "given_name_kana": "サブロウ",
+            "birth_date": "1940-02-29",
+            "district": "hoto",
+            "address": "津久見市保戸島 浜町12-3",
+            "phone": "0972-11-2233",
+        },
+    )
+    response = _client(users["worker_shakyo"]).post(
+        "/cases/new/",
+        {
+            "idempotency_key": "dup-1",
+            "family_name": "保戸島",
+            "given_name": "三郎",
+            "family_name_kana": "ほとじま",
+            "given_name_kana": "さぶろう",
+            "birth_date": "1940-02-29",
+            "channel": "counter",
+            "summary": "相談",
+            "risk": "normal",
+        },
+    )
+    assert response.status_code == 409
+    warning = response.content.decode().split('id="duplicate-warning"')[1].split("</section>")[0]
+    assert "保戸島 浜町" in warning and "健康推進課" in warning
+    assert "12-3" not in warning and "0972" not in warning
