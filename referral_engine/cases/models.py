@@ -566,7 +566,7 @@ class CommunitySlip(TimestampedModel):
     case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="slip")
     # The desk's triage (issue 17): a slip is in the desk's queue until its person is linked to a
     # registered one or confirmed as new.
-    triage = models.CharField(_("確認の結果"), max_length=10, choices=SlipTriage.choices, blank=True)
+    triage = models.CharField(_("確認の結果"), max_length=10, choices=SlipTriage.choices, blank=True, default="")
     triaged_at = models.DateTimeField(_("確認日時"), null=True, blank=True)
     triaged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -111,7 +111,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='communityslip',
             name='triage',
-            field=models.CharField(blank=True, choices=[('linked', '登録済みの本人に統合'), ('new', '新しい本人として確認')], max_length=10, verbose_name='確認の結果'),
+            field=models.CharField(blank=True, default='', choices=[('linked', '登録済みの本人に統合'), ('new', '新しい本人として確認')], max_length=10, verbose_name='確認の結果'),
         ),
         migrations.AddField(
             model_name='communityslip',
@@ -126,7 +126,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historicalcommunityslip',
             name='triage',
-            field=models.CharField(blank=True, choices=[('linked', '登録済みの本人に統合'), ('new', '新しい本人として確認')], max_length=10, verbose_name='確認の結果'),
+            field=models.CharField(blank=True, default='', choices=[('linked', '登録済みの本人に統合'), ('new', '新しい本人として確認')], max_length=10, verbose_name='確認の結果'),
         ),
         migrations.AddField(
             model_name='historicalcommunityslip',
