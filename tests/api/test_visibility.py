@@ -22,6 +22,7 @@ def _readable_urls(world) -> list[str]:
         "api-case-activities": world.case.pk,
         "api-case-consents": world.case.pk,
         "api-case-history": world.case.pk,
+        "api-case-watch-requests": world.case.pk,
         "api-referral": world.requested.pk,
         "api-referral-transitions": world.requested.pk,
     }
