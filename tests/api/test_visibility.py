@@ -43,6 +43,7 @@ def _readable_urls(world) -> list[str]:
         "api-case-consents": world.case.pk,
         "api-case-history": world.case.pk,
         "api-case-followups": world.case.pk,
+        "api-case-watch-requests": world.case.pk,
         "api-referral": world.requested.pk,
         "api-referral-transitions": world.requested.pk,
         # The disaster over kawakami: its checks carry name and address, never a flag or the case.
