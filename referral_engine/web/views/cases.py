@@ -469,7 +469,8 @@ def referral_record(request, referral_id: int):
 def referral_assign_post(request, referral_id: int):
     referral = selectors.referral_get_for_user(request.user, referral_id)
     form = ReferralAssignForm(request.POST, department_id=referral.to_department_id)
-    require(form.is_valid(), _("担当者を選び直してください。"))
+    if not form.is_valid():  # bad input is a 400 naming the field, not a 403 (issue 16)
+        raise InvalidInput(_("担当者を選び直してください。"), fields={k: list(v) for k, v in form.errors.items()})
     referral_assign(referral_id=referral.pk, actor=request.user, worker_id=form.cleaned_data["worker_id"])
     messages.success(request, _("担当者を割り当てました。"))
     return redirect(_case_url(referral.case_id) + f"#referral-{referral.pk}")
