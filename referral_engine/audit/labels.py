@@ -9,6 +9,7 @@ whatever the batch's size.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -85,6 +86,9 @@ RULES = {
 }
 
 
+_CODE_LIKE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
 def _choices(*enums: Any) -> dict[str, str]:
     found: dict[str, str] = {}
     for enum in enums:
@@ -100,10 +104,29 @@ def role_label(codes: str) -> str:
 class Labeller:
     """Codes → labels, reading the master data once (departments, districts, escalation rules)."""
 
+    # The master data is read on first use only: most timelines need none of it (query budgets).
+    @functools.cached_property
+    def departments(self) -> dict[str, str]:
+        return dict(Department.objects.values_list("code", "name_ja"))
+
+    @functools.cached_property
+    def districts(self) -> dict[str, str]:
+        return dict(District.objects.values_list("code", "name"))
+
+    @functools.cached_property
+    def rules(self) -> dict[str, str]:
+        return dict(EscalationPolicy.objects.values_list("rule", "name"))
+
+    @functools.cached_property
+    def stage_timers(self) -> dict[str, str]:
+        found = {}
+        for workflow in workflow_registry.all_workflows():
+            for timer in getattr(workflow, "timers", ()) or ():
+                department = self.departments.get(workflow.department_code, workflow.department_code)
+                found[workflow.timer_rule(timer)] = f"{department}: {timer.label_ja}"
+        return found
+
     def __init__(self) -> None:
-        self.departments = dict(Department.objects.values_list("code", "name_ja"))
-        self.districts = dict(District.objects.values_list("code", "name"))
-        self.rules = dict(EscalationPolicy.objects.values_list("rule", "name"))
         self.values = _choices(
             choices.CaseState,
             choices.ReferralState,
@@ -120,16 +143,11 @@ class Labeller:
         )
         self.transitions = self._transition_labels()
         self.stages: dict[str, str] = {}
-        self.stage_timers: dict[str, str] = {}
         for workflow in workflow_registry.all_workflows():
             for stage in getattr(workflow, "stages", ()):
                 code = getattr(stage, "code", None) or getattr(stage, "name", None)
                 if code:
                     self.stages.setdefault(str(code), str(workflow.stage_label(code)))
-            for timer in getattr(workflow, "timers", ()) or ():
-                self.stage_timers[workflow.timer_rule(timer)] = (
-                    f"{self.departments.get(workflow.department_code, workflow.department_code)}: {timer.label_ja}"
-                )
 
     @staticmethod
     def _transition_labels() -> dict[str, str]:
@@ -163,6 +181,8 @@ class Labeller:
         return "、".join(self.departments.get(c, c) for c in codes.split(",") if c)
 
     def rule(self, code: str) -> str:
+        if not code:
+            return ""
         if code in self.rules:
             return self.rules[code]
         if code in RULES:
@@ -177,15 +197,19 @@ class Labeller:
 
     def codes_in(self, text: str) -> str:
         """Department codes inside a text made by `str()` of a record (a consent's recipients)."""
+        if not re.search(r"[a-z]_[a-z]|shakyo", text):
+            return text
         return re.sub(r"[a-z][a-z_]+", lambda m: self.departments.get(m.group(0), m.group(0)), text)
 
     def value(self, code: Any) -> str:
         text = str(code)
+        if text in self.values:
+            return self.values[text]
+        if not _CODE_LIKE.match(text):  # free text or a number: nothing to look up
+            return text
         if text in self.departments:
             return self.departments[text]
-        if text in self.districts:
-            return self.districts[text]
-        return self.values.get(text, text)
+        return self.districts.get(text, text)
 
     def transition(self, name: str) -> str:
         return self.transitions.get(name) or self.values.get(name, name)

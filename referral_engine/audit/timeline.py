@@ -312,7 +312,11 @@ def _entries_from_pending(
             else:
                 old_text = resolver.display(model_field, old, label_lower=label_lower, row=row)
                 new_text = resolver.display(model_field, new, label_lower=label_lower, row=row)
-                if isinstance(model_field, models.ForeignKey):  # str() of a record may hold codes
+                if (
+                    isinstance(model_field, models.ForeignKey)
+                    and model_field.related_model._meta.model_name == "consent"
+                ):
+                    # A consent's name lists its recipients by department code.
                     old_text, new_text = labeller.codes_in(old_text), labeller.codes_in(new_text)
                 if model_field.name == "rule":  # an escalation's or a clock's rule code
                     old_text, new_text = labeller.rule(old_text) if old_text else "", labeller.rule(new_text)

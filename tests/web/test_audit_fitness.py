@@ -277,3 +277,28 @@ def test_the_case_history_csv_names_the_case_by_number_and_labels_the_record_and
     reasons = {r["理由"] for r in rows}
     assert any("たらい回し" in reason or "はざま" in reason for reason in reasons), reasons
     assert "つなぎ依頼: 庁内利用" in reasons
+
+
+def _text(html: str) -> str:
+    """What a person reads: no tags, no attributes (links and CSS classes may hold codes), no scripts."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_no_auditor_screen_shows_an_internal_code(users, busy_case):
+    auditor = _client(users["auditor"])
+    auditor.get("/audit/access-log/", {"department": "shakyo", "action": "view"})
+    found = []
+    for path in [
+        "/audit/",
+        "/audit/access-log/",
+        f"/audit/cases/{busy_case.pk}/",
+        f"/audit/users/{users['worker_longevity'].pk}/",
+        f"/audit/users/{users['worker_welfare'].pk}/",
+        "/audit/denied/",
+    ]:
+        response = auditor.get(path)
+        assert response.status_code == 200, path
+        text = _text(response.content.decode())
+        found += [(path, m.group(0), text[max(0, m.start() - 40) : m.end() + 40]) for m in CODE.finditer(text)]
+    assert found == [], "\n".join(map(repr, found))

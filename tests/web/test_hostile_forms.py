@@ -202,6 +202,21 @@ def _forms(world) -> dict:
             f"/consents/{world['consent'].pk}/withdraw/",
             lambda d, t: {"note": t[0]},
         ),
+        "lead_change": (
+            "chief_welfare",
+            f"/cases/{case.pk}/lead/",
+            lambda d, t: {"lead_department": t[0][:30] or "health_promotion", "lead_worker_id": t[1][:20]},
+        ),
+        "referral_assign": (
+            "chief_health",
+            f"/referrals/{health.pk}/assign/",
+            lambda d, t: {"worker_id": t[0][:20]},
+        ),
+        "notification_read": (
+            "worker_welfare",
+            "/notifications/read/",
+            lambda d, t: {"notification_id": t[0][:30]},
+        ),
         "slip": (
             "minsei_kawakami",
             "/slips/",
@@ -226,6 +241,9 @@ FORMS = [
     "referral_decline",
     "stage_record",
     "consent_withdraw",
+    "lead_change",
+    "referral_assign",
+    "notification_read",
     "slip",
 ]
 

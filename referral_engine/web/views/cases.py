@@ -581,7 +581,8 @@ def referral_assign_post(request, referral_id: int):
         form = ReferralAssignForm(
             request.POST, workers=selectors.department_workers_with_load(referral.to_department_id)
         )
-        require(form.is_valid(), _("担当者を選び直してください。"))
+        if not form.is_valid():  # bad input is a 400 naming the field, not a 403 (issue 16)
+            raise InvalidInput(_("担当者を選び直してください。"), fields={k: list(v) for k, v in form.errors.items()})
         worker_id = form.cleaned_data["worker_id"]
     try:
         referral_assign(referral_id=referral.pk, actor=request.user, worker_id=worker_id)
