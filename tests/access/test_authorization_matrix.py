@@ -115,8 +115,9 @@ REASSESSORS = {u for u in CASE_WRITERS if not u.startswith("desk_")}  # casework
 DESK = {"desk_welfare", "worker_welfare", "chief_welfare"}
 # A's household (A's person and the slip's person): managed by those who see A (or the slip's case) in
 # full; seen by whoever sees a case of a member.
-HOUSEHOLD_MANAGERS = FULL
-SEES_HOUSEHOLD = SEES_A | DESK
+# The shakyo reaches A's person through its own case N (issue 17), and a household through a member's case.
+HOUSEHOLD_MANAGERS = FULL | {"worker_shakyo", "chief_shakyo"}
+SEES_HOUSEHOLD = SEES_A | DESK | {"worker_shakyo", "chief_shakyo"}
 
 # Case N: the shakyo's own case for A's person, opened later with `person_id` (issue 17: the person
 # seen through a new case). Its whole view: the shakyo's staff and the desk supervisor.
@@ -175,13 +176,13 @@ ROUTES: dict[str, Route] = {
     "case_household_add": Route(
         "post",
         lambda w: f"/cases/{w['A'].pk}/household/",
-        case_rule(ok=302, who=HOUSEHOLD_MANAGERS),
+        case_rule(ok=302, who=FULL),  # through case A's page: the shakyo does not see A
         data=lambda w: {"person_id": w["slip"].case.person_id, "relation": "cohabitant", "reason": "同居の確認"},
     ),
     "case_household_remove": Route(
         "post",
         lambda w: f"/cases/{w['A'].pk}/household/remove/",
-        case_rule(ok=302, who=HOUSEHOLD_MANAGERS),
+        case_rule(ok=302, who=FULL),
         data=lambda w: {"person_id": w["slip"].case.person_id, "reason": "転出"},
     ),
     # Merging the slip's person into A's: a supervisor who sees a case of each (only the desk supervisor
@@ -930,10 +931,15 @@ def test_the_new_case_shows_its_readers_the_identity_and_ordinary_flags_only(wor
     case = client.get(f"/api/v1/cases/{n.pk}/").json()
     assert case["access"] == "full"
     assert case["person"]["family_name"] == "津久見" and case["person"]["address"] == "津久見市川上1-1"
-    assert case["person"]["flags"] == []
+    # The world's disaster put A's person on the evacuation-support register: an ordinary flag, shown
+    # with the identity; ひきこもり is 要配慮 and stays with A's readers.
+    assert case["person"]["flags"] == ["evacuation_support"]
     assert client.get(f"/api/v1/cases/{n.pk}/consents/").json()["results"] == []
     client.force_login(world["users"]["chief_welfare"])
-    assert client.get(f"/api/v1/cases/{n.pk}/").json()["person"]["flags"] == ["hikikomori"]
+    assert sorted(client.get(f"/api/v1/cases/{n.pk}/").json()["person"]["flags"]) == [
+        "evacuation_support",
+        "hikikomori",
+    ]
 
 
 CASE_SECRET = "ケース内容-PLUGH-0815"
