@@ -76,7 +76,8 @@ def test_plan_review_fires_for_a_plan_whose_referral_is_completed(plan_referral,
     assert evacuation_plan_reminders_send(actor=system, now=plan.review_remind_at - timedelta(minutes=1)) == 0
     assert evacuation_plan_reminders_send(actor=system, now=plan.review_remind_at + timedelta(minutes=1)) == 1
     told = Notification.objects.filter(kind="plan_review")
-    assert {n.recipient.username for n in told} == {"chief_bosai"}
+    # The supervisors and the referral's assigned worker (accepting assigned the accepting caseworker).
+    assert {n.recipient.username for n in told} == {"chief_bosai", "worker_bosai"}
     assert plan_referral.case.person.family_name not in told.first().title  # no name in mail
     assert evacuation_plan_reminders_send(actor=system, now=plan.review_remind_at + timedelta(days=2)) == 0
 

@@ -139,9 +139,10 @@ def _drive_every_journey_that_notifies(users, fresh, org) -> list[int]:
     for at in (timer.l1_at, timer.due_at, timer.l3_at):
         timers_sweep_due(now=at)
 
-    # A connector's slip.
+    # A connector's urgent slip (since the desk's queue, only an urgent one notifies: the supervisors).
     slip = slip_submit(
         actor=fresh(users["minsei_kawakami"]),
+        urgency="urgent",
         concern=SECRETS["slip_concern"],
         name=SECRETS["slip_name"],
         name_kana=SECRETS["slip_kana"],

@@ -33,12 +33,15 @@ class Page:
 # {worker} / {chief}: the demo caseworker / supervisor of the department with the most handoffs
 # both waiting and in progress at the small size, so that every list has rows at both sizes.
 PAGES = [
-    Page("case detail (web)", "/cases/{case}/", "worker_welfare", 25),
+    # 25 → 34 (2026-12-03): the case page gained the person edit form, reassessment, the household
+    # panel, follow-ups and the watch requests (issues 17-19), each a read or two; none grows with data.
+    Page("case detail (web)", "/cases/{case}/", "worker_welfare", 34),
     Page("inbox (web)", "/inbox/", "{worker}", 19),
     Page("dashboard, desk supervisor (web)", "/dashboard/", "chief_welfare", 24),
     Page("dashboard, department supervisor (web)", "/dashboard/", "{chief}", 24),
     Page("visible cases, department user (web)", "/cases/", "{worker}", 14),
-    Page("auditor case timeline (web)", "/audit/cases/{case}/", "auditor", 33),
+    # 33 → 37 (2026-12-03): labels for auditors (issue 16) and the person's view since the case opened (17).
+    Page("auditor case timeline (web)", "/audit/cases/{case}/", "auditor", 37),
     Page("cases (API)", "/api/v1/cases/", "{worker}", 13),
     Page("referral inbox (API)", "/api/v1/referrals/?inbox=true", "{worker}", 13),
     Page("escalations (API)", "/api/v1/escalations/", "chief_welfare", 12),
