@@ -121,7 +121,9 @@ def samples(open_case, users):
 
 
 def _path(route: str, samples: dict) -> str:
-    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(samples[m.group(1)]), route)
+    # Routes added later (disasters, watch requests, plans, follow-ups…) get an id nobody holds: a 404
+    # page is an answer too, and the query string is read before the view looks the object up.
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(samples.get(m.group(1), 999_999)), route)
 
 
 def _encode(query: dict[str, str]) -> str:
