@@ -23,6 +23,7 @@ from referral_engine.access import policy
 from referral_engine.accounts import tokens
 from referral_engine.accounts.models import ApiToken
 from referral_engine.api import auth
+from referral_engine.api import dashboard_serializers as ds
 from referral_engine.api import serializers as s
 from referral_engine.api import upkeep_serializers as us
 from referral_engine.api.pagination import ApiPagination
@@ -587,40 +588,40 @@ class EscalationListView(ApiListView):
     @extend_schema(
         operation_id="escalations_list",
         summary="Escalations I may see",
-        responses=responses({200: s.EscalationSerializer(many=True)}, 403, *READ),
+        responses=responses({200: ds.EscalationSerializer(many=True)}, 403, *READ),
         tags=["escalations"],
     )
     def get(self, request: Request) -> Response:
         _require_staff_or_auditor(request)
-        return self.paginated(timer_selectors.escalations_visible_to(request.user), s.EscalationSerializer)
+        return self.paginated(timer_selectors.escalations_visible_to(request.user), ds.EscalationSerializer)
 
 
 class EscalationAcknowledgeView(ApiView):
     @extend_schema(
         operation_id="escalation_acknowledge",
         summary="Acknowledge an escalation (supervisors)",
-        request=s.EscalationAcknowledgeSerializer,
-        responses=responses({200: s.EscalationSerializer}, 409, *WRITE),
+        request=ds.EscalationAcknowledgeSerializer,
+        responses=responses({200: ds.EscalationSerializer}, 409, *WRITE),
         tags=["escalations"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = _validated(s.EscalationAcknowledgeSerializer, request.data).validated_data
+        data = _validated(ds.EscalationAcknowledgeSerializer, request.data).validated_data
         escalation = timer_services.escalation_acknowledge(escalation_id=id, actor=request.user, note=data["note"])
-        return Response(s.EscalationSerializer(escalation, context={"request": request}).data)
+        return Response(ds.EscalationSerializer(escalation, context={"request": request}).data)
 
 
 class DashboardView(ApiView):
     @extend_schema(
         operation_id="dashboard_retrieve",
         summary="The supervisor dashboard (supervisors and auditors)",
-        responses=responses({200: s.DashboardSerializer}, 401, 403),
+        responses=responses({200: ds.DashboardSerializer}, 401, 403),
         tags=["escalations"],
     )
     def get(self, request: Request) -> Response:
         if not policy.can_view_dashboard(request.user):
             raise Forbidden(_("ダッシュボードは係長・班長と監査担当だけが見られます。"))
         data = timer_selectors.dashboard_data(user=request.user)
-        return Response(s.DashboardSerializer(data, context={"request": request}).data)
+        return Response(ds.DashboardSerializer(data, context={"request": request}).data)
 
 
 # --- Anything else under /api/ --------------------------------------------------------------------

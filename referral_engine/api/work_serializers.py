@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -16,6 +17,14 @@ from referral_engine.cases.choices import FollowUpState
 from referral_engine.cases.inputs import FollowUpInputs
 from referral_engine.cases.models import FollowUp
 from referral_engine.web.work_urls import FULL_LIST_URLS
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class UsernameField(serializers.SlugRelatedField):
+    """A user as their username (read only): typed for the schema, these serializers have no model."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="username", read_only=True, **kwargs)
 
 
 class FollowUpCreateSerializer(serializers.Serializer):
@@ -44,7 +53,7 @@ class FollowUpSerializer(serializers.ModelSerializer):
     those who see the whole case."""
 
     case_number = serializers.CharField(source="case.number", read_only=True)
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignee = UsernameField()
     assignee_name = serializers.CharField(source="assignee.display_name", read_only=True)
     department = code_of()
     state = serializers.ChoiceField(choices=FollowUpState.choices, read_only=True)
@@ -105,7 +114,7 @@ class WorkCaseSerializer(serializers.Serializer):
     risk = serializers.CharField()
     is_gap = serializers.BooleanField()
     lead_department = code_of()
-    lead_worker = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    lead_worker = UsernameField(allow_null=True)
     last_touched_at = serializers.DateTimeField()
     stall_due_at = serializers.DateTimeField(allow_null=True)
 
@@ -121,8 +130,8 @@ class WorkReferralSerializer(serializers.Serializer):
     urgent = serializers.BooleanField()
     due_at = serializers.DateTimeField(allow_null=True)
     stage_due_at = serializers.DateTimeField(allow_null=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    assigned_worker = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    requested_by = UsernameField()
+    assigned_worker = UsernameField(allow_null=True)
     response_reason = serializers.CharField()
     updated_at = serializers.DateTimeField()
 

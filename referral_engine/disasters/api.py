@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -135,7 +136,7 @@ class DisasterBoardView(ApiView):
     @extend_schema(
         operation_id="disasters_board",
         summary="Counts per district and status (the unconfirmed first)",
-        responses=responses({200: serializers.DictField()}, *READ),
+        responses=responses({200: OpenApiTypes.OBJECT}, *READ),
         tags=["disasters"],
     )
     def get(self, request: Request, id: int) -> Response:

@@ -290,6 +290,14 @@ SPECTACULAR_SETTINGS = {
         "CaseStateEnum": "referral_engine.cases.choices.CaseState",
         "ReferralStateEnum": "referral_engine.cases.choices.ReferralState",
         "EscalationStateEnum": ["open", "acknowledged", "resolved"],
+        "DisasterKindEnum": "referral_engine.disasters.models.DisasterKind",
+        "ActivityKindEnum": "referral_engine.cases.choices.ActivityKind",
+        "SafetyCheckStatusEnum": "referral_engine.disasters.models.CheckStatus",
+        "FollowUpStateEnum": "referral_engine.cases.choices.FollowUpState",
+        "WatchStateEnum": "referral_engine.cases.choices.WatchState",
+        "WatchOutcomeEnum": "referral_engine.cases.choices.WatchOutcome",
+        "SlipUrgencyEnum": "referral_engine.cases.choices.SlipUrgency",
+        "SlipStatusEnum": "referral_engine.cases.choices.SlipStatus",
     },
 }
 

@@ -19,9 +19,7 @@ def navigation(request):
             "reports": policy.can_view_reports(user),
             "audit": policy.can_audit(user),
             "slips": policy.can_submit_slip(user),
-            # Without a query (every page renders it): staff, auditors and admins; connectors too — their
-            # page says when no event covers their district.
-            "disaster": p.is_staff_member or p.is_auditor or p.is_admin or p.is_connector,
+            "disaster": policy.can_see_disaster_menu(user),
             "slip_queue": policy.can_triage_slips(user),
             "admin": user.is_staff and policy.can_manage_master_data(user),
             "api_docs": policy.can_read_api_docs(user),

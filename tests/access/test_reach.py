@@ -323,7 +323,10 @@ def test_reach_equals_the_per_object_answers(users, fresh, history):
                     pass
             cases = list(Case.objects.order_by("pk"))
             referrals = list(Referral.objects.select_related("case").order_by("pk"))
-            escalations = _escalate_everything()
+            _escalate_everything()
+            # Every escalation, those the steps fired themselves included (a runaround, since issue 18
+            # one that はざま's clearing resolved).
+            escalations = list(Escalation.objects.select_related("case").order_by("pk"))
             assert cases
             for username in users:
                 user = fresh(users[username])

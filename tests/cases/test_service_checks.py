@@ -39,11 +39,10 @@ USE_CASES = {
     "reassessment",
     "merge",
     "households",
+    "followups",
+    "watch",
+    "evacuation_plans",
 }
-
-USE_CASES = {"intake", "persons", "referrals", "case_state", "records", "slips", "followups"}
-
-USE_CASES = {"intake", "persons", "referrals", "case_state", "records", "slips", "watch", "evacuation_plans"}
 BUILDING_BLOCKS = {"guards", "departments", "changes"}  # called by the services only, after their checks
 
 

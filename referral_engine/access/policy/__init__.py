@@ -65,10 +65,12 @@ from referral_engine.access.policy.decisions import (
     can_work_referral,
     case_view_level,
     stage_is_final,
+    supervises_referral,
     watch_is_live,
 )
 from referral_engine.access.policy.disasters import (
     can_open_disaster,
+    can_see_disaster_menu,
     can_update_safety_check,
     can_view_disaster,
     disaster_district_reach,
@@ -125,6 +127,7 @@ __all__ = [
     "ViewLevel",
     "can_acknowledge_escalation",
     "can_open_disaster",
+    "can_see_disaster_menu",
     "can_update_safety_check",
     "can_view_disaster",
     "disaster_district_reach",
@@ -190,6 +193,8 @@ __all__ = [
     "referrals_reach",
     "report_scope",
     "stage_is_final",
+    "supervises_referral",
+    "supervises_referral",
     # 見守り依頼 and 個別避難計画 (issue 19)
     "EVACUATION_PLAN_DEPARTMENT",
     "can_view_evacuation_plans",

@@ -336,3 +336,10 @@ def can_repair_records(user: Any) -> bool:
     """An audited correction of stored values no client may send any more (a date outside the years,
     issue 16): the admin or the system principal (`manage.py repair_out_of_range_dates`)."""
     return can_manage_master_data(user) or principal(user).is_system
+
+
+def supervises_referral(user: Any, referral: Any) -> bool:
+    """A supervisor of the receiving department (or the desk supervisor): accepting a referral leaves
+    its assignment to them, to share the work out (DESIGN §11.3)."""
+    p = principal(user)
+    return referral.to_department_id in p.supervisor_department_ids or p.is_desk_supervisor

@@ -49,6 +49,13 @@ def can_open_disaster(user: Any) -> bool:
     return p.is_supervisor and DISASTER_DEPARTMENT_CODE in p.department_codes
 
 
+def can_see_disaster_menu(user: Any) -> bool:
+    """The menu's 安否確認 link, without a query (every page renders it): staff, auditors, admins and
+    connectors; the page itself tells a connector when no open event covers their district."""
+    p = principal(user)
+    return p.is_staff_member or p.is_auditor or p.is_admin or p.is_connector
+
+
 def disaster_district_reach(user: Any, disaster: Any) -> frozenset[int] | None:
     """The districts of `disaster` whose checks `user` may see: None for every district, an empty set
     for none."""

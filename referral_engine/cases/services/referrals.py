@@ -274,8 +274,7 @@ def _accept_assignee(referral: Referral, actor: User, assign_to: Any) -> User | 
         if not policy.can_assign(actor, referral, worker):
             raise Forbidden(_("ほかの職員を担当者に指定できるのは依頼先の係長・班長です。"))
         return worker
-    p = policy.principal(actor)
-    if referral.to_department_id in p.supervisor_department_ids or p.is_desk_supervisor:
+    if policy.supervises_referral(actor, referral):
         return referral.assigned_worker
     return actor
 
