@@ -10,8 +10,8 @@ so the field-level diff needs no second read and no model instances. What follow
 those rows (the same rules as before: a no-op row is left out, the person's changes from
 `policy.person_history_since` on and only what `policy.person_view` lets the reader see) and a
 fixed handful of small reads: the users named (once, whether as the author of a row or as a value in
-it), the departments, and one per other kind of object whose values appear in a change (persons,
-districts, consents…) — none per history model, none per row.
+it), the departments and districts together, and one per other kind of object whose values appear
+in a change (persons other than the case's own, consents, referrals…) — none per history model, none per row.
 
 The entries are `timeline.Entry` objects, the same as `user_changes` gives (tests/audit/
 test_history_read.py compares them with the reader this replaced, kept as the oracle).
@@ -26,6 +26,7 @@ from typing import Any
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import connection, models
+from django.db.models import Value
 from django.utils import timezone
 
 from referral_engine.access import policy
@@ -318,18 +319,25 @@ _STR_RELATED = {
 
 
 class _CaseResolver(_Resolver):
-    """`timeline._Resolver` with the users and departments read once for the whole history, the
+    """`timeline._Resolver` with the users read once for the whole history, the departments and
     districts (few) all at once for the values and the labels alike, the case's own person taken
     from the case (the selectors read it with the case), and what an object's name needs read with
     it (a referral is named by its case and department)."""
 
-    def resolve_from(self, *, users: dict[int, Any], departments: list[Any], person: Any, labeller: Labeller) -> None:
+    def resolve_from(
+        self, *, users: dict[int, Any], places: dict[type, list[tuple]], person: Any, labeller: Labeller
+    ) -> None:
+        """`places`: (id, code, name) of every department and district (`_places`)."""
         user_model = get_user_model()
-        self.department_by_code = {d.code: d.name_ja for d in departments}
-        self.department_code_by_id = {d.pk: d.code for d in departments}
-        self.found[Department] = {d.pk: d.name_ja for d in departments}
+        departments, districts = places[Department], places[District]
+        self.department_by_code = {code: name for _pk, code, name in departments}
+        self.department_code_by_id = {pk: code for pk, code, _name in departments}
+        self.found[Department] = {pk: name for pk, _code, name in departments}  # str(department)
+        self.found[District] = {pk: name for pk, _code, name in districts}  # str(district)
+        labeller.__dict__["departments"] = self.department_by_code  # what Labeller would read
+        labeller.__dict__["districts"] = {code: name for _pk, code, name in districts}
         for model, pks in self.wanted.items():
-            if model is Department:
+            if model is Department or model is District:
                 continue
             if model is user_model:
                 self.found[model] = {pk: _user_label(users[pk]) for pk in pks if pk in users}
@@ -337,15 +345,21 @@ class _CaseResolver(_Resolver):
             if person is not None and model is type(person) and pks <= {person.pk}:
                 self.found[model] = {person.pk: str(person)}
                 continue
-            if model is District:
-                districts = list(District.objects.all())
-                self.found[model] = {d.pk: str(d) for d in districts}
-                labeller.__dict__["districts"] = {d.code: d.name for d in districts}
-                continue
             qs = model._default_manager.filter(pk__in=pks)
             if related := _STR_RELATED.get(model._meta.label_lower):
                 qs = qs.select_related(*related)
             self.found[model] = {o.pk: str(o) for o in qs}
+
+
+def _places() -> dict[type, list[tuple]]:
+    """Every department and district, (id, code, name), in one statement: both are a few dozen rows,
+    and nearly every history names both (an intake's departments, the person's district)."""
+    departments = Department.objects.annotate(place_kind=Value(0)).values_list("place_kind", "id", "code", "name_ja")
+    districts = District.objects.annotate(place_kind=Value(1)).values_list("place_kind", "id", "code", "name")
+    found: dict[type, list[tuple]] = {Department: [], District: []}
+    for kind, pk, code, name in departments.union(districts, all=True):
+        found[Department if kind == 0 else District].append((pk, code, name))
+    return found
 
 
 # --- Public -------------------------------------------------------------------------------------
@@ -394,10 +408,8 @@ def case_history(*, case: Any, reader: Any) -> list[Entry]:
     user_ids |= {record[6] for _pos, record in events}
     user_ids.discard(None)
     users = {u.pk: u for u in user_model._default_manager.filter(pk__in=user_ids)} if user_ids else {}
-    departments = list(Department.objects.only("id", "code", "name_ja"))
     labeller = Labeller()
-    labeller.__dict__["departments"] = {d.code: d.name_ja for d in departments}  # read above
-    resolver.resolve_from(users=users, departments=departments, person=getattr(case, "person", None), labeller=labeller)
+    resolver.resolve_from(users=users, places=_places(), person=getattr(case, "person", None), labeller=labeller)
     numbers = {case.pk: case.number, 0: case.number}  # the person's rows carry no case id: key 0
 
     placed = list(
