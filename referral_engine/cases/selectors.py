@@ -20,7 +20,7 @@ from referral_engine.accounts.models import User
 from referral_engine.accounts.roles import Role
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record, access_log_search
-from referral_engine.cases import normalize
+from referral_engine.cases import normalize, search
 from referral_engine.cases.choices import (
     OPEN_REFERRAL_STATES,
     CaseState,
@@ -94,11 +94,9 @@ def cases_filter(
     elif stalled is False:
         qs = qs.exclude(stall_due_at__lte=timezone.now())
     if q:
-        kana = normalize.kana_key(q)
-        name = normalize.name_key(q)
-        qs = qs.filter(
-            Q(number__iexact=q.strip()) | Q(person__kana_key__startswith=kana) | Q(person__name_key__startswith=name)
-        )
+        # Any part of the number or of the names (cases.search); at least two characters, like the
+        # person search (InvalidInput otherwise).
+        qs = search.cases_matching(qs, search_query(q))
     return qs
 
 
