@@ -85,11 +85,18 @@ def cases_matching(qs: QuerySet[Any], query: str) -> QuerySet[Any]:
 def names_matching(qs: QuerySet[Any], query: str, *, prefix: str = "") -> QuerySet[Any]:
     """`qs` narrowed to rows whose person (`prefix`: the path to it, "" for persons themselves) has
     the query in the kana or the kanji name key, both sides normalised alike."""
+    qs, condition = name_condition(qs, query, prefix=prefix)
+    return qs.filter(condition)
+
+
+def name_condition(qs: QuerySet[Any], query: str, *, prefix: str = "") -> tuple[QuerySet[Any], Q]:
+    """(`qs` with the name-grams alias it needs, the condition) for `names_matching`, to be combined
+    with other conditions (the person search's phone number)."""
     kana = normalize.kana_key(query)
     name = normalize.name_key(query)
     keys = [(key, f"{prefix}{field}") for key, field in ((kana, "kana_key"), (name, "name_key")) if key]
     if not keys:
-        return qs.none()
+        return qs, Q(pk__in=[])
     postgres = connections[qs.db].vendor == "postgresql"
     if postgres:
         qs = qs.alias(_name_grams=NameGrams(F(f"{prefix}kana_key"), F(f"{prefix}name_key")))
@@ -100,4 +107,4 @@ def names_matching(qs: QuerySet[Any], query: str, *, prefix: str = "") -> QueryS
             condition |= Q(_name_grams__contains=ngrams(key, NAME_GRAM), **{f"{field}__contains": key})
         else:
             condition |= Q(**{f"{field}__contains": key})
-    return qs.filter(condition)
+    return qs, condition

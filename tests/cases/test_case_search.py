@@ -208,3 +208,13 @@ def test_the_planner_picks_the_name_index_for_a_two_character_query_on_a_town_si
     assert [p.given_name for p in qs] == ["トミ"]
     # A part common to a tenth of the town: still found in full (the index or not, the answer is the same).
     assert names_matching(Person.objects.all(), "ミチ").count() == 1600
+
+
+def test_the_intake_person_search_matches_any_part_too_and_keeps_its_minimal_fields(users, cases):
+    """Issue 17's person search, with the same matching: a given name alone finds the person; what a
+    candidate shows, the limit and the throttle are unchanged (tests/cases/test_person_search.py)."""
+    hits = _client(users["desk_welfare"]).get("/api/v1/persons/", {"q": "フミコ"}).json()
+    assert [h["kana"] for h in hits] == ["タカハシ フミコ"]
+    assert set(hits[0]) == {"id", "name", "kana", "birth_date", "district", "town", "open_case_at"}
+    hits = _client(users["desk_welfare"]).get("/api/v1/persons/", {"q": "高橋"}).json()
+    assert [h["name"] for h in hits] == ["髙橋 富美子"]
