@@ -72,13 +72,14 @@ def cases_matching(qs: QuerySet[Any], query: str) -> QuerySet[Any]:
     number = number_query(query)
     if number is None:
         return names_matching(qs, query, prefix="person__")
-    condition = Q(number__contains=number)
-    if postgres and len(number) >= NUMBER_GRAM:
-        qs = qs.alias(_number_grams=NumberGrams(F("number")))
-        condition &= Q(_number_grams__contains=ngrams(number, NUMBER_GRAM))
     canonical = canonical_number(number)
-    if canonical and canonical != number:
-        condition |= Q(number=canonical)
+    exact = Q(number=canonical) if canonical and canonical != number else Q(pk__in=[])
+    condition = Q(number__contains=number) | exact
+    if postgres and len(number) >= NUMBER_GRAM:
+        # (trigrams AND LIKE) OR exact, written as (trigrams OR exact) AND (LIKE OR exact): the index
+        # conditions stay out of the per-row filter (see name_condition).
+        qs = qs.alias(_number_grams=NumberGrams(F("number")))
+        condition = (Q(_number_grams__contains=ngrams(number, NUMBER_GRAM)) | exact) & condition
     return qs.filter(condition)
 
 
@@ -102,9 +103,14 @@ def name_condition(qs: QuerySet[Any], query: str, *, prefix: str = "") -> tuple[
         qs = qs.alias(_name_grams=NameGrams(F(f"{prefix}kana_key"), F(f"{prefix}name_key")))
     condition = Q()
     for key, field in keys:
-        if postgres and len(key) >= NAME_GRAM:
-            # The index answers the bigrams; LIKE checks that they are in this order, in this key.
-            condition |= Q(_name_grams__contains=ngrams(key, NAME_GRAM), **{f"{field}__contains": key})
-        else:
-            condition |= Q(**{f"{field}__contains": key})
+        condition |= Q(**{f"{field}__contains": key})
+    if postgres and all(len(key) >= NAME_GRAM for key, _field in keys):
+        # What the index answers, ANDed as a term of its own: a key that contains the query holds all
+        # its bigrams, so this changes no answer; the planner takes it as the bitmap scan's condition
+        # (exact for `@>`: no recheck) and LIKE as the filter. Written inside each OR arm instead, the
+        # filter would compute re_name_grams() again for every row found (~50 µs each).
+        grams = Q()
+        for key, _field in keys:
+            grams |= Q(_name_grams__contains=ngrams(key, NAME_GRAM))
+        condition = grams & condition
     return qs, condition
