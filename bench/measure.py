@@ -39,6 +39,8 @@ PEER_OPS = int(os.environ.get("BENCH_PEER_OPS", "320"))
 PEER_CLIENTS = 4
 RSS_REQUESTS = 10_000
 DUE = int(os.environ.get("BENCH_DUE", "10000"))
+# Only these pages (names as in page_targets), and nothing else: a re-measure on an existing database.
+ONLY_PAGES = {p.strip() for p in os.environ.get("BENCH_ONLY_PAGES", "").split(",") if p.strip()}
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
 
@@ -682,9 +684,18 @@ def main() -> None:
 
     env = dict(os.environ)
     results: dict[str, Any] = {"size": args.size}
-    targets = page_targets()
+    targets = [t for t in page_targets() if not ONLY_PAGES or t["name"] in ONLY_PAGES]
     in_process = pages_in_process(targets)
     results["in_process"] = in_process["pages"]
+    if ONLY_PAGES:  # e.g. BENCH_ONLY_PAGES=search: those pages in process and through gunicorn, nothing else
+        results["explain"] = explains(in_process["slow_queries"], work_dir, args.size)
+        sessions = sessions_for({t["user"] for t in targets})
+        with Gunicorn(args.port, work_dir) as server:
+            results["gunicorn"] = pages_http(targets, sessions, args.port, [0])
+            results["rss_mb"] = server.peak_rss_mb()
+        out_path.write_text(json.dumps(results, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+        log(f"results in {out_path}")
+        return
     results["sweep_idle"] = sweep_idle()
     results["report"] = report_timing()
     results["disaster"] = disaster_timing()

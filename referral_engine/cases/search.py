@@ -1,4 +1,4 @@
-"""Search by any part of a person's names or of a case number (issue 18, item 6; docs/search.md).
+"""Search by any part of a person's names or of a case number (issue 18, item 6; docs/work.md, "Search").
 
 A query with a digit is a case number: any part of it (`000004` finds R8-000004, so does `8-0000`),
 after NFKC (full-width digits) and upper case; `R8-4` is also read as the number it abbreviates

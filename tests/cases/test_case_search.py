@@ -1,7 +1,7 @@
 """The case list search (issue 18, item 6; DESIGN §11.3): any part of the family and given names in
 kana or kanji, normalised as the intake's duplicate check, and any part of the case number — within the
 cases the user may see, logged as a search, two characters at least. On PostgreSQL the GIN indexes of
-migration cases/0008 answer it (docs/search.md)."""
+migration cases/0008 answer it (docs/work.md, "Search")."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ SQL functions and two expression indexes:
 - `person_name_grams_idx`: GIN over `re_name_grams(kana_key, name_key)` on persons;
 - `case_number_grams_idx`: GIN over `re_ngrams(number, 3)` on cases.
 
-Why not pg_trgm (docs/search.md): a trigram index cannot answer a two-character query (トミ, 花子,
+Why not pg_trgm (docs/work.md, "Search"): a trigram index cannot answer a two-character query (トミ, 花子,
 山田: most Japanese name parts), and what it makes of kana and kanji depends on the database's
 LC_CTYPE (with the C locale multibyte characters are not word characters and are dropped). Bigrams
 answer a two-character query with one index entry, whatever the locale, and need no extension.
@@ -33,9 +33,9 @@ AS $$ SELECT ARRAY(
 """
 
 # fastupdate off: with GIN's pending list on, every search reads the whole list (up to 4 MB) until a
-# vacuum merges it — measured on the 20,000-case bench: 191 pages and 8-27 ms per index scan after the
-# bench's intakes, 0.1 ms once merged. An intake writes one person and one case: about 20 keys
-# inserted directly is cheap.
+# vacuum merges it. Measured on the 20,000-case bench database: 188 pending pages when the search was
+# measured, 8-27 ms per index scan; 0.1 ms once merged (gin_clean_pending_list). An intake writes one
+# person and one case: about 20 keys inserted directly is cheap.
 INDEXES = [
     "CREATE INDEX CONCURRENTLY IF NOT EXISTS person_name_grams_idx "
     "ON cases_person USING gin (re_name_grams(kana_key, name_key)) WITH (fastupdate = off)",
