@@ -1,6 +1,6 @@
 """Search by any part of a person's names or of a case number (issue 18, item 6; docs/work.md, "Search").
 
-A query with a digit is a case number: any part of it (`000004` finds R8-000004, so does `8-0000`),
+A query of ASCII letters, digits and hyphens with at least one digit is a case number: any part of it (`000004` finds R8-000004, so does `8-0000`),
 after NFKC (full-width digits) and upper case; `R8-4` is also read as the number it abbreviates
 (R8-000004, the format of `cases.numbering.case_number_format`). Anything else is a name: any part of the family and
 given names in kana or in kanji, normalised as intake's duplicate check (`cases.normalize`: full and
@@ -28,7 +28,7 @@ MIN_LENGTH = 2  # as the person search (cases.inputs.search_query)
 NAME_GRAM = 2  # re_name_grams: bigrams
 NUMBER_GRAM = 3  # case_number_grams_idx: re_ngrams(number, 3)
 
-_DIGIT = re.compile(r"\d")
+_NUMBER_LIKE = re.compile(r"[0-9A-Z-]*[0-9][0-9A-Z-]*")
 _SPACES = re.compile(r"\s+")
 _SHORT_NUMBER = re.compile(r"R(?P<year>\d{1,2})-(?P<seq>\d{1,6})")
 
@@ -53,9 +53,10 @@ class NumberGrams(Func):
 
 
 def number_query(query: str) -> str | None:
-    """The case-number form of a query, or None when it is a name (no digit)."""
+    """The case-number form of a query (ASCII letters, digits and hyphens, at least one digit), or None
+    when it is a name."""
     text = _SPACES.sub("", unicodedata.normalize("NFKC", query or "")).upper()
-    return text if _DIGIT.search(text) else None
+    return text if _NUMBER_LIKE.fullmatch(text) else None
 
 
 def canonical_number(text: str) -> str | None:

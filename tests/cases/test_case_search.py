@@ -67,6 +67,7 @@ def test_the_query_helpers():
     assert number_query("０００００４") == "000004"
     assert number_query("r8 - 4") == "R8-4"
     assert number_query("トミ") is None
+    assert number_query("つくみ はなこ1") is None  # a name with a digit (the fixtures' names) is a name
     assert canonical_number("R8-4") == "R8-000004"
     assert canonical_number("R8-000004") == "R8-000004"
     assert canonical_number("000004") is None and canonical_number("R8-0") is None
