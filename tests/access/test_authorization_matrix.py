@@ -302,6 +302,9 @@ ROUTES: dict[str, Route] = {
     ),
     "notifications": Route("get", lambda w: "/notifications/", role_rule(ok=200, who=set(USERS))),
     "notification_read": Route("post", lambda w: "/notifications/read/", role_rule(ok=302, who=set(USERS))),
+    # Everyone's own settings (mail, date style) and the help page (issue 18, items 7 and 8).
+    "account_settings": Route("get", lambda w: "/accounts/settings/", role_rule(ok=200, who=set(USERS))),
+    "help": Route("get", lambda w: "/help/", role_rule(ok=200, who=set(USERS))),
     # Everyone's own account: the password page and their API tokens (a token id not theirs changes nothing).
     "account_password": Route("get", lambda w: "/accounts/password/", role_rule(ok=200, who=set(USERS))),
     "account_tokens": Route("get", lambda w: "/accounts/tokens/", role_rule(ok=200, who=set(USERS))),
