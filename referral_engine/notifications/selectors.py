@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
+from referral_engine.errors import NotFound
 from referral_engine.notifications.models import Notification
 
 
@@ -24,3 +25,11 @@ def notifications_unread_count(user: Any) -> int:
     if user is None or not getattr(user, "is_authenticated", False):
         return 0
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+
+
+def notification_get_for_user(user: Any, notification_id: int) -> Notification:
+    """One of the user's own notifications; anyone else's is a `NotFound`, like a missing one."""
+    found = notifications_for(user).filter(pk=notification_id).first()
+    if found is None:
+        raise NotFound()
+    return found
