@@ -380,7 +380,7 @@ def case_transition_post(request, case_id: int):
         return redirect(_case_url(case_id) + "#state")
     except (IllegalTransition, Conflict) as exc:
         return error_page(request, exc, back_url=_case_url(case_id), labels=_case_labels())
-    messages.success(request, _("「%(a)s」を実行しました。") % {"a": labels.case_action(name).label})
+    messages.success(request, labels.case_done_message(name))
     return redirect(_case_url(case_id) + "#state")
 
 
@@ -551,7 +551,7 @@ def referral_transition_post(request, referral_id: int):
         if workflow:
             all_labels.update({i.name: i.label for i in workflow.transition_infos()})
         return error_page(request, exc, back_url=back, labels=all_labels)
-    messages.success(request, _("「%(a)s」を実行しました。") % {"a": labels.referral_action(name, workflow).label})
+    messages.success(request, labels.referral_done_message(name, department=referral.to_department, workflow=workflow))
     return redirect_next(request, back + f"#referral-{referral.pk}")
 
 
