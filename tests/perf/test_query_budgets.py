@@ -40,6 +40,10 @@ PAGES = [
     Page("dashboard, desk supervisor (web)", "/dashboard/", "chief_welfare", 24),
     Page("dashboard, department supervisor (web)", "/dashboard/", "{chief}", 24),
     Page("visible cases, department user (web)", "/cases/", "{worker}", 14),
+    # The search (issue 18, item 6): the list's queries plus the access-log row of the search.
+    Page("search by name part (web)", "/cases/?q=%E3%83%8A%E3%82%AB", "chief_welfare", 15),
+    Page("search by number part (web)", "/cases/?q=0000", "{worker}", 15),
+    Page("search by name part (API)", "/api/v1/cases/?q=%E3%81%AA%E3%81%8B", "chief_welfare", 13),
     # 33 → 37 (2026-12-03): labels for auditors (issue 16) and the person's view since the case opened (17).
     # 37 → 21 (issue 23): the history from one statement (audit/history_read.py); 19 measured.
     Page("auditor case timeline (web)", "/audit/cases/{case}/", "auditor", 21),
