@@ -12,11 +12,13 @@ def _redis_db_per_xdist_worker() -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     url = os.environ.get("REDIS_URL", "")
     match = re.fullmatch(r"(redis://[^/]+)(?:/(\d+))?", url)
-    if not worker.startswith("gw") or not match:
+    # A Celery worker a test starts inherits both variables: its REDIS_URL is already the worker's own.
+    if not worker.startswith("gw") or not match or os.environ.get("REDIS_URL_OF_XDIST_WORKER") == worker:
         return
     index = int(worker[2:])
     base = int(match.group(2) or 0)
     os.environ["REDIS_URL"] = f"{match.group(1)}/{(base - index) % 16}"
+    os.environ["REDIS_URL_OF_XDIST_WORKER"] = worker
 
 
 _redis_db_per_xdist_worker()
