@@ -37,6 +37,24 @@ def case_perms(user: Any, case: Case) -> frozenset[str]:
     return cache[case.pk]
 
 
+def case_perms_granted(
+    user: Any, case: Case, groups: dict[int, set[str]], users: dict[int, set[str]], granted_at: Any
+) -> None:
+    """What `case_perms` would read back for a case whose rows were all written just now
+    (`grants.case_grants_create`: `groups`/`users` are its owners and codenames, every group row made
+    at `granted_at`), put in the user's cache instead of read: the same reach as `Principal.group_reach`
+    (a membership-scoped group counts from the membership's start) plus the user's own rows."""
+    p = principal(user)
+    if p.user_id is None:
+        return
+    scoped = dict(p.group_since)
+    codes: set[str] = set(users.get(p.user_id, ()))
+    for group_id, granted in groups.items():
+        if group_id in p.group_ids and (group_id not in scoped or granted_at >= scoped[group_id]):
+            codes |= granted
+    user_cache(user, CASE_PERMS_CACHE)[case.pk] = frozenset(codes)
+
+
 def referral_perms(user: Any, referral: Referral) -> frozenset[str]:
     p = principal(user)
     if p.user_id is None:
