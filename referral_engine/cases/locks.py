@@ -2,22 +2,26 @@
 inside `transaction.atomic()`, so concurrent accepts serialise and the loser re-reads the new state.
 (On SQLite select_for_update is a no-op; IMMEDIATE transactions serialise writers instead.)"""
 
+from typing import Any
+
 from django.db.models import OuterRef, Subquery
 
 from referral_engine.cases.models import Case, HouseholdMember, Person, Referral
 
 
-def case_for_update(case_id: int) -> Case:
+def case_for_update(case_id: int, columns: dict[str, Any] | None = None) -> Case:
     """The case locked (its row only), with what the services and the case's response read of it
     in the same statement: its person with their district, its departments and lead worker, and
-    whether the person belongs to a household (most do not: then the response need not ask)."""
+    whether the person belongs to a household (most do not: then the response need not ask).
+    `columns`: more to read with it (the policy's `case_perms_columns`)."""
     case = (
         Case.objects.select_for_update(of=("self",))
         .select_related("person__district", "intake_department", "lead_department", "lead_worker")
         .annotate(
             person_household_id=Subquery(
                 HouseholdMember.objects.filter(person_id=OuterRef("person_id")).values("household_id")[:1]
-            )
+            ),
+            **(columns or {}),
         )
         .get(pk=case_id)
     )

@@ -22,10 +22,10 @@ from tests.api.conftest import PERSON
 # permissions), a new person's household known to be none, the window from the policy's memberships.
 INTAKE_WITH_REFERRAL_CAP = 24
 INTAKE_CAP = 15
-# Issue 23: the person's district and whether they have a household (issue 17's read) come with the
-# case's lock (14 → 12): the token, BEGIN, the lock, membership, the case's permissions, the clock's
-# lock, the clock and the case updated with their history rows, the event, COMMIT.
-TRANSITION_CAP = 12
+# Issue 23: the person's district, whether they have a household (issue 17's read) and the actor's
+# permissions on the case come with the case's lock (14 → 11): the token, BEGIN, membership, the
+# lock, the clock's lock, the clock and the case updated with their history rows, the event, COMMIT.
+TRANSITION_CAP = 11
 # +1 (issue 17): the case's history shows its person's changes from the case's opening on when the
 # case was opened for an existing person, so it reads whether the case is the person's first.
 HISTORY_CAP = 20

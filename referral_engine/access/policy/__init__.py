@@ -77,6 +77,8 @@ from referral_engine.access.policy.disasters import (
 )
 from referral_engine.access.policy.object_permissions import (
     case_perms,
+    case_perms_columns,
+    case_perms_from_columns,
     case_perms_granted,
     cases_perms_prefetch,
     referral_perms,
@@ -167,6 +169,8 @@ __all__ = [
     "can_work_referral",
     "case_consents_q",
     "case_perms",
+    "case_perms_columns",
+    "case_perms_from_columns",
     "case_perms_granted",
     "case_person_flags",
     "case_person_sees_field",
