@@ -18,6 +18,15 @@ multiproc_dir = os.environ.setdefault(
     "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"referral-engine-prometheus-{os.getpid()}")
 )
 
+# Workers (issue 23, docs/benchmarks.md "Issue 23: the writes and the request cycle"): sync workers
+# unless GUNICORN_WORKER_CLASS says `gthread` (then GUNICORN_THREADS threads each, and DATABASE_POOL=true
+# so the threads share a psycopg pool per process). The count is the command line's `--workers`
+# (compose: WEB_CONCURRENCY). Measured on 2 shared cores at load average 15–27: 2 or 4 sync workers
+# and 2 gthread workers of 4 threads (with and without the pool) were within the noise of each other
+# (4–6 writes/s each under that load), so the simpler sync worker stays the default.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+
 accesslog = None
 _formatter = (
     "referral_engine.observability.logs.TextFormatter"

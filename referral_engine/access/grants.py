@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from django.db import transaction
@@ -164,6 +165,56 @@ def case_grants_sync(*, case: Any, renew: Iterable[Any] = ()) -> None:
         ReferralGroupObjectPermission.objects.filter(content_object__in=kept_on_referrals, group_id__in=renewed).update(
             granted_at=now
         )
+
+
+def case_grants_create(*, case: Any, referrals: Sequence[Any] = ()) -> tuple[DesiredGrants, datetime]:
+    """The grants of a case, and of its referrals, that were all inserted in this transaction (an
+    intake): no row of theirs can exist yet, so the rows `case_grants_sync` would reconcile to are
+    written as they are, one INSERT per table that gets rows, with no read and no savepoint (the
+    intake's transaction is the unit: a failure rolls back the case with them). Returns what was
+    written and its `granted_at`, so the caller can tell the policy what the actor now holds on the
+    case instead of reading it back. Calling it on a case that had rows would duplicate them: the
+    unique constraints refuse that (tests/access/test_grants_create.py compares it with the sync)."""
+    desired = grants_desired_for(case, referrals)
+    now = timezone.now()
+    case_groups = [
+        CaseGroupObjectPermission(
+            group_id=group, permission_id=permission_id("case", code), content_object=case, granted_at=now
+        )
+        for group, codes in desired.case_groups.items()
+        for code in sorted(codes)
+    ]
+    case_users = [
+        CaseUserObjectPermission(user_id=user, permission_id=permission_id("case", code), content_object=case)
+        for user, codes in desired.case_users.items()
+        for code in sorted(codes)
+    ]
+    referral_groups: list[Any] = []
+    referral_users: list[Any] = []
+    for referral, (r_groups, r_users) in zip(referrals, desired.referrals):
+        referral_groups += [
+            ReferralGroupObjectPermission(
+                group_id=group, permission_id=permission_id("referral", code), content_object=referral, granted_at=now
+            )
+            for group, codes in r_groups.items()
+            for code in sorted(codes)
+        ]
+        referral_users += [
+            ReferralUserObjectPermission(
+                user_id=user, permission_id=permission_id("referral", code), content_object=referral
+            )
+            for user, codes in r_users.items()
+            for code in sorted(codes)
+        ]
+    for model, rows in (
+        (CaseGroupObjectPermission, case_groups),
+        (CaseUserObjectPermission, case_users),
+        (ReferralGroupObjectPermission, referral_groups),
+        (ReferralUserObjectPermission, referral_users),
+    ):
+        if rows:
+            model.objects.bulk_create(rows)
+    return desired, now
 
 
 @transaction.atomic

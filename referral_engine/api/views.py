@@ -226,7 +226,8 @@ class CaseListView(ApiListView):
             idempotency_key=request.headers.get("Idempotency-Key") or None,
             **serializer.service_kwargs(),
         )
-        _fresh_principal(request)
+        # No _fresh_principal: an intake changes no membership, and its grants are on the new case
+        # only, which `case_open` told the policy about (`policy.case_perms_granted`) as it wrote them.
         replayed = case.created_at < started
         return _case_response(request, case, status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)
 

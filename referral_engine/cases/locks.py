@@ -2,15 +2,41 @@
 inside `transaction.atomic()`, so concurrent accepts serialise and the loser re-reads the new state.
 (On SQLite select_for_update is a no-op; IMMEDIATE transactions serialise writers instead.)"""
 
-from referral_engine.cases.models import Case, Person, Referral
+from typing import Any
+
+from django.db.models import OuterRef, Subquery
+
+from referral_engine.cases.models import Case, HouseholdMember, Person, Referral
 
 
-def case_for_update(case_id: int) -> Case:
-    return (
+def case_for_update(case_id: int, columns: dict[str, Any] | None = None) -> Case:
+    """The case locked (its row only), with what the services and the case's response read of it
+    in the same statement: its person with their district, its departments and lead worker, and
+    whether the person belongs to a household (most do not: then the response need not ask).
+    `columns`: more to read with it (the policy's `case_perms_columns`)."""
+    case = (
         Case.objects.select_for_update(of=("self",))
-        .select_related("person", "intake_department", "lead_department", "lead_worker")
+        .select_related("person__district", "intake_department", "lead_department", "lead_worker")
+        .annotate(
+            person_household_id=Subquery(
+                HouseholdMember.objects.filter(person_id=OuterRef("person_id")).values("household_id")[:1]
+            ),
+            **(columns or {}),
+        )
         .get(pk=case_id)
     )
+    if case.person_household_id is None:
+        person_household_none(case.person)
+    return case
+
+
+def person_household_none(person: Person) -> None:
+    """Mark a person known to belong to no household (as if their memberships had been prefetched):
+    `selectors.person_household_for` answers None without a query."""
+    person._prefetched_objects_cache = {
+        **getattr(person, "_prefetched_objects_cache", {}),
+        "household_memberships": HouseholdMember.objects.none(),
+    }
 
 
 def referral_for_update(referral_id: int) -> Referral:

@@ -431,8 +431,14 @@ def household_for(user: Any, household: Any, *, exclude_case_id: int | None = No
 
 
 def person_household_for(user: Any, person: Person, *, case: Case | None = None) -> dict[str, Any] | None:
-    """The household of `person` as `user` may see it (None when there is none)."""
-    link = HouseholdMember.objects.filter(person=person).select_related("household").first()
+    """The household of `person` as `user` may see it (None when there is none). A person whose
+    `household_memberships` were prefetched — or marked empty by whoever knows (a person made in this
+    request, a case loaded with `locks.case_for_update`) — is not asked again."""
+    prefetched = getattr(person, "_prefetched_objects_cache", {}).get("household_memberships")
+    if prefetched is not None:
+        link = next(iter(prefetched), None)
+    else:
+        link = HouseholdMember.objects.filter(person=person).select_related("household").first()
     if link is None:
         return None
     return household_for(user, link.household, exclude_case_id=case.pk if case else None)

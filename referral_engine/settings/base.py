@@ -117,6 +117,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Issue 23 (docs/benchmarks.md "The request cycle"): psycopg 3's connection pool, per process,
+    # for threaded workers (DATABASE_POOL=true; then persistent connections are the pool's, so
+    # CONN_MAX_AGE is 0), and server-side prepared statements after N executions of a statement on a
+    # connection (DATABASE_PREPARE_THRESHOLD; empty: none, Django's default — required behind a
+    # transaction-pooling pgbouncer, whose connections a prepared statement does not follow).
+    if env.bool("DATABASE_POOL", default=False):
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=4),
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        }
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    if env.str("DATABASE_PREPARE_THRESHOLD", default=""):
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = env.int("DATABASE_PREPARE_THRESHOLD")
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Two roles on PostgreSQL (docs/operations.md "Database roles"): DATABASE_URL is the application's role
 # (no superuser, owns nothing); DATABASE_OWNER_URL, used only by `manage.py migrate` (and the tests, to

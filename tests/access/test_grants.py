@@ -62,3 +62,54 @@ def test_permission_ids_are_the_ones_the_grants_carry(open_case):
     assert rows
     for row in rows:
         assert permissions.permission_id("case", row.permission.codename) == row.permission_id
+
+
+def test_an_intakes_grants_are_written_once_as_the_sync_would_leave_them(open_case, users, fresh):
+    """Issue 23: an intake writes its case's and referrals' rows in one pass (`case_grants_create`,
+    no read): reconciling them afterwards (`case_grants_sync`) must find nothing to add, drop or renew."""
+    from referral_engine.access import grants
+    from referral_engine.access.models import (
+        CaseGroupObjectPermission,
+        CaseUserObjectPermission,
+        ReferralGroupObjectPermission,
+        ReferralUserObjectPermission,
+    )
+    from referral_engine.cases.models import Case
+
+    def rows(case) -> set[tuple]:
+        found = set()
+        for model, owner in (
+            (CaseGroupObjectPermission, "group_id"),
+            (CaseUserObjectPermission, "user_id"),
+        ):
+            found |= {
+                (model.__name__, *r)
+                for r in model.objects.filter(content_object=case).values_list("pk", owner, "permission_id")
+            }
+        for model, owner in (
+            (ReferralGroupObjectPermission, "group_id"),
+            (ReferralUserObjectPermission, "user_id"),
+        ):
+            found |= {
+                (model.__name__, *r)
+                for r in model.objects.filter(content_object__case=case).values_list(
+                    "pk", "content_object_id", owner, "permission_id"
+                )
+            }
+        return found
+
+    for actor, referrals in (("worker_welfare", REFERRALS), ("desk_welfare", REFERRALS[:1]), ("worker_welfare", [])):
+        opened = open_case(actor, referrals=referrals)
+        written = rows(opened)
+        assert written, "the intake wrote no grant"
+        stamps = set(
+            CaseGroupObjectPermission.objects.filter(content_object=opened).values_list("granted_at", flat=True)
+        )
+        assert len(stamps) == 1  # one moment for the whole intake
+        case = Case.objects.select_related("lead_department", "intake_department").get(pk=opened.pk)
+        grants.case_grants_sync(case=case)
+        assert rows(opened) == written
+        assert (
+            set(CaseGroupObjectPermission.objects.filter(content_object=opened).values_list("granted_at", flat=True))
+            == stamps
+        )

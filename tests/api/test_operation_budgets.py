@@ -4,9 +4,9 @@ once to warm the per-process caches, then counted on a second, identical request
 stay at or under its cap. A cap that fails means a change added statements to the hottest paths:
 look at the queries it prints before raising the cap.
 
-The caps are the counts of 2026-11-26 (SQLite and PostgreSQL agree; inside the test's transaction
-the request's BEGIN/COMMIT are a SAVEPOINT/RELEASE). Before issue 10's work they were 68 / 29 / 22
-/ 19 on PostgreSQL.
+The caps are the counts of 2026-12-03 (issue 23; SQLite and PostgreSQL agree; inside the test's
+transaction the request's BEGIN/COMMIT are a SAVEPOINT/RELEASE). Before issue 10's work they were
+68 / 29 / 22 / 19 on PostgreSQL; before issue 23's, 35 / 24 / 14 / 20.
 """
 
 from __future__ import annotations
@@ -17,10 +17,15 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.api.conftest import PERSON
 
-INTAKE_WITH_REFERRAL_CAP = 35
-INTAKE_CAP = 24
-# +1 (issue 17): the case in the response carries its person's household (one read; none for most).
-TRANSITION_CAP = 14
+# Issue 23: the grants written once without a read (was a savepoint, the referrals and each table's
+# rows read, 35 → 24), the response's access told by the writer instead of read back (membership and
+# permissions), a new person's household known to be none, the window from the policy's memberships.
+INTAKE_WITH_REFERRAL_CAP = 24
+INTAKE_CAP = 15
+# Issue 23: the person's district, whether they have a household (issue 17's read) and the actor's
+# permissions on the case come with the case's lock (14 → 11): the token, BEGIN, membership, the
+# lock, the clock's lock, the clock and the case updated with their history rows, the event, COMMIT.
+TRANSITION_CAP = 11
 # +1 (issue 17): the case's history shows its person's changes from the case's opening on when the
 # case was opened for an existing person, so it reads whether the case is the person's first.
 # 20 → 10 (issue 23): the timeline in one statement (audit/history_read.py), users read once, the

@@ -79,6 +79,9 @@ from referral_engine.access.policy.disasters import (
 )
 from referral_engine.access.policy.object_permissions import (
     case_perms,
+    case_perms_columns,
+    case_perms_from_columns,
+    case_perms_granted,
     cases_perms_prefetch,
     referral_perms,
     referrals_perms_prefetch,
@@ -170,6 +173,9 @@ __all__ = [
     "can_work_referral",
     "case_consents_q",
     "case_perms",
+    "case_perms_columns",
+    "case_perms_from_columns",
+    "case_perms_granted",
     "case_person_flags",
     "case_person_sees_field",
     "case_view_level",

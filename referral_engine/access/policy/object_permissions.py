@@ -37,6 +37,68 @@ def case_perms(user: Any, case: Case) -> frozenset[str]:
     return cache[case.pk]
 
 
+# Every codename a case's rows can hold (`access.grants` writes only these).
+CASE_CODENAMES = ("view_case_full", "view_case_limited", "work_case")
+_PERM_COLUMN = "_perm_{}"
+
+
+def case_perms_columns(user: Any) -> dict[str, Any]:
+    """Columns that answer `case_perms` for the user, to add to the statement that loads (and locks)
+    one case (`cases.locks.case_for_update`): one boolean per codename, the same rows `case_perms`
+    reads (the group rows within `Principal.group_reach`, the user's own rows). Issue 23: the
+    case transition's policy read goes with its lock. Then `case_perms_from_columns`."""
+    p = principal(user)
+    if p.user_id is None or not p.is_staff_member:
+        return {}
+    from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
+
+    from referral_engine.access.models import CaseGroupObjectPermission, CaseUserObjectPermission
+    from referral_engine.access.permissions import permission_ids
+
+    columns = {}
+    for code in CASE_CODENAMES:
+        for perm in permission_ids("case", code):
+            by_group = CaseGroupObjectPermission.objects.filter(
+                p.group_reach(), content_object_id=OuterRef("pk"), permission_id=perm
+            )
+            by_user = CaseUserObjectPermission.objects.filter(
+                content_object_id=OuterRef("pk"), user_id=p.user_id, permission_id=perm
+            )
+            columns[_PERM_COLUMN.format(code)] = ExpressionWrapper(
+                Q(Exists(by_group)) | Q(Exists(by_user)), output_field=BooleanField()
+            )
+    return columns
+
+
+def case_perms_from_columns(user: Any, case: Case) -> None:
+    """Cache what the columns of `case_perms_columns` said (nothing when the case came without them)."""
+    p = principal(user)
+    names = [_PERM_COLUMN.format(code) for code in CASE_CODENAMES]
+    if p.user_id is None or not all(hasattr(case, name) for name in names):
+        return
+    user_cache(user, CASE_PERMS_CACHE)[case.pk] = frozenset(
+        code for code, name in zip(CASE_CODENAMES, names) if getattr(case, name)
+    )
+
+
+def case_perms_granted(
+    user: Any, case: Case, groups: dict[int, set[str]], users: dict[int, set[str]], granted_at: Any
+) -> None:
+    """What `case_perms` would read back for a case whose rows were all written just now
+    (`grants.case_grants_create`: `groups`/`users` are its owners and codenames, every group row made
+    at `granted_at`), put in the user's cache instead of read: the same reach as `Principal.group_reach`
+    (a membership-scoped group counts from the membership's start) plus the user's own rows."""
+    p = principal(user)
+    if p.user_id is None:
+        return
+    scoped = dict(p.group_since)
+    codes: set[str] = set(users.get(p.user_id, ()))
+    for group_id, granted in groups.items():
+        if group_id in p.group_ids and (group_id not in scoped or granted_at >= scoped[group_id]):
+            codes |= granted
+    user_cache(user, CASE_PERMS_CACHE)[case.pk] = frozenset(codes)
+
+
 def referral_perms(user: Any, referral: Referral) -> frozenset[str]:
     p = principal(user)
     if p.user_id is None:

@@ -3,7 +3,7 @@ user object, cached on it). Every decision and every reach of the policy starts 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +36,9 @@ class Principal:
     # The system principal (the sweep, the timers, commands acting for the city): no role and no
     # department, so no rule for people lets it in; only the rules that name it do.
     is_system: bool = False
+    # The departments themselves (rows read with the memberships), for the writers that need the
+    # actor's window (`cases.services.departments.actor_department`) without reading them again.
+    departments: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
     def group_reach(self) -> Q:
         """The group-permission rows that give this user reach (the staff-move rule: a caseworker who
@@ -117,6 +120,7 @@ def principal(user: Any) -> Principal:
             if m.department_id and m.role in MEMBERSHIP_SCOPED_ROLES
         ),
         is_system=bool(getattr(user, "is_system", False)),
+        departments=tuple(sorted({d.pk: d for d in departments}.values(), key=lambda d: d.pk)),
     )
     setattr(user, PRINCIPAL_CACHE, value)
     return value

@@ -31,13 +31,15 @@ def actor_department(actor: User, department_code: str | None = None) -> Departm
     p = policy.principal(actor)
     if not p.department_ids:
         raise Forbidden(_("部署に所属していないため、この操作はできません。"))
-    qs = Department.objects.filter(pk__in=p.department_ids)
+    # The principal carries the department rows it read with the memberships (ordered by pk).
+    departments = p.departments or tuple(Department.objects.filter(pk__in=p.department_ids).order_by("pk"))
     if department_code:
-        department = qs.filter(code=clean_code(department_code)).first()
+        code = clean_code(department_code)
+        department = next((d for d in departments if d.code == code), None)
         if department is None:
             raise Forbidden(_("所属していない部署の窓口としては受け付けできません。"))
         return department
-    return qs.order_by("pk").first()
+    return departments[0]
 
 
 def requesting_department(actor: User, case: Case, code: str | None) -> Department:

@@ -24,7 +24,7 @@ from referral_engine.audit.history import save_with_history
 from referral_engine.cases import events
 from referral_engine.cases.choices import ActivityKind, Channel, Risk
 from referral_engine.cases.inputs import IntakeInputs, clean_choice, clean_needs
-from referral_engine.cases.models import Case, IntakeToken, Person
+from referral_engine.cases.models import Case, IntakeToken, Person, Referral
 from referral_engine.cases.numbering import next_case_number
 from referral_engine.cases.services.departments import actor_department
 from referral_engine.cases.services.guards import checks
@@ -94,7 +94,7 @@ def case_open(
         needs=need_codes,
         risk=risk,
         now=now,
-        grants_follow=bool(referrals),
+        grants_follow=True,
     )
     if idempotency_key:
         try:
@@ -109,7 +109,7 @@ def case_open(
     if first_note:
         # The case was touched at this very moment: the note moves no clock of its own.
         _activity_write(case=case, actor=actor, kind=ActivityKind.NOTE, body=first_note, touch=False)
-    _intake_referrals(
+    made = _intake_referrals(
         case=case,
         actor=actor,
         window=window,
@@ -119,6 +119,11 @@ def case_open(
         consent_id=consent_obj.pk if consent_obj else None,
         now=now,
     )
+    # One write of the grants for the case and its referrals, all inserted in this transaction (no
+    # rows to read and reconcile), and what they give the actor told to the policy: the response's
+    # `access` is not read back.
+    desired, granted_at = grants.case_grants_create(case=case, referrals=made)
+    policy.case_perms_granted(actor, case, desired.case_groups, desired.case_users, granted_at)
     return case
 
 
@@ -136,7 +141,7 @@ def _case_write(
     grants_follow: bool = False,
 ) -> Case:
     """Write the case at `window` (its intake and lead department), its timeline event, and its
-    grants unless `grants_follow` (the intake's referrals reconcile them, this case's included)."""
+    grants unless `grants_follow` (the intake writes them once, with its referrals')."""
     fiscal_year, number = next_case_number(now)
     p = policy.principal(actor)
     case = Case(
@@ -159,7 +164,7 @@ def _case_write(
     timers.timers_start_new(case, clocks)
     events.case_opened(case=case, actor=actor, department=window)
     if not grants_follow:
-        grants.case_grants_sync(case=case)
+        grants.case_grants_create(case=case)
     # No policy.forget(actor) here: the grants are on a case no cache of this request has seen (its
     # permissions are read when first asked), and they change no membership.
     return case
@@ -175,17 +180,19 @@ def _intake_referrals(
     risk: str,
     consent_id: int | None,
     now: datetime,
-) -> None:
+) -> list[Referral]:
     """The referrals asked for at intake: from the window the intake was authorised at, made at the
-    moment the case was opened; a field error names its referral (`referrals[1].basis`)."""
+    moment the case was opened; a field error names its referral (`referrals[1].basis`). Their grants
+    are the caller's to write (`grants.case_grants_create`, with the case's)."""
     requested: set[int] = set()  # departments asked by this intake so far (the case has no other referral)
+    made: list[Referral] = []
     for index, spec in enumerate(specs):
         if not isinstance(spec, dict):
             raise InvalidInput(
                 _("つなぎ先が正しくありません。"), fields={f"referrals[{index}]": [_("不正な形式です。")]}
             )
         try:
-            _referral_write(
+            referral = _referral_write(
                 case=case,
                 actor=actor,
                 source=window,
@@ -197,8 +204,11 @@ def _intake_referrals(
                 consent_id=spec.get("consent_id") or consent_id,
                 now=now,
                 requested=requested,
+                grants_follow=True,
             )
         except InvalidInput as exc:
             raise InvalidInput(
                 exc.message, fields={f"referrals[{index}].{k}": v for k, v in exc.fields.items()}
             ) from None
+        made.append(referral)
+    return made

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from referral_engine.access import policy
 from referral_engine.accounts.models import User
 from referral_engine.audit.history import save_with_history
-from referral_engine.cases import normalize
+from referral_engine.cases import locks, normalize
 from referral_engine.cases.choices import CaseState
 from referral_engine.cases.inputs import PersonEditInputs, PersonInput, person_changes_input, person_input
 from referral_engine.cases.models import Case, Person
@@ -141,6 +141,7 @@ def _person_write(data: PersonInput, *, actor: User) -> Person:
         phone_key=normalize.phone_key(data.phone),
     )
     save_with_history(person, actor=actor, reason="person_create")
+    locks.person_household_none(person)  # new: in no household yet (the intake's response need not ask)
     return person
 
 

@@ -159,12 +159,14 @@ def _referral_write(
     previous_id: Any = None,
     now: datetime | None = None,
     requested: set[int] | None = None,
+    grants_follow: bool = False,
 ) -> Referral:
     """Write a referral the caller has authorised: check what it sends (the receiving department,
     the legal basis and its consent), save it with its timeline rows and grants, and tell the
     receiving department. `source` is the asking department, or how to find it once the input is
     known to be valid. An intake passes the moment it opened the case as `now`, and `requested`,
-    the departments it asked already (its case has no other referral to look up)."""
+    the departments it asked already (its case has no other referral to look up), and
+    `grants_follow`: it writes the grants of the new case and its referrals once, at the end."""
     if not case.is_open:
         raise Conflict(_("終結したケースはつなげません。再開してから依頼してください。"))
     target = department_by_code(to_department, field="to_department")
@@ -222,7 +224,8 @@ def _referral_write(
     save_with_history(referral, actor=actor, reason=f"referral_request: {basis}")
     timers.timers_start_new(referral, clocks)
     events.referral_requested(referral=referral, actor=actor)
-    grants.case_grants_sync(case=case, renew=[target])
+    if not grants_follow:
+        grants.case_grants_sync(case=case, renew=[target])
     if case.last_touched_at != now:  # at intake the case was touched at this very moment: nothing moves
         save_with_history(
             case, actor=actor, reason="referral_request", update_fields=case_touch(case, now), changed=True
