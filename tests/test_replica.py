@@ -169,6 +169,9 @@ def test_pages_read_the_replica_and_the_author_reads_their_writes(settings, clie
         (author, reverse("dashboard"), False),
         (colleague, reverse("audit:access_log"), True),
         (colleague, reverse("audit:user_activity", kwargs={"user_id": supervisor.pk}), True),
+        (colleague, "/api/v1/audit/access-log/", True),
+        (author, f"/api/v1/reports/fiscal-year/{year}/", True),
+        (author, "/api/v1/dashboard/", False),
     ):
         with (
             CaptureQueriesContext(connections[REPLICA]) as on_replica,
