@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from referral_engine import errors
 from referral_engine.access import policy
-from referral_engine.audit import selectors, services, timeline
+from referral_engine.audit import history_read, selectors, services, timeline
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.selectors import AccessLogFilter
 from referral_engine.cases.models import Case
@@ -208,9 +208,10 @@ class CaseHistoryAPIView(_ReadOnlyForAuditors, generics.ListAPIView):
             case = selectors.case_for_history(user=request.user, case_id=int(raw))
         except (errors.NotFound, TypeError, ValueError) as exc:
             raise exceptions.NotFound() from exc
-        entries = timeline.case_history(case=case, reader=request.user)
+        entries = history_read.case_history(case=case, reader=request.user)
         services.access_log_view(user=request.user, obj=case, request=request, via="api")
+        # Plain dicts of plain values (history_read.entry_json): the serializer above is the schema.
         page = self.paginate_queryset(entries)
         if page is not None:
-            return self.get_paginated_response(self.get_serializer(page, many=True).data)
-        return Response(self.get_serializer(entries, many=True).data)
+            return self.get_paginated_response([history_read.entry_json(e) for e in page])
+        return Response([history_read.entry_json(e) for e in entries])

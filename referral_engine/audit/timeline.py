@@ -2,20 +2,20 @@
 historied object that belongs to it, old → new, labelled with the fields' (Japanese) verbose names,
 with who, when and why.
 
-Bounded queries: one query per history model, one for the events, one for the users and one per
-related model whose values appear in a change (departments, persons…), whatever the size of the case.
+A case's history is read by `audit/history_read.py` (one query for all its rows); this module holds
+the entries, the value display and diffing they share, and `user_changes` (what one user changed:
+two queries per history model, one for the events, the users and one per related model whose values
+appear in a change).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery
@@ -24,7 +24,6 @@ from django.utils.translation import gettext as _
 
 from referral_engine.access import policy
 from referral_engine.accounts.models import Department
-from referral_engine.audit.history import history_model_for
 from referral_engine.audit.labels import Labeller
 from referral_engine.cases import choices
 from referral_engine.cases.choices import CaseState, EventKind, ReferralState
@@ -439,24 +438,6 @@ def _users(ids: Iterable[Any]) -> dict[int, Any]:
 # --- Public -------------------------------------------------------------------------------------
 
 
-def _case_sources(case: Any) -> list[tuple[str, Q]]:
-    """(model label, filter on its history rows) for every historied object of the case. The person's
-    rows are all read (the first one shown needs the one before it); `_person_entries_for` keeps
-    those from the case's `person_history_since` on. Consents: the case's own."""
-    referral_history = history_model_for(apps.get_model("cases", "Referral"))
-    referral_ids = referral_history._default_manager.filter(case_id=case.pk).values("id")
-    return [
-        ("cases.Case", Q(id=case.pk)),
-        ("cases.Person", Q(id=case.person_id)),
-        ("cases.Referral", Q(case_id=case.pk)),
-        ("cases.StageRecord", Q(referral_id__in=Subquery(referral_ids))),
-        ("cases.Activity", Q(case_id=case.pk)),
-        ("cases.Consent", Q(case_id=case.pk)),
-        ("timers.Escalation", Q(case_id=case.pk)),
-        ("cases.CommunitySlip", Q(case_id=case.pk)),
-    ]
-
-
 def _person_entries_for(pending: list[_Pending], *, since: Any, view: Callable[[], Any]) -> list[_Pending]:
     """The person's changes as this case's history shows them to its reader (DESIGN §11.1): from
     `since` on (a case opened for an existing person does not show the person's past), and only the
@@ -479,53 +460,6 @@ def _person_entries_for(pending: list[_Pending], *, since: Any, view: Callable[[
             continue
         kept.append(_Pending(row=item.row, model=item.model, kind=item.kind, raw=raw))
     return kept
-
-
-def case_history(*, case: Any, reader: Any) -> list[Entry]:
-    """Every event of `case` and every field-level change of its historied objects (the case, the
-    person, referrals, stage records, activities, consents, escalations, the community slip), oldest
-    first. Whether `reader` may read it is decided by the caller (selectors.case_for_history /
-    case_for_audit); what of the person it shows them, by the policy (`_person_entries_for`)."""
-    pending: list[_Pending] = []
-    for label, q in _case_sources(case):
-        try:
-            model = apps.get_model(label)
-        except LookupError:
-            continue
-        history_model = history_model_for(model)
-        if history_model is None:
-            continue
-        rows = list(history_model._default_manager.filter(q).order_by("id", "history_date", "history_id"))
-        previous: dict[Any, Any] = {}
-
-        def prev_of(row: Any, previous: dict = previous) -> Any:
-            before = previous.get(row.id)
-            previous[row.id] = row
-            return before
-
-        found = _pending_from_rows(model, rows, prev_of)
-        if label == "cases.Person":
-            found = _person_entries_for(
-                found,
-                since=policy.person_history_since(case),
-                view=functools.cache(lambda: policy.person_view(reader, case.person)),
-            )
-        pending.extend(found)
-
-    events = list(
-        CaseEvent.objects.filter(case_id=case.pk).select_related("referral__to_department").order_by("created_at", "id")
-    )
-    resolver = _Resolver()
-    _want_values(pending, resolver)
-    resolver.resolve()
-    users = _users([p.row.history_user_id for p in pending] + [e.actor_id for e in events])
-    # Every entry belongs to this case, the person's too (their rows carry no case id: key 0).
-    labeller, numbers = Labeller(), {case.pk: case.number, 0: case.number}
-    entries = _entries_from_pending(pending, resolver, users, labeller, numbers) + _event_entries(
-        events, users, labeller, numbers
-    )
-    entries.sort(key=lambda e: e.order)
-    return entries
 
 
 def user_changes(

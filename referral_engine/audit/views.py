@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from referral_engine import errors
 from referral_engine.access import policy
 from referral_engine.accounts.models import Department
-from referral_engine.audit import exports, labels, selectors, services, timeline
+from referral_engine.audit import exports, history_read, labels, selectors, services, timeline
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.selectors import AccessLogFilter
 from referral_engine.cases.selectors import person_search_rate
@@ -150,7 +150,7 @@ def case_lookup(request: HttpRequest) -> HttpResponse:
 def case_history(request: HttpRequest, case_id: int) -> HttpResponse:
     case = selectors.case_for_audit(user=request.user, case_id=case_id)
     services.access_log_view(user=request.user, obj=case, request=request)
-    entries = timeline.case_history(case=case, reader=request.user)
+    entries = history_read.case_history(case=case, reader=request.user)
     access = labels.access_logs_labelled(
         selectors.access_log_list(user=request.user, filters=AccessLogFilter(case_id=case.pk))[:PAGE_SIZE]
     )
@@ -164,7 +164,7 @@ def case_history(request: HttpRequest, case_id: int) -> HttpResponse:
 @auditor_only
 def case_history_export(request: HttpRequest, case_id: int) -> HttpResponse:
     case = selectors.case_for_audit(user=request.user, case_id=case_id)
-    entries = timeline.case_history(case=case, reader=request.user)
+    entries = history_read.case_history(case=case, reader=request.user)
     services.access_log_export(user=request.user, object_type="case_history", obj=case, request=request)
     return exports.csv_response(
         f"case-history-{case.number}-{_stamp()}.csv", exports.TIMELINE_HEADERS, exports.timeline_rows(entries)

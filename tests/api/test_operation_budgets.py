@@ -23,7 +23,10 @@ INTAKE_CAP = 24
 TRANSITION_CAP = 14
 # +1 (issue 17): the case's history shows its person's changes from the case's opening on when the
 # case was opened for an existing person, so it reads whether the case is the person's first.
-HISTORY_CAP = 20
+# 20 → 10 (issue 23): the timeline in one statement (audit/history_read.py), users read once, the
+# departments and districts together: token, case, membership, permissions, the timeline, whether the
+# case is the person's first, users, departments and districts, the access-log row (9).
+HISTORY_CAP = 10
 
 REFERRAL = {"to_department": "health_promotion", "basis": "internal_use", "reason": "保健師の訪問をお願いします。"}
 

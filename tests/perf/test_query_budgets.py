@@ -40,13 +40,19 @@ PAGES = [
     Page("dashboard, desk supervisor (web)", "/dashboard/", "chief_welfare", 24),
     Page("dashboard, department supervisor (web)", "/dashboard/", "{chief}", 24),
     Page("visible cases, department user (web)", "/cases/", "{worker}", 14),
+    # The search (issue 18, item 6): the list's queries plus the access-log row of the search.
+    Page("search by name part (web)", "/cases/?q=%E3%83%8A%E3%82%AB", "chief_welfare", 15),
+    Page("search by number part (web)", "/cases/?q=0000", "{worker}", 15),
+    Page("search by name part (API)", "/api/v1/cases/?q=%E3%81%AA%E3%81%8B", "chief_welfare", 13),
     # 33 → 37 (2026-12-03): labels for auditors (issue 16) and the person's view since the case opened (17).
-    Page("auditor case timeline (web)", "/audit/cases/{case}/", "auditor", 37),
+    # 37 → 21 (issue 23): the history from one statement (audit/history_read.py); 19 measured.
+    Page("auditor case timeline (web)", "/audit/cases/{case}/", "auditor", 21),
     Page("cases (API)", "/api/v1/cases/", "{worker}", 13),
     Page("referral inbox (API)", "/api/v1/referrals/?inbox=true", "{worker}", 13),
     Page("escalations (API)", "/api/v1/escalations/", "chief_welfare", 12),
     Page("access log (API)", "/api/v1/audit/access-log/", "auditor", 13),
-    Page("case history (API)", "/api/v1/cases/{case}/history/", "auditor", 31),
+    # 31 → 17 (issue 23): the history from one statement; 15 measured.
+    Page("case history (API)", "/api/v1/cases/{case}/history/", "auditor", 17),
     # My work (issue 18): six sections, each its rows and its count.
     Page("my work home, caseworker (web)", "/", "{worker}", 22),
     Page("my work home, desk supervisor (web)", "/", "chief_welfare", 22),
