@@ -84,7 +84,21 @@ def page_targets() -> list[dict[str, Any]]:
         {"name": "visible cases", "user": "worker_health", "paths": ["/cases/"]},
         {"name": "search", "user": "worker_health", "paths": [f"/cases/?{urlencode({'q': q})}" for q in searches]},
         {"name": "auditor timeline", "user": "auditor", "paths": [f"/audit/cases/{i}/" for i in anything]},
+        # Issue 23 item 7: the staff home (my work: every section of a caseworker's desk) and the
+        # fiscal-year report page of the newest case's year for the whole desk (the figures are kept
+        # REPORT_FIGURES_SECONDS as in production: the warm-up counts them, `report` below times that).
+        {"name": "my work", "user": "worker_welfare", "paths": ["/"]},
+        {"name": "report page", "user": "auditor", "paths": [f"/reports/{report_year()}/"]},
     ]
+
+
+def report_year() -> int:
+    """The fiscal year of the newest case (the report the bench reads)."""
+    from referral_engine.cases.models import Case
+    from referral_engine.reports.periods import FiscalYear
+
+    newest = Case.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+    return (FiscalYear.of(newest) if newest else FiscalYear.current()).year
 
 
 def search_queries(cases) -> list[str]:
@@ -271,12 +285,10 @@ def report_timing() -> dict[str, Any]:
     the whole desk (the auditor's scope) and one department (chief_health's)."""
     from referral_engine.access import policy
     from referral_engine.accounts.models import User
-    from referral_engine.cases.models import Case
     from referral_engine.reports.periods import FiscalYear
     from referral_engine.reports.selectors import report_figures
 
-    newest = Case.objects.order_by("-created_at").values_list("created_at", flat=True).first()
-    fy = FiscalYear.of(newest) if newest else FiscalYear.current()
+    fy = FiscalYear(report_year())
     out: dict[str, Any] = {"fiscal_year": fy.year}
     for label, username in (("whole desk", "auditor"), ("one department", "chief_health")):
         scope = policy.report_scope(User.objects.get(username=username))
@@ -305,13 +317,14 @@ DISASTER_FLAGGED = int(os.environ.get("BENCH_DISASTER_FLAGGED", "10000"))
 def disaster_timing() -> dict[str, Any]:
     """Issue 20's budget: with 10,000 people flagged 避難行動要支援者, opening a disaster over every district
     (≤ 2 s: the checks, their history rows, the staff announcement) and the board (≤ 150 ms p95, the
-    supervisor's whole city and a connector's district). The event is closed afterwards."""
+    supervisor's whole city and a connector's district). The event stays open for the board page
+    (issue 23 item 7, in process and through gunicorn); `disaster_close_bench` closes it."""
     from django.db import connection
 
     from referral_engine.accounts.models import District, User
     from referral_engine.cases.models import Person
     from referral_engine.disasters import selectors as disaster_selectors
-    from referral_engine.disasters.services import disaster_close, disaster_open
+    from referral_engine.disasters.services import disaster_open
 
     ids = list(
         Person.objects.filter(district__isnull=False).order_by("id").values_list("id", flat=True)[:DISASTER_FLAGGED]
@@ -336,12 +349,24 @@ def disaster_timing() -> dict[str, Any]:
             disaster_selectors.board(fresh, disaster_selectors.disaster_get(fresh, disaster.pk))
             durations.append(time.perf_counter() - started)
         out[f"board_{label}"] = {"p50_ms": ms(percentile(durations, 50)), "p95_ms": ms(percentile(durations, 95))}
-    disaster_close(actor=chief, disaster_id=disaster.pk)
+    out["id"] = disaster.pk
     log(
         f"disaster    open {out['checks']} checks in {open_ms} ms; board p95 city {out['board_city']['p95_ms']} ms, "
         f"connector {out['board_connector']['p95_ms']} ms"
     )
     return out
+
+
+def disaster_board_target(disaster_id: int) -> dict[str, Any]:
+    """The board page of the open disaster for the city's supervisor (every district, 10,000 checks)."""
+    return {"name": "disaster board page", "user": "chief_bosai", "paths": [f"/disasters/{disaster_id}/"]}
+
+
+def disaster_close_bench(disaster_id: int) -> None:
+    from referral_engine.accounts.models import User
+    from referral_engine.disasters.services import disaster_close
+
+    disaster_close(actor=User.objects.get(username="chief_bosai"), disaster_id=disaster_id)
 
 
 # --- Sweep ----------------------------------------------------------------------------------------
@@ -699,12 +724,25 @@ def main() -> None:
     results["sweep_idle"] = sweep_idle()
     results["report"] = report_timing()
     results["disaster"] = disaster_timing()
+    board = [disaster_board_target(results["disaster"]["id"])]
+    try:
+        board_in_process = pages_in_process(board)
+    except BaseException:
+        disaster_close_bench(results["disaster"]["id"])
+        raise
+    results["in_process"].update(board_in_process["pages"])
+    in_process["slow_queries"].update(board_in_process["slow_queries"])
     # Before the intake and pgbench phases add rows of their own to health's inbox.
     results["explain"] = explains(in_process["slow_queries"], work_dir, args.size)
     counter = [0]
-    sessions = sessions_for({t["user"] for t in targets} | {"worker_health"})
+    sessions = sessions_for({t["user"] for t in targets + board} | {"worker_health"})
     with Gunicorn(args.port, work_dir) as server:
-        results["gunicorn"] = pages_http(targets, sessions, args.port, counter)
+        # The board first, then the disaster is closed: the other pages are measured without one open.
+        try:
+            results["gunicorn"] = pages_http(board, sessions, args.port, counter)
+        finally:
+            disaster_close_bench(results["disaster"]["id"])
+        results["gunicorn"].update(pages_http(targets, sessions, args.port, counter))
         token = token_for(args.port, "worker_welfare", settings.DEMO_PASSWORD)
         results["intake"] = intake_wrk(args.port, token, counter)
         results["pgbench"] = pgbench_limit("worker_welfare", env, work_dir)

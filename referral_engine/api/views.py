@@ -44,6 +44,7 @@ from referral_engine.cases.services.slips import slip_submit
 from referral_engine.errors import Forbidden, InvalidInput, NotFound
 from referral_engine.timers import selectors as timer_selectors
 from referral_engine.timers import services as timer_services
+from referral_engine.web.replica import replica_reads_api
 
 
 class ApiView(APIView):
@@ -618,6 +619,7 @@ class DashboardView(ApiView):
         responses=responses({200: ds.DashboardSerializer}, 401, 403),
         tags=["escalations"],
     )
+    @replica_reads_api
     def get(self, request: Request) -> Response:
         if not policy.can_view_dashboard(request.user):
             raise Forbidden(_("ダッシュボードは係長・班長と監査担当だけが見られます。"))

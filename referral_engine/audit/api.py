@@ -23,6 +23,7 @@ from referral_engine.audit import history_read, selectors, services, timeline
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.selectors import AccessLogFilter
 from referral_engine.cases.models import Case
+from referral_engine.web.replica import replica_reads_api
 
 # --- Serializers --------------------------------------------------------------------------------
 
@@ -137,6 +138,7 @@ class AccessLogListAPIView(_ReadOnlyForAuditors, generics.ListAPIView):
         summary="Access log (auditors only)",
         responses=AccessLogEntrySerializer(many=True),
     )
+    @replica_reads_api  # the denied list's get too (it calls this one)
     def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         return super().get(request, *args, **kwargs)
 

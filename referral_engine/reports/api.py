@@ -25,6 +25,7 @@ from referral_engine.api.schema import errors
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_export, access_log_record, terms_text
 from referral_engine.reports import exports, selectors
+from referral_engine.web.replica import replica_reads_api
 
 # --- Query and response shapes (the response serializers document the schema) ---------------------
 
@@ -144,6 +145,7 @@ class FiscalYearReportAPIView(APIView):
         },
         tags=["reports"],
     )
+    @replica_reads_api
     def get(self, request: Request, year: int) -> Any:
         query = ReportQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)

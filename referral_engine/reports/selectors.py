@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection, connections, router, transaction
 from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -112,11 +112,13 @@ def report_figures(*, scope: ReportScope, fy: FiscalYear, now: datetime | None =
         cached = cache.get(key)
         if cached is not None:
             return copy.deepcopy(cached)
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
+    # The database the figures are read from: the replica inside the report's pages (web/replica.py).
+    alias = router.db_for_read(Case)
+    with transaction.atomic(using=alias):
+        if connections[alias].vendor == "postgresql":
             # A few cheap expressions over many rows: compiling them (JIT) would cost more than it
             # saves at a million cases.
-            with connection.cursor() as cursor:
+            with connections[alias].cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
         figures = _report_figures(scope, fy, now)
     if now is None and seconds > 0:
@@ -231,9 +233,10 @@ def _by_need(cases: QuerySet[Case]) -> dict[str, int]:
     """Cases per need: a case with several needs counts once under each (so the sum can exceed the
     total); a need listed twice on one case counts once."""
     counts: Counter[str] = Counter()
-    if connection.vendor == "postgresql":
+    db = connections[cases.db]  # the replica inside the report's pages
+    if db.vendor == "postgresql":
         sql, params = cases.order_by().values("needs").query.sql_with_params()
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             cursor.execute(
                 "SELECT e.need, COUNT(*) FROM (" + sql + ") AS c "  # noqa: S608 - the ORM's own SQL, params bound
                 "CROSS JOIN LATERAL (SELECT DISTINCT value FROM jsonb_array_elements_text("

@@ -30,6 +30,7 @@ from referral_engine.reports.models import ReportExport
 from referral_engine.reports.periods import FiscalYear
 from referral_engine.web import charts
 from referral_engine.web.errors import domain_errors
+from referral_engine.web.replica import replica_reads
 from referral_engine.web.views.common import require
 
 RECENT_EXPORTS = 5
@@ -147,6 +148,7 @@ def _page(request: HttpRequest, year: int, *, printing: bool = False, status: in
     )
 
 
+@replica_reads
 @domain_errors
 def report_index(request: HttpRequest) -> HttpResponse:
     """The current fiscal year, or the year picked in the form (`?year=2025`)."""
@@ -159,16 +161,19 @@ def report_index(request: HttpRequest) -> HttpResponse:
     return _page(request, FiscalYear.current().year)
 
 
+@replica_reads
 @domain_errors
 def report_year(request: HttpRequest, year: int) -> HttpResponse:
     return _page(request, year)
 
 
+@replica_reads
 @domain_errors
 def report_print(request: HttpRequest, year: int) -> HttpResponse:
     return _page(request, year, printing=True)
 
 
+@replica_reads
 @domain_errors
 def report_csv(request: HttpRequest, year: int) -> HttpResponse:
     """The CSV straight away (a few grouped queries): `?publication=1` for the suppressed one."""

@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "referral_engine.audit.middleware.DeniedAccessLogMiddleware",
     "referral_engine.security.middleware.TwoFactorMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Read-your-writes when a replica serves some pages (referral_engine/replica.py); nothing without one.
+    "referral_engine.replica.PrimaryPinMiddleware",
 ]
 
 ROOT_URLCONF = "referral_engine.urls"
@@ -144,6 +146,22 @@ DATABASE_APP_ROLE = (
     if DATABASE_OWNER and DATABASE_OWNER.get("USER") != DATABASES["default"].get("USER")
     else ""
 )
+# A PostgreSQL streaming replica (docs/scaling.md "Reads that leave the primary"): with DATABASE_REPLICA_URL
+# set, the report, the dashboard, the auditor's pages and the CSV exports read from it
+# (referral_engine/replica.py); every write, and every other read, stays on the primary. A browser that
+# wrote reads from the primary for REPLICA_PIN_SECONDS after (its own writes, whatever the replica's lag).
+# REPLICA_READS=False keeps the alias but sends nothing there. Without the URL nothing changes.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+REPLICA_READS = env.bool("REPLICA_READS", default=True)
+REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=15)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"].get("CONN_MAX_AGE", 0)
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"]["ATOMIC_REQUESTS"] = False
+    # An unreachable replica is skipped (the primary answers): do not wait long to find out.
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    DATABASE_ROUTERS = ["referral_engine.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth ---------------------------------------------------------------------------------------

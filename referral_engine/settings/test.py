@@ -35,6 +35,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE"}
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# With DATABASE_REPLICA_URL (CI: a real streaming replica, .ci/run), `replica` is a test mirror: no test
+# database is made there, its connection opens the replica's copy of the primary's test database. The
+# tests read from the primary as before (their rows sit in a transaction the replica never sees);
+# tests/test_replica.py turns REPLICA_READS on and proves the pages read the replica.
+if "replica" in DATABASES:
+    DATABASES["replica"]["CONN_MAX_AGE"] = 0
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+REPLICA_READS = False
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

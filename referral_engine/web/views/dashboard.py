@@ -22,6 +22,7 @@ from referral_engine.timers.services import escalation_acknowledge
 from referral_engine.web import charts
 from referral_engine.web.errors import domain_errors
 from referral_engine.web.forms import EscalationAcknowledgeForm
+from referral_engine.web.replica import replica_reads
 from referral_engine.web.templatetags.wareki import wareki_short
 from referral_engine.web.views.common import require
 
@@ -52,6 +53,7 @@ def _charts(data: dict) -> dict:
 BLANK_ID = "__escalation__"
 
 
+@replica_reads
 @domain_errors
 def dashboard(request, ack_form=None, ack_id=None, status=200):
     user = request.user
