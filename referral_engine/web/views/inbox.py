@@ -8,7 +8,7 @@ from referral_engine.access import policy
 from referral_engine.cases import selectors
 from referral_engine.cases.services.referrals import referral_available_transitions
 from referral_engine.pagination import CappedCountPaginator
-from referral_engine.web import labels
+from referral_engine.web import labels, triage
 from referral_engine.web.errors import domain_errors
 from referral_engine.web.views.cases import deadline_badges
 from referral_engine.web.views.common import require
@@ -43,6 +43,7 @@ def inbox_rows(user, referrals, now):
                 "handoff_actions": handoff_actions,
                 "stage_actions": stage_actions,
                 "stage_label": stage_labels[code, referral.stage],
+                "facts": triage.referral_facts(referral, now),
             }
         )
     return rows
