@@ -113,6 +113,7 @@ def case_list(request):
         "cases/case_list.html",
         {
             "page": page,
+            "cases": cases,
             "rows": [triage.case_row(case, now) for case in cases],
             "filters": {
                 k: params.get(k, "") for k in ("state", "department", "risk", "stalled", "q", "lead", "assigned")
