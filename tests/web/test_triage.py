@@ -22,7 +22,7 @@ TO_HEALTH = {"to_department": "health_promotion", "basis": "internal_use", "reas
 
 def _rows(html: str) -> list[str]:
     body = html.split("<tbody>")[1].split("</tbody>")[0]
-    return [row for row in body.split("<tr")[1:]]
+    return body.split("<tr")[1:]
 
 
 def _order(html: str, cases) -> list[str]:
@@ -176,9 +176,7 @@ def test_stage_move_is_a_second_press_with_an_optional_note_that_lands_on_the_ti
     assert "家庭訪問を実施した…</summary>" in block and "家庭訪問を実施した（確定）" in block
     assert 'name="reason"' in block and "required" not in block.split('name="reason"')[1].split(">")[0]
 
-    client.post(
-        f"/referrals/{referral.pk}/transition/", {"name": "record_home_visit", "reason": "娘さんも同席。"}
-    )
+    client.post(f"/referrals/{referral.pk}/transition/", {"name": "record_home_visit", "reason": "娘さんも同席。"})
     event = CaseEvent.objects.get(case=case, kind="stage_transition", name="record_home_visit")
     assert event.reason == "娘さんも同席。"
     assert "娘さんも同席。" in client.get(f"/cases/{case.pk}/").content.decode().split('id="timeline"')[1]
