@@ -154,3 +154,34 @@ def assignee_choices(user: Any) -> list[Any]:
             ).values("pk")
         ).order_by("username")
     )
+
+
+# `/inbox/`'s `?sort=`: "urgency" (the case's 緊急度, then the deadline) or "deadline" (the clock only);
+# anything else keeps each list's own order (waiting: urgent handoffs first, then the deadline).
+INBOX_SORTS = ("urgency", "deadline")
+
+
+def referrals_triage(
+    qs: QuerySet[Referral],
+    *,
+    deadline_field: str,
+    sort: str = "",
+    risk: str = "",
+    assignee: Any = None,
+    unassigned: bool = False,
+) -> QuerySet[Referral]:
+    """The inbox's lists sorted and filtered: `deadline_field` is the clock of the list (`due_at` for
+    waiting handoffs, `stage_due_at` for accepted ones); `risk` the case's 緊急度; `assignee` /
+    `unassigned` the referral's worker."""
+    if risk:
+        qs = qs.filter(case__risk=risk)
+    if assignee is not None:
+        qs = qs.filter(assigned_worker=assignee)
+    if unassigned:
+        qs = qs.filter(assigned_worker__isnull=True)
+    due = F(deadline_field).asc(nulls_last=True)
+    if sort == "urgency":
+        return qs.order_by(_rank("case__risk", RISK_ORDER), "-urgent", due, "id")
+    if sort == "deadline":
+        return qs.order_by(due, "id")
+    return qs

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from referral_engine.cases import selectors, triage
-from referral_engine.cases.choices import Need, ReferralState
+from referral_engine.cases.choices import Need, ReferralState, Risk
 from referral_engine.timers import calendar
 from referral_engine.web.upkeep_panels import AGE_BAND_LABELS
 from referral_engine.workflow import registry as workflow_registry
@@ -29,6 +29,11 @@ SORT_LABELS = {
     "deadline": gettext_lazy("期限の近い順"),
     "stage": gettext_lazy("状態の順"),
     "assignee": gettext_lazy("担当者順（未定を先に）"),
+}
+INBOX_SORT_LABELS = {
+    "": gettext_lazy("緊急のつなぎを先に、期限の近い順"),
+    "urgency": gettext_lazy("緊急度の高い順"),
+    "deadline": gettext_lazy("期限の近い順"),
 }
 DUE_LABELS = {
     "overdue": gettext_lazy("期限超過"),
@@ -172,4 +177,22 @@ def case_list_params(params: Any, user: Any, department_names: dict[str, str]) -
         out.assignee_user = user
     elif out.assignee not in ("", "none"):
         out.assignee_user = workers[out.assignee]
+    return out
+
+
+def inbox_params(params: Any) -> dict[str, Any]:
+    """`/inbox/`'s `?sort=` (urgency / deadline), `?risk=` (the case's 緊急度) and `?assignee=` (me /
+    none), checked like the case list's: a value not offered is dropped and named in `ignored`."""
+    allowed = {
+        "sort": triage.INBOX_SORTS,
+        "risk": tuple(Risk.values),
+        "assignee": ("me", "none"),
+    }
+    out: dict[str, Any] = {"ignored": []}
+    for name, values in allowed.items():
+        value = params.get(name, "")
+        if value and value not in values:
+            out["ignored"].append(name)
+            value = ""
+        out[name] = value
     return out

@@ -189,3 +189,38 @@ def test_every_sort_works_with_the_department_filter(as_user, open_case, sort):
     response = as_user("desk_welfare").get("/cases/", {"department": "health_promotion", "sort": sort, "due": "week"})
     assert response.status_code == 200
     assert f">{case.number}</a>" in response.content.decode()
+
+
+# --- The inbox's sort and filters --------------------------------------------------------------------
+
+
+def _card_order(html: str, cases) -> list[str]:
+    section = html.split('id="pending"')[1].split("</section>")[0]
+    positions = sorted((section.index(f">{c.number}</a>"), c.number) for c in cases if f">{c.number}</a>" in section)
+    return [number for _, number in positions]
+
+
+def test_inbox_sorts_by_urgency_or_deadline_and_filters_by_urgency_and_worker(as_user, open_case):
+    low = open_case(risk="low", referrals=[TO_HEALTH])
+    high = open_case(risk="high", referrals=[TO_HEALTH])
+    now = timezone.now()
+    Referral.objects.filter(case=low).update(due_at=now + timedelta(hours=2))
+    Referral.objects.filter(case=high).update(due_at=now + timedelta(days=2))
+    client = as_user("worker_health")
+    cases = [low, high]
+
+    assert _card_order(client.get("/inbox/", {"sort": "urgency"}).content.decode(), cases) == [high.number, low.number]
+    assert _card_order(client.get("/inbox/", {"sort": "deadline"}).content.decode(), cases) == [low.number, high.number]
+    assert _card_order(client.get("/inbox/", {"risk": "high"}).content.decode(), cases) == [high.number]
+    assert _card_order(client.get("/inbox/", {"assignee": "me"}).content.decode(), cases) == []
+    assert _card_order(client.get("/inbox/", {"assignee": "none"}).content.decode(), cases) == [low.number, high.number]
+
+
+@pytest.mark.parametrize("params", [{"sort": "stage"}, {"risk": "extreme"}, {"assignee": "worker_welfare"}])
+def test_inbox_drops_and_names_bad_values(as_user, open_case, params):
+    case = open_case(referrals=[TO_HEALTH])
+    response = as_user("worker_health").get("/inbox/", params)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"<code>{next(iter(params))}</code>" in html.split('id="ignored-params"')[1].split("</p>")[0]
+    assert f">{case.number}</a>" in html
