@@ -7,9 +7,40 @@ from simple_history.models import HistoricalRecords
 from referral_engine.accounts.roles import Role
 
 
+class MailPreference(models.TextChoices):
+    """How a user's notifications reach their mailbox (issue 18, item 7; docs/timers.md "Mail preference")."""
+
+    IMMEDIATE = "immediate", _("すぐに送る")
+    DAILY_DIGEST = "daily_digest", _("1日1回まとめて送る（毎朝7時30分。急ぎの通知はすぐに送ります）")
+    OFF = "off", _("送らない（画面の通知だけ）")
+
+
+class DateStyle(models.TextChoices):
+    """How dates are shown on every page (issue 18, item 8; the `wareki` filter)."""
+
+    WAREKI = "wareki", _("和暦と西暦（令和8年12月3日 (2026)）")
+    WESTERN = "western", _("西暦のみ（2026-12-03）")
+
+
 class User(AbstractUser):
     display_name = models.CharField(_("表示名"), max_length=100, blank=True)
     is_system = models.BooleanField(_("システム利用者"), default=False)
+    # The user's own settings (/accounts/settings/, /api/v1/me/preferences/). Kept on the user row, which
+    # every request loads anyway, so showing a date in the user's style costs no query.
+    mail_preference = models.CharField(
+        _("通知メール"),
+        max_length=20,
+        choices=MailPreference.choices,
+        default=MailPreference.IMMEDIATE,
+        db_default=MailPreference.IMMEDIATE,
+    )
+    date_style = models.CharField(
+        _("日付の表示"),
+        max_length=10,
+        choices=DateStyle.choices,
+        default=DateStyle.WAREKI,
+        db_default=DateStyle.WAREKI,
+    )
 
     class Meta:
         verbose_name = _("利用者")

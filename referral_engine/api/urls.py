@@ -5,7 +5,7 @@ from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.renderers import JSONRenderer
 
-from referral_engine.api import community, persons, upkeep, views, work
+from referral_engine.api import community, me, persons, upkeep, views, work
 from referral_engine.audit.api import AccessLogListAPIView, CaseHistoryAPIView, DeniedListAPIView
 from referral_engine.disasters import api as disasters
 from referral_engine.reports.api import FiscalYearReportAPIView
@@ -91,6 +91,9 @@ v1 = [
     path("followups/", work.FollowUpListView.as_view(), name="api-followups"),
     path("followups/<api_id:id>/done/", work.FollowUpDoneView.as_view(), name="api-followup-done"),
     path("me/work/", work.MyWorkView.as_view(), name="api-me-work"),
+    path("me/preferences/", me.MyPreferencesView.as_view(), name="api-me-preferences"),
+    path("notifications/", me.NotificationListView.as_view(), name="api-notifications"),
+    path("notifications/<api_id:id>/read/", me.NotificationReadView.as_view(), name="api-notification-read"),
     path("community-slips/", views.SlipListView.as_view(), name="api-community-slips"),
     path("community-slips/<api_id:id>/link/", upkeep.SlipLinkView.as_view(), name="api-community-slip-link"),
     path(

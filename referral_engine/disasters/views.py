@@ -179,7 +179,7 @@ def safety_check_post(request, check_id: int):
         else:
             messages.success(
                 request,
-                _("%(name)sさんを「%(status)s」にしました。")
+                _("%(name)sさんの安否を「%(status)s」と記録しました。")
                 % {"name": check.person.full_name, "status": CheckStatus(form.cleaned_data["status"]).label},
             )
     else:

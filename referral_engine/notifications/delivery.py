@@ -10,6 +10,8 @@
 - Failures retry with exponential backoff (1 min, 2, 4 … capped at an hour) through
   `next_attempt_at`, which the beat-driven task reads: no Celery countdown. After MAX_ATTEMPTS the
   row is `failed`; the error stays on the row, visible (and retryable) in the admin.
+- The recipient's mail preference is read here (digest.py): `off` skips the mail, `daily_digest`
+  leaves the row for the morning digest unless it is urgent.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.utils import timezone
 
+from referral_engine.notifications.digest import mail_hold
 from referral_engine.notifications.mail import notification_mails
 from referral_engine.notifications.models import Notification
 
@@ -79,6 +82,12 @@ def _deliver_one(notification_id: int, *, connection, now=None) -> int:
     recipient = n.recipient
     if not recipient.is_active or not recipient.email:
         n.delivery = Notification.Delivery.SKIPPED
+        n.save(update_fields=fields)
+        return 0
+    hold = mail_hold(n, recipient)  # the user's mail preference (digest.py): off, or wait for the digest
+    if hold is not None:
+        n.delivery = hold
+        n.next_attempt_at = None
         n.save(update_fields=fields)
         return 0
     n.attempts += 1

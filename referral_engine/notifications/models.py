@@ -24,6 +24,9 @@ class Notification(models.Model):
         SENT = "sent", _("送信済み")
         FAILED = "failed", _("失敗")
         SKIPPED = "skipped", _("送信不要")
+        # The recipient chose the daily digest: the row waits for the morning's mail (delivery.py).
+        DIGEST = "digest", _("まとめ送信待ち")
+        DIGESTED = "digested", _("まとめて送信済み")
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("宛先"), on_delete=models.CASCADE, related_name="notifications"
@@ -51,6 +54,8 @@ class Notification(models.Model):
             # The header's unread badge on every page: a count of this user's entries only.
             models.Index(fields=["recipient"], name="notification_unread_idx", condition=Q(read_at__isnull=True)),
             models.Index(fields=["next_attempt_at"], name="notification_outbox_idx", condition=Q(delivery="pending")),
+            # The morning digest reads only the rows waiting for it, per recipient.
+            models.Index(fields=["recipient", "id"], name="notification_digest_idx", condition=Q(delivery="digest")),
         ]
 
     def __str__(self) -> str:
@@ -63,3 +68,25 @@ class Notification(models.Model):
         if self.case_id:
             return reverse("case_detail", args=[self.case_id])
         return reverse(LINK_WITHOUT_CASE.get(self.kind, "notifications"))
+
+
+class MailDigest(models.Model):
+    """One daily digest mail sent to one user: at most one per user and day (the unique constraint),
+    so a re-run of the morning task, or two at once, sends nothing twice. `count` is how many
+    notifications it listed (they are marked `digested`)."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("宛先"), on_delete=models.CASCADE, related_name="mail_digests"
+    )
+    day = models.DateField(_("日付"))
+    count = models.PositiveIntegerField(_("件数"), default=0)
+    sent_at = models.DateTimeField(_("送信日時"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("まとめメール")
+        verbose_name_plural = _("まとめメール")
+        ordering = ["-day", "recipient_id"]
+        constraints = [models.UniqueConstraint(fields=["recipient", "day"], name="mail_digest_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} {self.day}"

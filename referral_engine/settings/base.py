@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from referral_engine.observability.logs import logging_config
@@ -69,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # The user's date style for every date shown (web/date_style.py; no query: the user row is loaded).
+    "referral_engine.web.date_style.DateStyleMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "referral_engine.web.middleware.ContentSecurityPolicyMiddleware",
@@ -244,6 +247,8 @@ CELERY_BEAT_SCHEDULE = {
     "report-exports-cleanup": {"task": "reports.exports_cleanup", "schedule": 3600.0},
     # Watch requests without a report, evacuation plans due for review (docs/community.md).
     "community-reminders": {"task": "cases.community_reminders", "schedule": 900.0},
+    # The daily digest of users who chose it (docs/timers.md "Mail preference"); CELERY_TIMEZONE is Tokyo.
+    "notification-digests": {"task": "notifications.send_digests", "schedule": crontab(hour=7, minute=30)},
 }
 
 # --- REST framework -----------------------------------------------------------------------------

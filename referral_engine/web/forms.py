@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from referral_engine.accounts.models import Department, District, User
+from referral_engine.accounts.models import DateStyle, Department, District, MailPreference, User
 from referral_engine.accounts.roles import Role
 from referral_engine.cases.choices import (
     SENSITIVE_FLAGS,
@@ -548,3 +548,20 @@ class SlipForm(DomainErrorsMixin, forms.Form):
 
 class NotificationReadForm(forms.Form):
     notification_id = forms.IntegerField(required=False)
+
+
+class PreferencesForm(DomainErrorsMixin, forms.Form):
+    """The user's own settings (/accounts/settings/): notification mail and the date style."""
+
+    mail_preference = forms.ChoiceField(
+        label=_("通知メールの受け取り方"),
+        choices=MailPreference.choices,
+        widget=RadioList,
+        help_text=_("通知は設定にかかわらず画面の「通知」に表示されます。メールには氏名や内容を載せません。"),
+    )
+    date_style = forms.ChoiceField(
+        label=_("日付の表示"),
+        choices=DateStyle.choices,
+        widget=RadioList,
+        help_text=_("すべての画面の日付に使います。"),
+    )

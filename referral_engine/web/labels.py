@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils import translation
+from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 
 from referral_engine.cases.choices import (
@@ -64,6 +66,47 @@ ESCALATION_NAME_LABELS = {
     "gap": _("はざまと判定した"),
     "gap_cleared": _("はざまが解消した（引き受け手が決まった）"),
 }
+
+# What a success message says after each transition (issue 18, item 8): what happened, in a sentence,
+# rather than 「「受理する」を実行しました。」.
+CASE_DONE_MESSAGES = {
+    "start_assessment": _("アセスメントを始めました。"),
+    "start_support": _("支援を始めました。"),
+    "start_monitoring": _("モニタリングに移りました。見直しの予定を立てました。"),
+    "hold": _("ケースを中断・保留にしました。"),
+    "resume": _("ケースを再開しました。"),
+    "close": _("ケースを終結しました。"),
+    "reopen": _("終結を取り消し、ケースを再開しました。"),
+}
+
+HANDOFF_DONE_MESSAGES = {
+    "accept": _("%(department)sとして受理しました。"),
+    "decline": _("%(department)sとして辞退しました。依頼元に理由を伝えます。"),
+    "return": _("依頼元に差し戻しました。依頼元に理由を伝えます。"),
+    "cancel": _("つなぎの依頼を取り消しました。"),
+    "complete": _("%(department)sの対応を完了にしました。依頼元に知らせます。"),
+}
+
+
+def case_done_message(name: str) -> str:
+    message = CASE_DONE_MESSAGES.get(name)
+    if message is None:
+        return gettext_now("「%(a)s」を記録しました。") % {"a": case_action(name).label}
+    return str(message)
+
+
+def referral_done_message(name: str, *, department, workflow: workflow_registry.Workflow | None) -> str:
+    """The handoff in the department's name (「長寿支援課として受理しました。」); a stage move names the
+    stage it reached (「段階を「訪問調整」に進めました。」)."""
+    if name in HANDOFF_DONE_MESSAGES:
+        english = (translation.get_language() or "ja").startswith("en")
+        where = (getattr(department, "name_en", "") if english else "") or str(department)
+        return str(HANDOFF_DONE_MESSAGES[name]) % {"department": where}
+    info = workflow.transition_info(name) if workflow else None
+    if info is not None:
+        return gettext_now("段階を「%(stage)s」に進めました。") % {"stage": workflow.stage_label(info.target)}
+    return gettext_now("「%(a)s」を記録しました。") % {"a": referral_action(name, workflow).label}
+
 
 REASON_OFFERED = frozenset({"decline", "return", "hold", "cancel", "close", "reopen", "resume"})
 # Buttons that deserve the danger colour: they end or refuse something.

@@ -28,6 +28,7 @@ from referral_engine.cases.services.persons import person_update
 from referral_engine.cases.services.records import consent_record
 from referral_engine.cases.services.referrals import referral_create, referral_transition
 from referral_engine.cases.services.slips import slip_submit
+from referral_engine.notifications.models import Notification
 
 USERS = [
     "desk_welfare", "desk_health", "worker_welfare", "worker_health", "worker_longevity", "worker_bosai",
@@ -302,6 +303,9 @@ ROUTES: dict[str, Route] = {
     ),
     "notifications": Route("get", lambda w: "/notifications/", role_rule(ok=200, who=set(USERS))),
     "notification_read": Route("post", lambda w: "/notifications/read/", role_rule(ok=302, who=set(USERS))),
+    # Everyone's own settings (mail, date style) and the help page (issue 18, items 7 and 8).
+    "account_settings": Route("get", lambda w: "/accounts/settings/", role_rule(ok=200, who=set(USERS))),
+    "help": Route("get", lambda w: "/help/", role_rule(ok=200, who=set(USERS))),
     # Everyone's own account: the password page and their API tokens (a token id not theirs changes nothing).
     "account_password": Route("get", lambda w: "/accounts/password/", role_rule(ok=200, who=set(USERS))),
     "account_tokens": Route("get", lambda w: "/accounts/tokens/", role_rule(ok=200, who=set(USERS))),
@@ -485,6 +489,23 @@ ROUTES: dict[str, Route] = {
         json=True,
     ),
     "api-me-work": Route("get", lambda w: "/api/v1/me/work/", role_rule(ok=200, who=STAFF)),
+    # Everyone's own notifications and settings (issue 18, item 7); someone else's notification is a 404.
+    "api-notifications": Route("get", lambda w: "/api/v1/notifications/", role_rule(ok=200, who=set(USERS))),
+    "api-notification-read": Route(
+        "post",
+        lambda w: f"/api/v1/notifications/{w['notification'].pk}/read/",
+        role_rule(ok=200, who={"chief_health"}, other=404),
+        data=lambda w: {},
+        json=True,
+    ),
+    "api-me-preferences": Route("get", lambda w: "/api/v1/me/preferences/", role_rule(ok=200, who=set(USERS))),
+    "api-me-preferences:patch": Route(
+        "patch",
+        lambda w: "/api/v1/me/preferences/",
+        role_rule(ok=200, who=set(USERS)),
+        data=lambda w: {"date_style": "western"},
+        json=True,
+    ),
     "api-community-slips": Route("get", lambda w: "/api/v1/community-slips/", role_rule(ok=200, who=CONNECTORS)),
     "api-community-slip-link": Route(
         "post",
@@ -807,6 +828,8 @@ def world(users, fresh):
         "disaster": disaster,
         "check": disaster.checks.get(),
         "token": api_token_issue(user=u["worker_welfare"])[0],
+        # The health supervisors are told of the handoff to health: one of chief_health's own.
+        "notification": Notification.objects.filter(recipient=u["chief_health"]).earliest("id"),
         "household": household,
         "W": watch,
         "plan": plan,

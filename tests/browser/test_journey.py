@@ -55,7 +55,7 @@ def test_referral_journey_from_intake_to_audit(session_for):
     card = health.page.locator("article.inbox-card", has_text=case.number)
     card.locator("button:has-text('受理する')").click()
     health.page.wait_for_url("**/inbox/")
-    assert health.page.is_visible("text=「受理する」を実行しました。")
+    assert health.page.is_visible("text=健康推進課として受理しました。")
     health.goto(f"/cases/{case.pk}/")
     referral = case.referrals.get(to_department__code="health_promotion")
     article = health.page.locator(f"#referral-{referral.pk}")

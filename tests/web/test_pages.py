@@ -31,6 +31,8 @@ EXPECTED = {
     "/reports/": {"default": 403, "chief_welfare": 200, "chief_health": 200, "auditor": 200, "admin": 200},
     "/slips/": {"default": 403, "minsei_kawakami": 200},
     "/notifications/": {"default": 200},
+    "/accounts/settings/": {"default": 200},
+    "/help/": {"default": 200},
     # The case is opened at the welfare desk and referred to health (requested): welfare staff,
     # health (limited), the desk supervisor and the auditor see it; nobody else.
     "/cases/{case}/": {

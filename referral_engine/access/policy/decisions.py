@@ -239,6 +239,19 @@ def can_read_api_docs(user: Any) -> bool:
     return p.is_staff_member or p.is_auditor or can_manage_master_data(user)
 
 
+def can_edit_preferences(user: Any, owner: Any) -> bool:
+    """Mail and date settings are one's own: every signed-in, active user changes theirs, nobody
+    else's (an admin included: a colleague's mail is theirs to turn off)."""
+    return bool(
+        getattr(user, "is_authenticated", False) and user.is_active and owner is not None and user.pk == owner.pk
+    )
+
+
+def can_read_help(user: Any) -> bool:
+    """The help page (L1/L2/L3, はざま, follow-ups) is for every signed-in role."""
+    return bool(getattr(user, "is_authenticated", False))
+
+
 def can_see_debug_pages(user: Any) -> bool:
     """With DEBUG on, Django's technical 404 page (the URL list) only for the admin: everyone else
     gets the app's own page, as in production (issue 16 §7)."""

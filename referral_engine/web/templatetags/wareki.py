@@ -1,4 +1,12 @@
-"""Dates as 和暦 with 西暦 (令和8年11月26日 (2026)), times in Asia/Tokyo.
+"""The one way templates show a date (issue 18, item 8): `{{ value|wareki }}`, in the signed-in user's
+date style (`User.date_style`, activated per request by web/date_style.py, no query):
+
+- 和暦 with 西暦 (the default): 令和8年11月26日 (2026), English "26 Nov 2026 (Reiwa 8)";
+- 西暦 only: 2026-11-26.
+
+A datetime adds the Tokyo time (14:05); `wareki:"date"` drops it, `wareki:"seconds"` shows 14:05:09
+(the audit pages). Machine formats stay as they are: `<time datetime="…|date:'c'">`, the values of
+`<input type="date">` and the CSV exports are not display dates.
 
 Era boundaries are the days the new era began (a change in the middle of a year splits that year:
 1989-01-07 is 昭和64年, 1989-01-08 is 平成元年). Dates before 明治 have no era here and show 西暦 only.
@@ -11,6 +19,9 @@ from datetime import date, datetime
 from django import template
 from django.utils import timezone
 from django.utils.translation import get_language
+
+from referral_engine.accounts.models import DateStyle
+from referral_engine.web import date_style
 
 register = template.Library()
 
@@ -58,10 +69,14 @@ def wareki_date_text(day: date) -> str:
     return f"{era[0]}{year}年{day.month}月{day.day}日 ({day.year})"
 
 
+def _western() -> bool:
+    return date_style.current() == DateStyle.WESTERN
+
+
 @register.filter
 def wareki(value: date | datetime | None, arg: str = "") -> str:
-    """`{{ d|wareki }}`: 令和8年11月26日 (2026); a datetime adds the Tokyo time (14:05).
-    `{{ dt|wareki:"date" }}` drops the time of a datetime."""
+    """`{{ d|wareki }}`: 令和8年11月26日 (2026), or 2026-11-26 in the 西暦 style; a datetime adds the
+    Tokyo time (14:05). `{{ dt|wareki:"date" }}` drops the time, `"seconds"` adds the seconds."""
     if value in (None, ""):
         return ""
     if isinstance(value, str):
@@ -70,18 +85,25 @@ def wareki(value: date | datetime | None, arg: str = "") -> str:
         except ValueError:
             return value
     day, moment = _as_local(value)
-    text = wareki_date_text(day)
+    text = day.isoformat() if _western() else wareki_date_text(day)
     if moment is not None and arg != "date":
-        text = f"{text} {moment:%H:%M}"
+        text = f"{text} {moment:%H:%M:%S}" if arg == "seconds" else f"{text} {moment:%H:%M}"
     return text
 
 
-@register.filter
+# Kept so that a template still written with it shows the user's one style; new templates use `wareki`
+# (tests/web/test_date_style.py holds that no template does).
+register.filter("wareki_short", wareki)
+
+
 def wareki_short(value: date | datetime | None) -> str:
-    """Compact form for dense tables: R8.11.26 (a datetime adds 14:05)."""
+    """Compact label for chart axes (not a template filter): R8.11.26, or 2026-11-26 in the 西暦
+    style (a datetime adds 14:05)."""
     if value in (None, ""):
         return ""
     day, moment = _as_local(value)
+    if _western():
+        return f"{day.isoformat()} {moment:%H:%M}" if moment is not None else day.isoformat()
     era = era_of(day)
     text = f"{era[1]}{era[3]}.{day.month}.{day.day}" if era else f"{day.year}.{day.month}.{day.day}"
     if moment is not None:

@@ -1,4 +1,5 @@
-"""The user's own account: `/accounts/password/` (change the password, with Django's validators) and
+"""The user's own account: `/accounts/settings/` (notification mail and date style),
+`/accounts/password/` (change the password, with Django's validators) and
 `/accounts/tokens/` (the API tokens: list, issue one for this session, revoke). A password change
 ends every API token through the User model's hook (referral_engine.accounts.tokens), not here."""
 
@@ -14,6 +15,24 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from referral_engine.accounts import tokens
+from referral_engine.accounts.preferences import user_preferences, user_preferences_set
+from referral_engine.errors import InvalidInput
+from referral_engine.web.forms import PreferencesForm
+
+
+def preferences(request):
+    """The user's settings; a bad value answers 400 with the error next to its field."""
+    form = PreferencesForm(request.POST or None, initial=user_preferences(request.user))
+    if request.method == "POST" and form.is_valid():
+        try:
+            user_preferences_set(user=request.user, actor=request.user, **form.cleaned_data)
+        except InvalidInput as exc:
+            form.add_domain_errors(exc)
+        else:
+            messages.success(request, _("設定を保存しました。"))
+            return redirect("account_settings")
+    context = {"form": form, "today": timezone.localdate()}
+    return render(request, "web/preferences.html", context, status=400 if form.errors else 200)
 
 
 def password_change(request):

@@ -80,16 +80,21 @@ def case_list(request):
     stalled = {"1": True, "0": False}.get(params.get("stalled", ""))
     departments = list(Department.objects.filter(is_active=True).order_by("id"))
     triage_params = triage.case_list_params(params, user, {d.code: d.name_ja for d in departments})
-    qs = selectors.cases_filter(
-        selectors.cases_visible_to(user),
-        state=params.get("state") or None,
-        department=params.get("department") or None,
-        risk=params.get("risk") or None,
-        stalled=stalled,
-        q=params.get("q") or None,
-        lead_worker=user if params.get("lead") == "me" else None,
-        assigned_to=user if params.get("assigned") == "me" else None,
-    )
+    q_error = None
+    try:
+        qs = selectors.cases_filter(
+            selectors.cases_visible_to(user),
+            state=params.get("state") or None,
+            department=params.get("department") or None,
+            risk=params.get("risk") or None,
+            stalled=stalled,
+            q=params.get("q") or None,
+            lead_worker=user if params.get("lead") == "me" else None,
+            assigned_to=user if params.get("assigned") == "me" else None,
+        )
+    except InvalidInput as exc:  # a one-character search: said next to the field, nothing listed
+        q_error = exc.message
+        qs = selectors.cases_visible_to(user).none()
     qs = case_triage.cases_with_deadline(qs)
     qs = case_triage.cases_triage_filter(
         qs,
@@ -122,6 +127,7 @@ def case_list(request):
             "sort_labels": triage.SORT_LABELS,
             "due_labels": triage.DUE_LABELS,
             "query_string": query.urlencode(),
+            "q_error": q_error,
             "states": CaseState.choices,
             "risks": Risk.choices,
             "departments": departments,
@@ -393,7 +399,7 @@ def case_transition_post(request, case_id: int):
         return redirect(_case_url(case_id) + "#state")
     except (IllegalTransition, Conflict) as exc:
         return error_page(request, exc, back_url=_case_url(case_id), labels=_case_labels())
-    messages.success(request, _("「%(a)s」を実行しました。") % {"a": labels.case_action(name).label})
+    messages.success(request, labels.case_done_message(name))
     return redirect(_case_url(case_id) + "#state")
 
 
@@ -564,7 +570,7 @@ def referral_transition_post(request, referral_id: int):
         if workflow:
             all_labels.update({i.name: i.label for i in workflow.transition_infos()})
         return error_page(request, exc, back_url=back, labels=all_labels)
-    messages.success(request, _("「%(a)s」を実行しました。") % {"a": labels.referral_action(name, workflow).label})
+    messages.success(request, labels.referral_done_message(name, department=referral.to_department, workflow=workflow))
     return redirect_next(request, back + f"#referral-{referral.pk}")
 
 
