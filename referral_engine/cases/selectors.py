@@ -123,7 +123,14 @@ def case_get_for_user(user: Any, case_id: Any, *, request: Any = None, via: str 
 
 def _referral_base() -> QuerySet[Referral]:
     return Referral.objects.select_related(
-        "case", "case__person", "from_department", "to_department", "requested_by", "responded_by", "assigned_worker"
+        "case",
+        "case__person",
+        "case__person__district",  # triage at a glance: the district on every card (issue 18)
+        "from_department",
+        "to_department",
+        "requested_by",
+        "responded_by",
+        "assigned_worker",
     )
 
 

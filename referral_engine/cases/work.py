@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from referral_engine.access import policy
 from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE
-from referral_engine.cases import selectors
+from referral_engine.cases import selectors, triage
 from referral_engine.cases.choices import CaseState, EventKind, ReferralState, SlipUrgency
 from referral_engine.cases.models import Case, CaseEvent, CommunitySlip, Referral
 
@@ -67,12 +67,9 @@ def led_cases(user: Any) -> QuerySet[Case]:
     mine = Q(lead_worker_id=p.user_id)
     if p.supervisor_department_ids:
         mine |= Q(lead_department_id__in=p.supervisor_department_ids)
-    return (
-        selectors.cases_visible_to(user)
-        .filter(mine)
-        .exclude(state=CaseState.CLOSED)
-        .order_by("stall_due_at", "-last_touched_at", "id")
-    )
+    return triage.cases_with_deadline(  # the row's deadline badge (issue 18 item 4)
+        selectors.cases_visible_to(user).filter(mine).exclude(state=CaseState.CLOSED)
+    ).order_by("stall_due_at", "-last_touched_at", "id")
 
 
 def setbacks(user: Any) -> QuerySet[Referral]:

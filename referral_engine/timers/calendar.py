@@ -209,6 +209,13 @@ class OfficeDays:
             due = due + timedelta(days=duration.calendar_days, hours=duration.hours)
         return due
 
+    def office_days_between(self, start: date, end: date) -> int:
+        """How many office days fall after `start` up to and including `end` (0 when `end` <= `start`)."""
+        if end <= start:
+            return 0
+        a, b = self._ordinal(start), self._ordinal(end)
+        return bisect_right(self._days, b) - bisect_right(self._days, a)
+
     def office_days_later(self, moment: datetime, office_days: int) -> datetime:
         """The close of office hours on the Nth office day after `moment`'s date (the L3 time: "two
         office days after the deadline"; a deadline at 17:15 on Monday gives Wednesday 17:15)."""
@@ -251,6 +258,16 @@ def nth_office_day_after(day: date, n: int, closed: frozenset[date] | None = Non
     if n <= 0:
         return day
     return _ask(closed, day, n, lambda days: days.nth_office_day_after(day, n))
+
+
+def office_days_between(start: date, end: date, closed: frozenset[date] | None = None) -> int:
+    """How many office days fall after `start` up to and including `end` (a deadline's "あと N 開庁日",
+    or how many office days it is overdue with the two swapped); 0 when `end` <= `start`."""
+    if end <= start:
+        return 0
+    end = min(end, start + timedelta(days=3660))  # a bound for a bad date far ahead (ten years is plenty)
+    # A range prepared from `start`'s year holds about 240 office days a year: ask for enough years.
+    return _ask(closed, start, (end - start).days, lambda days: days.office_days_between(start, end))
 
 
 def close_of_day(day: date) -> datetime:

@@ -4,6 +4,7 @@ Colours and fonts come from app.css through class names (no style attributes). E
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -51,12 +52,29 @@ def hbar_chart(bars: list[Bar], *, title: str, unit: str = "", label_width: int 
     return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
 
 
-def column_chart(bars: list[Bar], *, title: str, width: int = 640, height: int = 220) -> SafeString:
-    """Vertical columns over time (escalations per week), labels under each column."""
+TICK_FONT_PX = 13  # .chart-tick in app.css
+
+
+def text_width(text: str, font_px: float = TICK_FONT_PX) -> float:
+    """About how wide a label is drawn: a full-width (CJK) character is one em, the rest about 0.6 em."""
+    return sum(font_px if ord(ch) >= 0x2E80 else font_px * 0.6 for ch in text)
+
+
+def label_step(labels: list[str], slot: float, font_px: float = TICK_FONT_PX) -> int:
+    """Label every Nth column so that no two labels under the columns overlap (N ≥ 1)."""
+    widest = max([text_width(label, font_px) for label in labels] + [0])
+    return max(1, math.ceil((widest + 4) / slot))
+
+
+def column_chart(bars: list[Bar], *, title: str, width: int = 420, height: int = 200) -> SafeString:
+    """Vertical columns over time (escalations per week), labels under the columns — every Nth when
+    they would overlap (the values are in the table under "表で見る"). The view box is narrow so the
+    text stays legible when a 390 px phone shrinks the chart."""
     left, bottom, top = 36, 40, 14
     plot_h = height - bottom - top
     n = max(len(bars), 1)
     slot = (width - left - 8) / n
+    step = label_step([b.label for b in bars], slot)
     peak = max([b.value or 0 for b in bars] + [1])
     parts = [
         f'<svg class="chart" role="img" aria-labelledby="chart-title-{id(bars)}" viewBox="0 0 {width} {height}" '
@@ -77,9 +95,10 @@ def column_chart(bars: list[Bar], *, title: str, width: int = 640, height: int =
             parts.append(
                 f'<text class="chart-value" x="{x + w / 2:.1f}" y="{top + plot_h - h - 4}" text-anchor="middle">{escape(_fmt(bar.value, ""))}</text>'
             )
-        parts.append(
-            f'<text class="chart-tick" x="{x + w / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{escape(bar.label)}</text>'
-        )
+        if (n - 1 - i) % step == 0:  # the latest week always keeps its label
+            parts.append(
+                f'<text class="chart-tick" x="{x + w / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{escape(bar.label)}</text>'
+            )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
 
@@ -145,7 +164,8 @@ def column_pair_chart(
 def labelled_bar_chart(bars: list[Bar], *, title: str, unit: str = "", width: int = 420) -> SafeString:
     """Horizontal bars with each label on its own line above its bar: long Japanese names (総務課
     防災・コミュニティ班) are never cut, and the chart stays legible in a phone's width."""
-    row, bar_h, top = 44, 16, 4
+    # The label's line (its font's descent included) ends above the bar and its value: they never touch.
+    row, bar_h, top, bar_top = 50, 16, 4, 26
     height = top + len(bars) * row + 4
     plot = width - 70
     peak = max([b.value or 0 for b in bars] + [1])
@@ -158,10 +178,12 @@ def labelled_bar_chart(bars: list[Bar], *, title: str, unit: str = "", width: in
     for i, bar in enumerate(bars):
         y = top + i * row
         length = 0 if not bar.value else max(2, round(plot * bar.value / peak))
-        parts.append(f'<text class="chart-label" x="0" y="{y + 15}">{escape(bar.label)}</text>')
-        parts.append(f'<rect class="chart-bar" x="0" y="{y + 21}" width="{length}" height="{bar_h}" rx="2"></rect>')
+        parts.append(f'<text class="chart-label" x="0" y="{y + 16}">{escape(bar.label)}</text>')
         parts.append(
-            f'<text class="chart-value" x="{length + 6}" y="{y + 21 + bar_h - 2}">{escape(_fmt(bar.value, unit))}</text>'
+            f'<rect class="chart-bar" x="0" y="{y + bar_top}" width="{length}" height="{bar_h}" rx="2"></rect>'
+        )
+        parts.append(
+            f'<text class="chart-value" x="{length + 6}" y="{y + bar_top + bar_h - 2}">{escape(_fmt(bar.value, unit))}</text>'
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped

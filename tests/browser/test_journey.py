@@ -62,7 +62,8 @@ def test_referral_journey_from_intake_to_audit(session_for):
     assert article.locator(".stage-badge").inner_text().endswith("訪問調整")
     assert article.locator("figure.diagram svg, ol.stage-list").count() == 1  # diagram or stage list
     health.check("journey-06-health-case-accepted")
-    article.locator("button:has-text('家庭訪問を実施した')").click()
+    article.locator("summary:has-text('家庭訪問を実施した')").click()  # a stage move asks first (issue 18)
+    article.locator("button:has-text('家庭訪問を実施した（確定）')").click()
     health.page.wait_for_load_state("load")
     referral.refresh_from_db()
     assert referral.state == "accepted" and referral.stage == "home_visited"

@@ -128,7 +128,7 @@ def test_my_cases_page_lists_assigned_referrals_and_led_cases(waiting, users, cl
     client.force_login(users["worker_longevity"])
     page = client.get("/cases/mine/")
     assert page.status_code == 200
-    assert [r.pk for r, _badges in page.context["assigned"]] == [waiting.pk]
+    assert [r.pk for r, _badges, _facts in page.context["assigned"]] == [waiting.pk]
     client.force_login(users["worker_health"])
     assert client.get("/cases/mine/").context["assigned"] == []
 

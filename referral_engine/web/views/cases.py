@@ -22,6 +22,7 @@ from referral_engine.accounts.models import Department, District
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record, access_log_search
 from referral_engine.cases import selectors
+from referral_engine.cases import triage as case_triage
 from referral_engine.cases.choices import (
     CaseState,
     ClosureReason,
@@ -44,7 +45,7 @@ from referral_engine.cases.services.referrals import (
 )
 from referral_engine.errors import Conflict, Forbidden, IllegalTransition, InvalidInput
 from referral_engine.pagination import CappedCountPaginator
-from referral_engine.web import labels
+from referral_engine.web import labels, triage
 from referral_engine.web.community_forms import WatchRequestForm
 from referral_engine.web.errors import domain_errors, error_page
 from referral_engine.web.forms import (
@@ -75,7 +76,10 @@ def case_list(request):
     user = request.user
     require(policy.can_list_cases(user))
     params = request.GET
+    now = timezone.now()
     stalled = {"1": True, "0": False}.get(params.get("stalled", ""))
+    departments = list(Department.objects.filter(is_active=True).order_by("id"))
+    triage_params = triage.case_list_params(params, user, {d.code: d.name_ja for d in departments})
     q_error = None
     try:
         qs = selectors.cases_filter(
@@ -91,11 +95,22 @@ def case_list(request):
     except InvalidInput as exc:  # a one-character search: said next to the field, nothing listed
         q_error = exc.message
         qs = selectors.cases_visible_to(user).none()
+    qs = case_triage.cases_with_deadline(qs)
+    qs = case_triage.cases_triage_filter(
+        qs,
+        stage=triage_params.stage_key,
+        assignee=triage_params.assignee_user,
+        unassigned=triage_params.assignee == "none",
+        due=triage_params.due or None,
+        now=now,
+    )
+    qs = case_triage.cases_sort(qs, triage_params.sort)
     if params.get("q"):
         # A name or number typed into the list is a search of persons: logged like the intake search.
         access_log_search(user=user, terms=params["q"][:200], object_type="case", request=request)
     # Counted up to 1,000 ("1,000件以上"): an exact count of a department's 390,000 cases took 1.4 s.
     page = CappedCountPaginator(qs, PAGE_SIZE).get_page(params.get("page"))
+    cases = list(page.object_list)
     query = params.copy()
     query.pop("page", None)
     return render(
@@ -103,16 +118,20 @@ def case_list(request):
         "cases/case_list.html",
         {
             "page": page,
-            "cases": list(page.object_list),
+            "cases": cases,
+            "rows": [triage.case_row(case, now) for case in cases],
             "filters": {
                 k: params.get(k, "") for k in ("state", "department", "risk", "stalled", "q", "lead", "assigned")
             },
+            "triage": triage_params,
+            "sort_labels": triage.SORT_LABELS,
+            "due_labels": triage.DUE_LABELS,
             "query_string": query.urlencode(),
             "q_error": q_error,
             "states": CaseState.choices,
             "risks": Risk.choices,
-            "departments": Department.objects.filter(is_active=True).order_by("id"),
-            "now": timezone.now(),
+            "departments": departments,
+            "now": now,
         },
     )
 
@@ -610,7 +629,9 @@ def my_cases(request):
     now = timezone.now()
     assigned = CappedCountPaginator(selectors.referrals_assigned_to(user), PAGE_SIZE).get_page(request.GET.get("page"))
     led = CappedCountPaginator(
-        selectors.cases_filter(selectors.cases_visible_to(user), lead_worker=user).exclude(state=CaseState.CLOSED),
+        case_triage.cases_with_deadline(
+            selectors.cases_filter(selectors.cases_visible_to(user), lead_worker=user).exclude(state=CaseState.CLOSED)
+        ),
         PAGE_SIZE,
     ).get_page(request.GET.get("cpage"))
     return render(
@@ -618,9 +639,9 @@ def my_cases(request):
         "cases/my_cases.html",
         {
             "assigned_page": assigned,
-            "assigned": [(r, deadline_badges(r, now)) for r in assigned.object_list],
+            "assigned": [(r, deadline_badges(r, now), triage.referral_facts(r, now)) for r in assigned.object_list],
             "led_page": led,
-            "led": list(led.object_list),
+            "led": [triage.case_row(case, now) for case in led.object_list],
             "now": now,
         },
     )

@@ -13,6 +13,7 @@ from referral_engine.cases import selectors
 from referral_engine.cases.choices import SlipStatus
 from referral_engine.cases.work import SECTIONS, is_desk_staff, my_work, section_queryset
 from referral_engine.pagination import CappedCountPaginator
+from referral_engine.web import triage
 from referral_engine.web.errors import domain_errors
 from referral_engine.web.views.cases import deadline_badges
 from referral_engine.web.views.common import require
@@ -32,10 +33,13 @@ def slip_rows(slips):
 
 
 def _badged(section_name: str, items: list, now) -> list:
-    """Referral rows with their deadline badges (緊急・期限超過・期限間近); other rows as they are."""
+    """(item, badges, triage facts): referral rows with their deadline badges (緊急・期限超過・期限間近)
+    and what their case says at a glance; led cases with theirs; other rows as they are."""
     if section_name in ("assigned", "inbox", "setbacks"):
-        return [(r, deadline_badges(r, now)) for r in items]
-    return [(item, []) for item in items]
+        return [(r, deadline_badges(r, now), triage.referral_facts(r, now)) for r in items]
+    if section_name == "led_cases":
+        return [(case, [], triage.case_row(case, now)) for case in items]
+    return [(item, [], {}) for item in items]
 
 
 @domain_errors

@@ -6,9 +6,11 @@ from django.utils import timezone
 
 from referral_engine.access import policy
 from referral_engine.cases import selectors
+from referral_engine.cases import triage as case_triage
+from referral_engine.cases.choices import Risk
 from referral_engine.cases.services.referrals import referral_available_transitions
 from referral_engine.pagination import CappedCountPaginator
-from referral_engine.web import labels
+from referral_engine.web import labels, triage
 from referral_engine.web.errors import domain_errors
 from referral_engine.web.views.cases import deadline_badges
 from referral_engine.web.views.common import require
@@ -43,6 +45,7 @@ def inbox_rows(user, referrals, now):
                 "handoff_actions": handoff_actions,
                 "stage_actions": stage_actions,
                 "stage_label": stage_labels[code, referral.stage],
+                "facts": triage.referral_facts(referral, now),
             }
         )
     return rows
@@ -53,8 +56,18 @@ def inbox(request):
     user = request.user
     require(policy.can_view_inbox(user))
     now = timezone.now()
-    pending = CappedCountPaginator(selectors.referrals_inbox(user), PAGE_SIZE).get_page(request.GET.get("page"))
-    working = CappedCountPaginator(selectors.referrals_in_progress(user), PAGE_SIZE).get_page(request.GET.get("wpage"))
+    params = triage.inbox_params(request.GET)
+    filters = {"sort": params["sort"], "risk": params["risk"], "assignee": user if params["assignee"] == "me" else None}
+    filters["unassigned"] = params["assignee"] == "none"
+    pending_qs = case_triage.referrals_triage(selectors.referrals_inbox(user), deadline_field="due_at", **filters)
+    working_qs = case_triage.referrals_triage(
+        selectors.referrals_in_progress(user), deadline_field="stage_due_at", **filters
+    )
+    pending = CappedCountPaginator(pending_qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    working = CappedCountPaginator(working_qs, PAGE_SIZE).get_page(request.GET.get("wpage"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("wpage", None)
     return render(
         request,
         "web/inbox.html",
@@ -64,5 +77,9 @@ def inbox(request):
             "working_page": working,
             "working": inbox_rows(user, working.object_list, now),
             "now": now,
+            "triage": params,
+            "sort_labels": triage.INBOX_SORT_LABELS,
+            "risks": Risk.choices,
+            "query_string": query.urlencode(),
         },
     )
