@@ -13,9 +13,8 @@ from django.utils.translation import gettext as _
 
 from referral_engine.access import policy
 from referral_engine.access.policy.disasters import DISASTER_DEPARTMENT_CODE
-from referral_engine.accounts.models import Department, Membership
+from referral_engine.accounts.models import Membership
 from referral_engine.accounts.roles import STAFF_ROLES, Role
-from referral_engine.cases.services.departments import department_members
 from referral_engine.disasters import selectors
 from referral_engine.disasters.models import (
     CONFIRMED_STATUSES,
@@ -192,8 +191,13 @@ def _staff_users() -> list[Any]:
 
 
 def _disaster_supervisors() -> list[Any]:
-    department = Department.objects.filter(code=DISASTER_DEPARTMENT_CODE).values_list("pk", flat=True).first()
-    return department_members(department, (Role.SUPERVISOR,)) if department else []
+    memberships = Membership.objects.filter(
+        ended_at__isnull=True,
+        department__code=DISASTER_DEPARTMENT_CODE,
+        role=Role.SUPERVISOR,
+        user__is_active=True,
+    ).select_related("user")
+    return [m.user for m in memberships]
 
 
 def _announce(disaster: Disaster, checks: int) -> None:
