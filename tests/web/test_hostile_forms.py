@@ -247,6 +247,11 @@ def _forms(world, users) -> dict:
                 "refer_health_promotion": "on",
                 "basis_health_promotion": "internal_use",
                 "reason_health_promotion": x.t(),
+                # The person chosen: a duplicate's proof, the check step, the search's proof (issue 17).
+                "use_person": x.pick("", str(person)),
+                "check_person": x.pick(""),
+                "person_id": x.pick("", str(person)),
+                "person_choice": x.pick(""),
             },
         ),
         "case_activity_add": (
