@@ -5,6 +5,8 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 VENV := .venv
+# pytest-xdist processes for `make test` and .ci/run (docs/decisions.md): one per core on the 2-core CI machine.
+TEST_WORKERS ?= 2
 BIN := $(VENV)/bin
 # Re-install only when a requirements file changes: the stamp is newer than both files otherwise.
 STAMP := $(VENV)/.requirements.stamp
@@ -56,7 +58,7 @@ run: install migrate messages static seed ## Start the web server, a Celery work
 	$(BIN)/python bin/run-dev
 
 test: install ## Run the test suite (SQLite and an eager Celery unless DATABASE_URL / REDIS_URL are set)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: install ## ruff check + ruff format --check (the same commands .ci/run runs)
 	$(BIN)/ruff check .

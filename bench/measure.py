@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,6 +39,8 @@ PEER_OPS = int(os.environ.get("BENCH_PEER_OPS", "320"))
 PEER_CLIENTS = 4
 RSS_REQUESTS = 10_000
 DUE = int(os.environ.get("BENCH_DUE", "10000"))
+# Only these pages (names as in page_targets), and nothing else: a re-measure on an existing database.
+ONLY_PAGES = {p.strip() for p in os.environ.get("BENCH_ONLY_PAGES", "").split(",") if p.strip()}
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
 
@@ -73,13 +76,36 @@ def page_targets() -> list[dict[str, Any]]:
 
     welfare = sample(Case.objects.filter(lead_department__code="social_welfare"))
     anything = sample(Case.objects.all())
+    searches = search_queries(Case.objects.filter(pk__in=anything[:12]).select_related("person"))
     return [
         {"name": "inbox", "user": "worker_health", "paths": ["/inbox/"]},
         {"name": "case detail", "user": "worker_welfare", "paths": [f"/cases/{i}/" for i in welfare]},
         {"name": "dashboard", "user": "chief_welfare", "paths": ["/dashboard/"]},
         {"name": "visible cases", "user": "worker_health", "paths": ["/cases/"]},
+        {"name": "search", "user": "worker_health", "paths": [f"/cases/?{urlencode({'q': q})}" for q in searches]},
         {"name": "auditor timeline", "user": "auditor", "paths": [f"/audit/cases/{i}/" for i in anything]},
     ]
+
+
+def search_queries(cases) -> list[str]:
+    """What a worker types into the case list's search (issue 18, item 6), taken from sampled cases:
+    two characters of a given name in kana (hiragana, as typed at a counter), the family name in
+    kanji, the last six digits of a case number, and the number without its zeros (R8-4)."""
+    from referral_engine.cases.normalize import to_katakana
+
+    hira = {code + 0x60: code for code in range(ord("ぁ"), ord("ゖ") + 1)}
+    queries: list[str] = []
+    for case in cases:
+        person = case.person
+        kana = to_katakana(person.given_name_kana)
+        era, seq = case.number.split("-")
+        queries += [
+            kana[-2:].translate(hira) if len(kana) >= 2 else person.family_name_kana[:2],
+            person.family_name[:2] if len(person.family_name) >= 2 else person.family_name_kana[:3],
+            seq,
+            f"{era}-{int(seq)}",
+        ]
+    return [q for q in queries if len(q.strip()) >= 2] or ["タナ"]
 
 
 def sessions_for(usernames: set[str]) -> dict[str, str]:
@@ -658,9 +684,18 @@ def main() -> None:
 
     env = dict(os.environ)
     results: dict[str, Any] = {"size": args.size}
-    targets = page_targets()
+    targets = [t for t in page_targets() if not ONLY_PAGES or t["name"] in ONLY_PAGES]
     in_process = pages_in_process(targets)
     results["in_process"] = in_process["pages"]
+    if ONLY_PAGES:  # e.g. BENCH_ONLY_PAGES=search: those pages in process and through gunicorn, nothing else
+        results["explain"] = explains(in_process["slow_queries"], work_dir, args.size)
+        sessions = sessions_for({t["user"] for t in targets})
+        with Gunicorn(args.port, work_dir) as server:
+            results["gunicorn"] = pages_http(targets, sessions, args.port, [0])
+            results["rss_mb"] = server.peak_rss_mb()
+        out_path.write_text(json.dumps(results, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+        log(f"results in {out_path}")
+        return
     results["sweep_idle"] = sweep_idle()
     results["report"] = report_timing()
     results["disaster"] = disaster_timing()

@@ -376,7 +376,13 @@ class CaseListQuerySerializer(serializers.Serializer):
     department = code(help_text="Cases led by, or referred to, this department.")
     risk = serializers.ChoiceField(choices=Risk.choices, required=False)
     stalled = serializers.BooleanField(required=False, allow_null=True, default=None)
-    q = text(100, help_text="Case number, or the start of the person's name in kana or kanji.")
+    q = text(
+        100,
+        help_text=(
+            "Any part of the case number (000004, or R8-4 for R8-000004) or of the person's family and given "
+            "names in kana or kanji (normalised as the intake's duplicate check); 2 characters at least (else 400)."
+        ),
+    )
     lead = serializers.ChoiceField(choices=["me"], required=False, help_text="`me`: cases I am the lead worker of.")
     assigned = serializers.ChoiceField(
         choices=["me"], required=False, help_text="`me`: cases with an open referral assigned to me."

@@ -20,7 +20,7 @@ from referral_engine.accounts.models import User
 from referral_engine.accounts.roles import Role
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record, access_log_search
-from referral_engine.cases import normalize
+from referral_engine.cases import normalize, search
 from referral_engine.cases.choices import (
     OPEN_REFERRAL_STATES,
     CaseState,
@@ -94,11 +94,9 @@ def cases_filter(
     elif stalled is False:
         qs = qs.exclude(stall_due_at__lte=timezone.now())
     if q:
-        kana = normalize.kana_key(q)
-        name = normalize.name_key(q)
-        qs = qs.filter(
-            Q(number__iexact=q.strip()) | Q(person__kana_key__startswith=kana) | Q(person__name_key__startswith=name)
-        )
+        # Any part of the number or of the names (cases.search); at least two characters, like the
+        # person search (InvalidInput otherwise).
+        qs = search.cases_matching(qs, search_query(q))
     return qs
 
 
@@ -241,7 +239,7 @@ def _person_search_throttle(user: Any, *, request: Any, via: str, terms: str) ->
 
 
 def persons_search(user: Any, query: Any, *, request: Any = None, via: str = "ui") -> list[Person]:
-    """Intake search by kana, kanji or phone (normalised), at least two characters, at most
+    """Intake search by any part of the kana or kanji names, or by phone (normalised), at least two characters, at most
     `PERSON_SEARCH_LIMIT` hits, rate limited per user (`PERSON_SEARCH_THROTTLE`) and logged with its
     terms as a fingerprint. Staff only (others: Forbidden). What a hit shows is
     `services.persons.person_candidates_payload`."""
@@ -250,19 +248,12 @@ def persons_search(user: Any, query: Any, *, request: Any = None, via: str = "ui
     query = search_query(query)
     _person_search_throttle(user, request=request, via=via, terms=query)
     access_log_search(user=user, terms=query, object_type="person", request=request, via=via)
-    kana = normalize.kana_key(query)
-    name = normalize.name_key(query)
-    condition = Q(name_key__startswith=name)
-    if kana:
-        condition |= Q(kana_key__startswith=kana)
+    # Any part of the names (cases.search, the case list's matching and index), or the phone number.
+    persons, condition = search.name_condition(Person.objects.filter(merged_into__isnull=True), query)
     digits = normalize.phone_key(query)
     if len(digits) >= 6:
         condition |= Q(phone_key=digits)
-    return list(
-        Person.objects.filter(condition, merged_into__isnull=True)
-        .select_related("district")
-        .order_by("kana_key", "id")[:PERSON_SEARCH_LIMIT]
-    )
+    return list(persons.filter(condition).select_related("district").order_by("kana_key", "id")[:PERSON_SEARCH_LIMIT])
 
 
 def slip_status(slip: CommunitySlip) -> str:

@@ -1,10 +1,28 @@
 """Tests: SQLite and an eager Celery by default; DATABASE_URL / REDIS_URL switch on the real ones."""
 
 import os
+import re
 import tempfile
 
-from .base import *  # noqa: F403
-from .base import DATABASES, INSTALLED_APPS, REDIS_URL
+
+def _redis_db_per_xdist_worker() -> None:
+    """Under pytest-xdist (`-n 2`, docs/decisions.md) each worker process gets a Redis database of its
+    own (gw0 keeps REDIS_URL's, gw1 the one below, …), so one worker's broker queues, locks and metrics
+    never meet the other's; the environment too, for the Celery workers a test starts as subprocesses."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    url = os.environ.get("REDIS_URL", "")
+    match = re.fullmatch(r"(redis://[^/]+)(?:/(\d+))?", url)
+    if not worker.startswith("gw") or not match:
+        return
+    index = int(worker[2:])
+    base = int(match.group(2) or 0)
+    os.environ["REDIS_URL"] = f"{match.group(1)}/{(base - index) % 16}"
+
+
+_redis_db_per_xdist_worker()
+
+from .base import *  # noqa: E402, F403
+from .base import DATABASES, INSTALLED_APPS, REDIS_URL  # noqa: E402
 
 DEBUG = False
 # The load generator (bench/loadgen) is tested here; like local.py, unlike production.

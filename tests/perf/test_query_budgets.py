@@ -41,6 +41,10 @@ PAGES = [
     Page("dashboard, department supervisor (web)", "/dashboard/", "{chief}", 24),
     Page("visible cases, department user (web)", "/cases/", "{worker}", 14),
     # 33 → 37 (2026-12-03): labels for auditors (issue 16) and the person's view since the case opened (17).
+    # The search (issue 18, item 6): the list's queries plus the access-log row of the search.
+    Page("search by name part (web)", "/cases/?q=%E3%83%8A%E3%82%AB", "chief_welfare", 15),
+    Page("search by number part (web)", "/cases/?q=0000", "{worker}", 15),
+    Page("search by name part (API)", "/api/v1/cases/?q=%E3%81%AA%E3%81%8B", "chief_welfare", 13),
     Page("auditor case timeline (web)", "/audit/cases/{case}/", "auditor", 37),
     Page("cases (API)", "/api/v1/cases/", "{worker}", 13),
     Page("referral inbox (API)", "/api/v1/referrals/?inbox=true", "{worker}", 13),

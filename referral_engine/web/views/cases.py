@@ -77,16 +77,21 @@ def case_list(request):
     require(policy.can_list_cases(user))
     params = request.GET
     stalled = {"1": True, "0": False}.get(params.get("stalled", ""))
-    qs = selectors.cases_filter(
-        selectors.cases_visible_to(user),
-        state=params.get("state") or None,
-        department=params.get("department") or None,
-        risk=params.get("risk") or None,
-        stalled=stalled,
-        q=params.get("q") or None,
-        lead_worker=user if params.get("lead") == "me" else None,
-        assigned_to=user if params.get("assigned") == "me" else None,
-    )
+    q_error = None
+    try:
+        qs = selectors.cases_filter(
+            selectors.cases_visible_to(user),
+            state=params.get("state") or None,
+            department=params.get("department") or None,
+            risk=params.get("risk") or None,
+            stalled=stalled,
+            q=params.get("q") or None,
+            lead_worker=user if params.get("lead") == "me" else None,
+            assigned_to=user if params.get("assigned") == "me" else None,
+        )
+    except InvalidInput as exc:  # a one-character search: said next to the field, nothing listed
+        q_error = exc.message
+        qs = selectors.cases_visible_to(user).none()
     if params.get("q"):
         # A name or number typed into the list is a search of persons: logged like the intake search.
         access_log_search(user=user, terms=params["q"][:200], object_type="case", request=request)
@@ -104,6 +109,7 @@ def case_list(request):
                 k: params.get(k, "") for k in ("state", "department", "risk", "stalled", "q", "lead", "assigned")
             },
             "query_string": query.urlencode(),
+            "q_error": q_error,
             "states": CaseState.choices,
             "risks": Risk.choices,
             "departments": Department.objects.filter(is_active=True).order_by("id"),

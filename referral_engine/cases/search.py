@@ -1,0 +1,117 @@
+"""Search by any part of a person's names or of a case number (issue 18, item 6; docs/work.md, "Search").
+
+A query of ASCII letters, digits and hyphens with at least one digit is a case number: any part of it (`000004` finds R8-000004, so does `8-0000`),
+after NFKC (full-width digits) and upper case; `R8-4` is also read as the number it abbreviates
+(R8-000004, the format of `cases.numbering.case_number_format`). Anything else is a name: any part of the family and
+given names in kana or in kanji, normalised as intake's duplicate check (`cases.normalize`: full and
+half width, hiragana → katakana, small kana, spaces and the long-vowel mark, variant kanji).
+
+On PostgreSQL the match also goes through the GIN indexes of migration 0008 (`re_name_grams` bigrams
+of the two name keys, `re_ngrams(number, 3)` trigrams of the number): the query's n-grams must all be
+in the row's array (the index answers that), then LIKE checks the order (the index's recheck). A
+two-character name query (トミ, 花子) is one bigram: one index entry. Elsewhere (SQLite) it is LIKE only.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import connections
+from django.db.models import F, Func, Q, QuerySet, TextField
+
+from referral_engine.cases import normalize
+
+MIN_LENGTH = 2  # as the person search (cases.inputs.search_query)
+NAME_GRAM = 2  # re_name_grams: bigrams
+NUMBER_GRAM = 3  # case_number_grams_idx: re_ngrams(number, 3)
+
+_NUMBER_LIKE = re.compile(r"[0-9A-Z-]*[0-9][0-9A-Z-]*")
+_SPACES = re.compile(r"\s+")
+_SHORT_NUMBER = re.compile(r"R(?P<year>\d{1,2})-(?P<seq>\d{1,6})")
+
+
+def ngrams(text: str, n: int) -> list[str]:
+    """The distinct substrings of length n, as `re_ngrams(text, n)` computes them in the database."""
+    return sorted({text[i : i + n] for i in range(len(text) - n + 1)})
+
+
+class NameGrams(Func):
+    """`re_name_grams(kana_key, name_key)`: the expression of `person_name_grams_idx`."""
+
+    function = "re_name_grams"
+    output_field = ArrayField(TextField())
+
+
+class NumberGrams(Func):
+    """`re_ngrams(number, 3)`: the expression of `case_number_grams_idx`."""
+
+    template = "re_ngrams(%(expressions)s, 3)"
+    output_field = ArrayField(TextField())
+
+
+def number_query(query: str) -> str | None:
+    """The case-number form of a query (ASCII letters, digits and hyphens, at least one digit), or None
+    when it is a name."""
+    text = _SPACES.sub("", unicodedata.normalize("NFKC", query or "")).upper()
+    return text if _NUMBER_LIKE.fullmatch(text) else None
+
+
+def canonical_number(text: str) -> str | None:
+    """`R8-4` (the era year and the sequence without its zeros) as the stored `R8-000004`."""
+    match = _SHORT_NUMBER.fullmatch(text)
+    if not match or int(match["seq"]) == 0:
+        return None
+    return f"R{int(match['year'])}-{int(match['seq']):06d}"
+
+
+def cases_matching(qs: QuerySet[Any], query: str) -> QuerySet[Any]:
+    """`qs` (cases) narrowed to those whose number, or whose person's names, contain the query."""
+    postgres = connections[qs.db].vendor == "postgresql"
+    number = number_query(query)
+    if number is None:
+        return names_matching(qs, query, prefix="person__")
+    canonical = canonical_number(number)
+    exact = Q(number=canonical) if canonical and canonical != number else Q(pk__in=[])
+    condition = Q(number__contains=number) | exact
+    if postgres and len(number) >= NUMBER_GRAM:
+        # (trigrams AND LIKE) OR exact, written as (trigrams OR exact) AND (LIKE OR exact): the index
+        # conditions stay out of the per-row filter (see name_condition).
+        qs = qs.alias(_number_grams=NumberGrams(F("number")))
+        condition = (Q(_number_grams__contains=ngrams(number, NUMBER_GRAM)) | exact) & condition
+    return qs.filter(condition)
+
+
+def names_matching(qs: QuerySet[Any], query: str, *, prefix: str = "") -> QuerySet[Any]:
+    """`qs` narrowed to rows whose person (`prefix`: the path to it, "" for persons themselves) has
+    the query in the kana or the kanji name key, both sides normalised alike."""
+    qs, condition = name_condition(qs, query, prefix=prefix)
+    return qs.filter(condition)
+
+
+def name_condition(qs: QuerySet[Any], query: str, *, prefix: str = "") -> tuple[QuerySet[Any], Q]:
+    """(`qs` with the name-grams alias it needs, the condition) for `names_matching`, to be combined
+    with other conditions (the person search's phone number)."""
+    kana = normalize.kana_key(query)
+    name = normalize.name_key(query)
+    keys = [(key, f"{prefix}{field}") for key, field in ((kana, "kana_key"), (name, "name_key")) if key]
+    if not keys:
+        return qs, Q(pk__in=[])
+    postgres = connections[qs.db].vendor == "postgresql"
+    if postgres:
+        qs = qs.alias(_name_grams=NameGrams(F(f"{prefix}kana_key"), F(f"{prefix}name_key")))
+    condition = Q()
+    for key, field in keys:
+        condition |= Q(**{f"{field}__contains": key})
+    if postgres and all(len(key) >= NAME_GRAM for key, _field in keys):
+        # What the index answers, ANDed as a term of its own: a key that contains the query holds all
+        # its bigrams, so this changes no answer; the planner takes it as the bitmap scan's condition
+        # (exact for `@>`: no recheck) and LIKE as the filter. Written inside each OR arm instead, the
+        # filter would compute re_name_grams() again for every row found (~50 µs each).
+        grams = Q()
+        for key, _field in keys:
+            grams |= Q(_name_grams__contains=ngrams(key, NAME_GRAM))
+        condition = grams & condition
+    return qs, condition
