@@ -29,7 +29,7 @@ def _signer() -> signing.TimestampSigner:
     return signing.TimestampSigner(salt=_SALT)
 
 
-def max_age() -> int:
+def _max_age() -> int:
     return int(getattr(settings, "PERSON_CHOICE_MAX_AGE", DEFAULT_MAX_AGE))
 
 
@@ -40,11 +40,11 @@ def person_choice_issue(user: User, person_id: int) -> str:
 
 @unchecked("verifies a signature; reads and writes nothing")
 def person_choice_valid(user: User, person_id: Any, token: Any) -> bool:
-    """The token was issued to `user` for `person_id` less than `max_age()` seconds ago."""
+    """The token was issued to `user` for `person_id` less than `_max_age()` seconds ago."""
     if not token or not isinstance(token, str) or len(token) > 200:
         return False
     try:
-        value = _signer().unsign(token, max_age=max_age())
+        value = _signer().unsign(token, max_age=_max_age())
     except signing.BadSignature:  # SignatureExpired is one
         return False
     return value == f"{user.pk}.{person_id}"
