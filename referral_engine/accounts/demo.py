@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from referral_engine.accounts.models import Department, District, User
 from referral_engine.accounts.roles import Role
@@ -13,6 +16,7 @@ from referral_engine.cases.models import Case
 from referral_engine.cases.services.intake import case_open
 from referral_engine.cases.services.referrals import referral_transition
 from referral_engine.cases.services.slips import slip_submit
+from referral_engine.cases.services.watch import watch_report_add, watch_request_create
 
 DEMO_USERS = [
     ("desk_welfare", "窓口 福祉", Role.FRONT_DESK, "social_welfare", None),
@@ -99,7 +103,7 @@ def demo_cases_ensure() -> int:
     )
     referrals = {r.to_department.code: r for r in c1.referrals.all()}
     referral_transition(referral_id=referrals["health_promotion"].pk, name="accept", actor=u["worker_health"])
-    case_open(
+    c2 = case_open(
         actor=u["desk_health"],
         channel="phone",
         summary="息子が長くひきこもっている。母親も高齢で今後が不安。",
@@ -116,6 +120,7 @@ def demo_cases_ensure() -> int:
             "phone": "0972-00-0002",
         },
     )
+    demo_watch_requests_ensure(c1, c2, u)
     slip_submit(
         actor=u["minsei_kawakami"],
         name="保戸 太郎",
@@ -126,3 +131,33 @@ def demo_cases_ensure() -> int:
         person_agreed_to_contact=False,
     )
     return Case.objects.count()
+
+
+def demo_watch_requests_ensure(c1: Case, c2: Case, u: dict[str, User]) -> None:
+    """見守り依頼 (issue 19) on the demo cases: kawakami's connector has one open request with a first
+    report, aoe's one without a report yet, so both the connector's home and the case page show them."""
+    until = (timezone.localdate() + timedelta(days=60)).isoformat()
+    kawakami = watch_request_create(
+        case_id=c1.pk,
+        actor=u["worker_welfare"],
+        district="kawakami",
+        what_to_watch="朝、雨戸が開いているか。新聞がたまっていないか。",
+        basis="support_meeting",
+        justification="重層的支援体制の支援会議（見守りの必要を確認）",
+        until=until,
+    )
+    watch_report_add(
+        watch_request_id=kawakami.pk,
+        actor=u["minsei_kawakami"],
+        outcome="met",
+        note="玄関先で元気に話せました。",
+    )
+    watch_request_create(
+        case_id=c2.pk,
+        actor=u["desk_health"],
+        district="aoe",
+        what_to_watch="夜に明かりがつくか。",
+        basis="support_meeting",
+        justification="支援会議で合意",
+        until=until,
+    )

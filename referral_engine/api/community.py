@@ -15,9 +15,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from referral_engine.access import policy
+from referral_engine.api.parsing import validated
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.api.serializers import IdField, StrictCharField, code, code_of, text, user_ref
-from referral_engine.api.views import ApiListView, ApiView, _case, _validated
+from referral_engine.api.views import ApiListView, ApiView, _case
 from referral_engine.cases import selectors
 from referral_engine.cases.choices import Basis, WatchOutcome, WatchState
 from referral_engine.cases.inputs import WatchInputs
@@ -132,7 +133,7 @@ class CaseWatchRequestsView(ApiListView):
         tags=["watch-requests"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = _validated(WatchRequestCreateSerializer, request.data).validated_data
+        data = validated(WatchRequestCreateSerializer, request.data).validated_data
         watch = watch_request_create(
             case_id=id,
             actor=request.user,
@@ -170,7 +171,7 @@ class WatchReportCreateView(ApiView):
         tags=["watch-requests"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data: dict[str, Any] = _validated(WatchReportCreateSerializer, request.data).validated_data
+        data: dict[str, Any] = validated(WatchReportCreateSerializer, request.data).validated_data
         report = watch_report_add(
             watch_request_id=id,
             actor=request.user,
@@ -190,7 +191,7 @@ class WatchRequestCloseView(ApiView):
         tags=["watch-requests"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = _validated(WatchCloseSerializer, request.data).validated_data
+        data = validated(WatchCloseSerializer, request.data).validated_data
         watch = watch_request_close(watch_request_id=id, actor=request.user, reason=data["reason"])
         return Response(
             WatchRequestDetailSerializer(watch, context={"request": request}).data, status=status.HTTP_200_OK
@@ -243,7 +244,7 @@ class EvacuationPlanListView(ApiListView):
         tags=["evacuation-plans"],
     )
     def get(self, request: Request) -> Response:
-        query = _validated(EvacuationPlanQuerySerializer, request.query_params.dict()).validated_data
+        query = validated(EvacuationPlanQuerySerializer, request.query_params.dict()).validated_data
         if not policy.can_view_evacuation_plans(request.user):
             raise Forbidden(_("個別避難計画は防災・コミュニティ班の職員が見られます。"))
         plans = selectors.evacuation_plans_list(

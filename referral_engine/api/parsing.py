@@ -1,4 +1,6 @@
-"""JSON bodies and OPTIONS for the whole API (issue 16 §4).
+"""Reading requests for the whole API: a serializer's validation of a body or a query string
+(`validated`, `query_data`: every API module, the disasters' included, reads input through them), JSON
+bodies and OPTIONS (issue 16 §4).
 
 - Depth: a JSON body nested deeper than `API_JSON_MAX_DEPTH` (default 32; the deepest body the API
   takes is 4) is a 400 in the error shape. Python's json parser recurses, so ~400 KB of `[[[[…`
@@ -21,6 +23,20 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.metadata import BaseMetadata
 from rest_framework.parsers import JSONParser
+
+
+def validated(serializer_class: type, data: Any, **context: Any) -> Any:
+    """The serializer, validated (a 400 in the error shape otherwise)."""
+    serializer = serializer_class(data=data, context=context)
+    serializer.is_valid(raise_exception=True)
+    return serializer
+
+
+def query_data(serializer_class: type, request: Any) -> dict[str, Any]:
+    """A query string's validated values as a plain dict: DRF reads a missing boolean in a QueryDict
+    as False, which would filter silently."""
+    return dict(validated(serializer_class, request.query_params.dict()).validated_data)
+
 
 DEFAULT_MAX_DEPTH = 32
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)

@@ -15,9 +15,10 @@ from rest_framework.response import Response
 
 from referral_engine.access import policy
 from referral_engine.api import serializers as s
+from referral_engine.api.parsing import query_data, validated
 from referral_engine.api.schema import WRITE, responses
 from referral_engine.api.serializers import CODE, StrictCharField, code_of, text
-from referral_engine.api.views import ApiView, _query, _validated
+from referral_engine.api.views import ApiView
 from referral_engine.cases import selectors
 from referral_engine.cases.choices import PersonFlag, Sex
 from referral_engine.cases.inputs import PersonEditInputs, PersonInputs
@@ -95,7 +96,8 @@ class PersonSearchView(ApiView):
         description=(
             "Kana, kanji or phone, two characters at least (else 400). At most 10 candidates, each with "
             "name, kana, birth date, district, the town part of the address and `open_case_at` (departments "
-            "with an open case of the person), never more. `PERSON_SEARCH_THROTTLE` searches per user "
+            "with an open case of the person), never more, and `choice`: the proof to send as `person_choice` "
+            "when opening a case for that person. `PERSON_SEARCH_THROTTLE` searches per user "
             "(web and API together); beyond it 429 with `Retry-After`."
         ),
         parameters=[s.PersonSearchQuerySerializer],
@@ -103,9 +105,9 @@ class PersonSearchView(ApiView):
         tags=["persons"],
     )
     def get(self, request: Request) -> Response:
-        query = _query(s.PersonSearchQuerySerializer, request)
+        query = query_data(s.PersonSearchQuerySerializer, request)
         persons = selectors.persons_search(request.user, query["q"], request=request, via="api")
-        return Response(person_candidates_payload(persons))
+        return Response(person_candidates_payload(persons, for_user=request.user))
 
 
 class PersonDetailView(ApiView):
@@ -122,7 +124,7 @@ class PersonDetailView(ApiView):
         tags=["persons"],
     )
     def patch(self, request: Request, id: int) -> Response:
-        serializer = _validated(PersonPatchSerializer, request.data)
+        serializer = validated(PersonPatchSerializer, request.data)
         person = person_update(
             person_id=id, actor=request.user, changes=serializer.changes(), reason=serializer.validated_data["reason"]
         )

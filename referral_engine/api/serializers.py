@@ -196,6 +196,12 @@ class DuplicateCandidateSerializer(serializers.Serializer):
     open_case_at = serializers.ListField(
         child=serializers.CharField(), help_text="Codes of the departments where the person has an open case."
     )
+    choice = serializers.CharField(
+        required=False,
+        help_text="Proof that this candidate was offered to you (a search hit, a duplicate warning): send it back "
+        "as `person_choice` with `person_id` to open a case for this person. Signed for you, valid "
+        "PERSON_CHOICE_MAX_AGE seconds (default 3600).",
+    )
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -320,6 +326,13 @@ class ConsentInputSerializer(serializers.Serializer):
 
 class CaseOpenSerializer(serializers.Serializer):
     person_id = IdField(required=False, allow_null=True, help_text="An existing person (see /persons/?q=).")
+    person_choice = StrictCharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="With `person_id`: the `choice` of that candidate in your search or duplicate warning. Needed "
+        "unless you already see a case of the person; without it the id is answered as unknown (400).",
+    )
     person = PersonInputSerializer(required=False, allow_null=True, help_text="A new person.")
     confirm_new_person = StrictBooleanField(
         default=False, help_text="Open for a new person even though possible duplicates exist."
@@ -344,6 +357,7 @@ class CaseOpenSerializer(serializers.Serializer):
         data = dict(self.validated_data)
         return {
             "person_id": data.get("person_id"),
+            "person_choice": data.get("person_choice") or "",
             "person": data.get("person"),
             "confirm_new_person": data["confirm_new_person"],
             "channel": data["channel"],

@@ -27,6 +27,7 @@ from referral_engine.api import dashboard_serializers as ds
 from referral_engine.api import serializers as s
 from referral_engine.api import upkeep_serializers as us
 from referral_engine.api.pagination import ApiPagination
+from referral_engine.api.parsing import query_data, validated
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.audit.services import access_log_search
 from referral_engine.cases import selectors
@@ -75,17 +76,6 @@ def _require_staff_or_auditor(request: Request) -> None:
         raise Forbidden(_("このページを開く権限がありません。"))
 
 
-def _validated(serializer_class: type, data: Any, **context: Any) -> Any:
-    serializer = serializer_class(data=data, context=context)
-    serializer.is_valid(raise_exception=True)
-    return serializer
-
-
-def _query(serializer_class: type, request: Request) -> dict[str, Any]:
-    # A plain dict: DRF reads a missing boolean in a QueryDict as False, which would filter silently.
-    return dict(_validated(serializer_class, request.query_params.dict()).validated_data)
-
-
 def _case(request: Request, case_id: int, *, log: bool = True) -> Case:
     return selectors.case_get_for_user(request.user, case_id, request=request, via="api", log=log)
 
@@ -112,7 +102,7 @@ class TokenObtainView(ApiView):
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
-        data = _validated(s.TokenRequestSerializer, request.data).validated_data
+        data = validated(s.TokenRequestSerializer, request.data).validated_data
         token, key = auth.token_obtain(
             request=request, username=data["username"], password=data["password"], otp_token=data.get("otp_token")
         )
@@ -178,7 +168,7 @@ class CaseListView(ApiListView):
     )
     def get(self, request: Request) -> Response:
         _require_staff_or_auditor(request)
-        filters = _query(s.CaseListQuerySerializer, request)
+        filters = query_data(s.CaseListQuerySerializer, request)
         access_log_search(user=request.user, terms=filters, object_type="case", request=request, via="api")
         qs = selectors.cases_filter(
             selectors.cases_visible_to(request.user),
@@ -220,7 +210,7 @@ class CaseListView(ApiListView):
         tags=["cases"],
     )
     def post(self, request: Request) -> Response:
-        serializer = _validated(s.CaseOpenSerializer, request.data)
+        serializer = validated(s.CaseOpenSerializer, request.data)
         started = timezone.now()
         case = case_open(
             actor=request.user,
@@ -285,7 +275,7 @@ class CaseTransitionView(ApiView):
         tags=["cases"],
     )
     def post(self, request: Request, id: int, name: str) -> Response:
-        data = _validated(s.CaseTransitionSerializer, request.data).validated_data
+        data = validated(s.CaseTransitionSerializer, request.data).validated_data
         case = case_transition(
             case_id=id,
             name=name,
@@ -319,7 +309,7 @@ class CaseReferralsView(ApiListView):
         tags=["referrals"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = _validated(s.ReferralCreateSerializer, request.data).validated_data
+        data = validated(s.ReferralCreateSerializer, request.data).validated_data
         referral = referral_create(
             case_id=id,
             actor=request.user,
@@ -357,7 +347,7 @@ class CaseActivitiesView(ApiListView):
         tags=["cases"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = _validated(s.ActivityCreateSerializer, request.data).validated_data
+        data = validated(s.ActivityCreateSerializer, request.data).validated_data
         activity = activity_add(
             case_id=id,
             actor=request.user,
@@ -388,7 +378,7 @@ class CaseConsentsView(ApiListView):
         tags=["consents"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = _validated(s.ConsentInputSerializer, request.data).validated_data
+        data = validated(s.ConsentInputSerializer, request.data).validated_data
         consent = consent_record(
             case_id=id,
             actor=request.user,
@@ -411,7 +401,7 @@ class ConsentWithdrawView(ApiView):
         tags=["consents"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = _validated(s.ConsentWithdrawSerializer, request.data).validated_data
+        data = validated(s.ConsentWithdrawSerializer, request.data).validated_data
         consent = consent_withdraw(consent_id=id, actor=request.user, note=data["note"])
         return Response(s.ConsentSerializer(consent, context={"request": request}).data)
 
@@ -429,7 +419,7 @@ class ReferralListView(ApiListView):
     )
     def get(self, request: Request) -> Response:
         _require_staff_or_auditor(request)
-        filters = _query(s.ReferralListQuerySerializer, request)
+        filters = query_data(s.ReferralListQuerySerializer, request)
         access_log_search(user=request.user, terms=filters, object_type="referral", request=request, via="api")
         if filters["inbox"]:
             qs: QuerySet[Referral] = selectors.referrals_inbox(request.user)
@@ -477,7 +467,7 @@ class ReferralTransitionView(ApiView):
         tags=["referrals"],
     )
     def post(self, request: Request, id: int, name: str) -> Response:
-        data = _validated(s.ReferralTransitionSerializer, request.data).validated_data
+        data = validated(s.ReferralTransitionSerializer, request.data).validated_data
         referral = referral_transition(
             referral_id=id, name=name, actor=request.user, reason=data["reason"], assign_to=data["assign_to"] or None
         )
@@ -498,7 +488,7 @@ class ReferralAssignView(ApiView):
         tags=["referrals"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = _validated(s.ReferralAssignSerializer, request.data).validated_data
+        data = validated(s.ReferralAssignSerializer, request.data).validated_data
         referral = referral_assign(referral_id=id, actor=request.user, worker_username=data["worker"])
         _fresh_principal(request)
         referral = selectors.referral_get_for_user(request.user, referral.pk)
@@ -512,7 +502,7 @@ class ReferralRecordView(ApiView):
         referral = selectors.referral_get_for_user(request.user, id)
         workflow = workflow_registry.get(referral.to_department.code)
         form = workflow.record_form if workflow else None
-        data = _validated(s.StageRecordInputSerializer, request.data, record_form=form).validated_data
+        data = validated(s.StageRecordInputSerializer, request.data, record_form=form).validated_data
         record = stage_record_update(referral_id=referral.pk, actor=request.user, data=data)
         return Response(s.StageRecordSerializer(record).data)
 
@@ -561,7 +551,7 @@ class SlipListView(ApiListView):
         tags=["community-slips"],
     )
     def get(self, request: Request) -> Response:
-        if _query(us.SlipListQuerySerializer, request)["queue"]:
+        if query_data(us.SlipListQuerySerializer, request)["queue"]:
             if not policy.can_triage_slips(request.user):
                 raise Forbidden(_("つなぎ票の確認は社会福祉課の職員が行います。"))
             queue = selectors.slips_queue(request.user, request=request, via="api")
@@ -578,7 +568,7 @@ class SlipListView(ApiListView):
         tags=["community-slips"],
     )
     def post(self, request: Request) -> Response:
-        serializer = _validated(s.SlipCreateSerializer, request.data)
+        serializer = validated(s.SlipCreateSerializer, request.data)
         slip = slip_submit(actor=request.user, **serializer.service_kwargs())
         return Response(s.SlipSerializer(slip, context={"request": request}).data, status=201)
 
@@ -607,7 +597,7 @@ class EscalationAcknowledgeView(ApiView):
         tags=["escalations"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = _validated(ds.EscalationAcknowledgeSerializer, request.data).validated_data
+        data = validated(ds.EscalationAcknowledgeSerializer, request.data).validated_data
         escalation = timer_services.escalation_acknowledge(escalation_id=id, actor=request.user, note=data["note"])
         return Response(ds.EscalationSerializer(escalation, context={"request": request}).data)
 

@@ -10,8 +10,9 @@ from rest_framework.response import Response
 
 from referral_engine.access import policy
 from referral_engine.api import work_serializers as ws
+from referral_engine.api.parsing import query_data, validated
 from referral_engine.api.schema import READ, WRITE, responses
-from referral_engine.api.views import ApiListView, ApiView, _case, _query, _require_staff_or_auditor, _validated
+from referral_engine.api.views import ApiListView, ApiView, _case, _require_staff_or_auditor
 from referral_engine.cases import selectors
 from referral_engine.cases.services.followups import followup_create, followup_done
 from referral_engine.cases.work import my_work
@@ -37,7 +38,7 @@ class CaseFollowUpsView(ApiListView):
         tags=["follow-ups"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = _validated(ws.FollowUpCreateSerializer, request.data).validated_data
+        data = validated(ws.FollowUpCreateSerializer, request.data).validated_data
         followup = followup_create(
             case_id=id, actor=request.user, due_on=data["due_on"], note=data["note"], assignee=data["assignee"]
         )
@@ -54,7 +55,7 @@ class FollowUpListView(ApiListView):
     )
     def get(self, request: Request) -> Response:
         _require_staff_or_auditor(request)
-        filters = _query(ws.FollowUpListQuerySerializer, request)
+        filters = query_data(ws.FollowUpListQuerySerializer, request)
         if filters["mine"]:
             qs = selectors.followups_mine(request.user)
         else:
@@ -73,7 +74,7 @@ class FollowUpDoneView(ApiView):
         tags=["follow-ups"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = _validated(ws.FollowUpDoneSerializer, request.data).validated_data
+        data = validated(ws.FollowUpDoneSerializer, request.data).validated_data
         followup = followup_done(followup_id=id, actor=request.user, note=data["note"])
         return Response(ws.FollowUpSerializer(followup, context={"request": request}).data)
 

@@ -3,14 +3,13 @@ selector, render. Every read of the checks is in the access log (object `disaste
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from referral_engine.api.parsing import query_data, validated
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.api.views import ApiListView, ApiView
 from referral_engine.audit.models import AccessLog
@@ -87,12 +86,6 @@ def _log_read(request: Request, disaster: Disaster, what: str) -> None:
     )
 
 
-def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 # --- Views ------------------------------------------------------------------------------------------
 
 
@@ -114,7 +107,7 @@ class DisasterListView(ApiListView):
         tags=["disasters"],
     )
     def post(self, request: Request) -> Response:
-        data = _valid(DisasterOpenSerializer, request.data)
+        data = dict(validated(DisasterOpenSerializer, request.data).validated_data)
         disaster = services.disaster_open(
             actor=request.user, name=data["name"], kind=data["kind"], district_codes=data["districts"]
         )
@@ -156,7 +149,7 @@ class DisasterChecksView(ApiListView):
         tags=["disasters"],
     )
     def get(self, request: Request, id: int) -> Response:
-        query = _valid(ChecksQuerySerializer, request.query_params.dict())
+        query = query_data(ChecksQuerySerializer, request)
         disaster = selectors.disaster_get(request.user, id)
         _log_read(request, disaster, "disaster")
         return self.paginated(selectors.safety_checks(request.user, disaster, **query), SafetyCheckSerializer)
@@ -183,6 +176,6 @@ class SafetyCheckView(ApiView):
         tags=["disasters"],
     )
     def patch(self, request: Request, id: int) -> Response:
-        data = _valid(SafetyCheckUpdateSerializer, request.data)
+        data = dict(validated(SafetyCheckUpdateSerializer, request.data).validated_data)
         check = services.safety_check_update(actor=request.user, check_id=id, status=data["status"], note=data["note"])
         return Response(SafetyCheckSerializer(check).data)

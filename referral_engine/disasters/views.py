@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -18,6 +19,7 @@ from referral_engine.accounts.models import District
 from referral_engine.audit.exports import csv_response
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.services import access_log_record
+from referral_engine.cases.services.person_choice import person_choice_issue
 from referral_engine.disasters import selectors, services
 from referral_engine.disasters.models import CheckStatus, DisasterKind
 from referral_engine.errors import InvalidInput
@@ -96,6 +98,12 @@ def disaster_board(request, disaster_id: int):
     if status not in CheckStatus.values:
         status = ""
     checks = list(selectors.safety_checks(user, disaster, district=district, status=status)[:500])
+    if policy.can_open_case(user):
+        # "Open a case" for someone who needs help: the board offered this person to this user, and the
+        # link carries that proof (an intake for an existing person needs it: cases/services/person_choice.py).
+        for check in checks:
+            if check.status == CheckStatus.NEEDS_HELP:
+                check.choice = person_choice_issue(user, check.person_id)
     _log(request, disaster)
     return render(
         request,
@@ -184,7 +192,7 @@ def safety_check_post(request, check_id: int):
             )
     else:
         messages.error(request, _("状況を選んでください。"))
-    target = f"/disaster/{check.disaster_id}/"
+    target = reverse("disasters:board", kwargs={"disaster_id": check.disaster_id})
     back = request.POST.get("back", "")
     if back.startswith("?") and len(back) < 200:
         target += back

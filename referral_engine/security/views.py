@@ -4,7 +4,7 @@ password. Thin: the rules live in `referral_engine.security.two_factor`."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponseForbidden
+from django.http import HttpResponseForbidden, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -37,7 +37,7 @@ def setup(request):
     if request.method == "POST":
         if two_factor.device_confirm(request=request, device=device, code=request.POST.get("code", "")):
             messages.success(request, _("2段階認証を設定しました。次回からログイン時に確認コードを入力します。"))
-            return redirect(_next_url(request))
+            return HttpResponseRedirect(_next_url(request))
         error = _("確認コードが正しくありません。アプリに表示されている6桁の数字を入力してください。")
     return render(
         request,
@@ -59,13 +59,13 @@ def setup(request):
 @require_http_methods(["GET", "POST"])
 def verify(request):
     if two_factor.confirmed_device(request.user) is None:
-        return redirect(_next_url(request))
+        return HttpResponseRedirect(_next_url(request))
     if two_factor.is_verified(request.user):
-        return redirect(_next_url(request))
+        return HttpResponseRedirect(_next_url(request))
     error = ""
     if request.method == "POST":
         if two_factor.session_verify(request=request, code=request.POST.get("code", "")):
-            return redirect(_next_url(request))
+            return HttpResponseRedirect(_next_url(request))
         error = _("確認コードが正しくありません。失敗が続くと、しばらく入力できなくなります。")
     return render(
         request, "security/verify.html", {"error": error, "next": _next_url(request)}, status=400 if error else 200

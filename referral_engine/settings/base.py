@@ -305,6 +305,9 @@ REST_FRAMEWORK = {
 # Person searches per user (web and API together, counted from the access log; 429 beyond it):
 # DESIGN §11.1. "<n>/second|minute|hour|day".
 PERSON_SEARCH_THROTTLE = env("PERSON_SEARCH_THROTTLE", default="30/minute")
+# How long a search hit's proof (`choice`) lets its user open a case for that person, in seconds
+# (issue 17: person ids alone open nothing; cases/services/person_choice.py).
+PERSON_CHOICE_MAX_AGE = env.int("PERSON_CHOICE_MAX_AGE", default=3600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tsukumi referral engine API",
     "DESCRIPTION": "まるごと受け止める相談窓口 — cases, referrals, escalations. See docs/api.md.",

@@ -33,10 +33,13 @@ from referral_engine.cases.models import (
     CaseEvent,
     CommunitySlip,
     Consent,
+    EvacuationPlan,
     FollowUp,
     Person,
     Referral,
     StageRecord,
+    WatchReport,
+    WatchRequest,
 )
 from referral_engine.workflow import registry as workflow_registry
 
@@ -423,3 +426,44 @@ class StageRecordAdmin(ReadOnlyAdmin):
 
     def case_id_of(self, object_id: int) -> int | None:
         return StageRecord.objects.filter(pk=object_id).values_list("referral__case_id", flat=True).first()
+
+
+@admin.register(WatchRequest)
+class WatchRequestAdmin(ReadOnlyAdmin):
+    # What to watch is not in the list: it is read one at a time (and logged), like an activity's body.
+    list_display = ("id", "case", "district", "department", "state", "until", "last_report_at", "created_at")
+    list_filter = ("state", "district", "basis")
+    search_fields = ("case__number",)
+    list_select_related = ("case", "district", "department")
+
+
+@admin.register(WatchReport)
+class WatchReportAdmin(ReadOnlyAdmin):
+    list_display = ("id", "watch_request", "reporter", "visited_on", "outcome", "created_at")
+    list_filter = ("outcome",)
+    list_select_related = ("watch_request", "reporter")
+
+    def case_id_of(self, object_id: int) -> int | None:
+        return WatchReport.objects.filter(pk=object_id).values_list("watch_request__case_id", flat=True).first()
+
+
+@admin.register(EvacuationPlan)
+class EvacuationPlanAdmin(ReadOnlyAdmin):
+    list_display = ("id", "person", "district", "destination", "review_date", "is_active", "made_at")
+    list_filter = ("is_active", "district")
+    list_select_related = ("person", "district")
+    exclude = ("supporters",)
+    readonly_fields = ("supporter_lines",)
+
+    @admin.display(description=_("避難支援者"))
+    def supporter_lines(self, obj):
+        """One line per supporter (name, relation, contact), not the stored JSON."""
+        rows = [s for s in obj.supporters or [] if isinstance(s, dict)]
+        if not rows:
+            return "—"
+        return format_html_join(
+            "", "<div>{} {} {}</div>", ((s.get("name", ""), s.get("relation", ""), s.get("contact", "")) for s in rows)
+        )
+
+    def case_id_of(self, object_id: int) -> int | None:
+        return EvacuationPlan.objects.filter(pk=object_id).values_list("referral__case_id", flat=True).first()

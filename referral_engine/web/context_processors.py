@@ -20,6 +20,7 @@ def navigation(request):
             "audit": policy.can_audit(user),
             "slips": policy.can_submit_slip(user),
             "disaster": policy.can_see_disaster_menu(user),
+            "evacuation_plans": policy.can_view_evacuation_plans(user),
             "slip_queue": policy.can_triage_slips(user),
             "admin": user.is_staff and policy.can_manage_master_data(user),
             "api_docs": policy.can_read_api_docs(user),

@@ -86,6 +86,22 @@ def _slip_of(case: Case) -> CommunitySlip | None:
 MERGE_OFFER_CANDIDATES = 4  # pairs among the first few candidates: the list stays readable
 
 
+def household_signal_labels(signal: dict[str, Any]) -> dict[str, Any]:
+    """The intake's household signal (cases/intake_signal.py) with the labels the page shows."""
+    departments = dict(Department.objects.values_list("code", "name_ja"))
+    relations = dict(HouseholdRelation.choices)
+    members = [
+        {
+            **member,
+            "relation_label": relations.get(member["relation"], member["relation"]),
+            "age_band_label": AGE_BAND_LABELS.get(member["age_band"], member["age_band"]),
+            "department_names": [departments.get(c, c) for c in member["open_case_departments"]],
+        }
+        for member in signal["members"]
+    ]
+    return {**signal, "members": members, "hint_labels": [HINT_LABELS[h] for h in signal["hints"]]}
+
+
 def merge_offers(user: Any, candidates: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
     """「同一人物として統合」 at intake: for each duplicate candidate, the other candidates it may be
     merged into by this user (a supervisor who sees a case of each)."""

@@ -22,6 +22,8 @@
   var results = document.getElementById("person-search-results");
   var personId = document.getElementById("id_person_id");
   var personLabel = document.getElementById("id_person_label");
+  var personChoice = document.getElementById("id_person_choice");
+  var householdUrl = form.getAttribute("data-household-url");
   var selected = document.getElementById("selected-person");
   var selectedLabel = document.getElementById("selected-person-label");
   var newPerson = document.getElementById("new-person");
@@ -32,8 +34,28 @@
 
   box.hidden = false;
 
+  // The chosen person's household signal (a member with an open case elsewhere, the 8050 /
+  // young-carer hints) before submit: the server renders it, as it does for the page without script.
+  function showHousehold(person) {
+    var signal = document.getElementById("household-signal");
+    if (!signal) return;
+    signal.textContent = "";
+    if (!householdUrl || !person) return;
+    var address = householdUrl + "&person=" + encodeURIComponent(String(person.id)) +
+      "&choice=" + encodeURIComponent(person.choice || "");
+    fetch(address, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.text(); })
+      .then(function (html) {
+        var part = new DOMParser().parseFromString(html, "text/html").getElementById("household-signal");
+        var current = document.getElementById("household-signal");
+        if (part && current && personId.value === String(person.id)) current.replaceWith(document.importNode(part, true));
+      })
+      .catch(function () { /* the case page shows the household once opened */ });
+  }
+
   function choose(person) {
     personId.value = String(person.id);
+    if (personChoice) personChoice.value = person.choice || "";
     personLabel.value = person.name + (person.kana ? "（" + person.kana + "）" : "") +
       (person.birth_date ? " " + person.birth_date : "");
     selectedLabel.textContent = personLabel.value;
@@ -43,10 +65,13 @@
     status.textContent = "";
     input.value = "";
     clear.focus();
+    showHousehold(person);
   }
 
   function unchoose() {
     personId.value = "";
+    if (personChoice) personChoice.value = "";
+    showHousehold(null);
     personLabel.value = "";
     selected.hidden = true;
     newPerson.hidden = false;

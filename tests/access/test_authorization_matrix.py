@@ -24,6 +24,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from referral_engine.accounts.tokens import api_token_issue
 from referral_engine.cases.services.intake import case_open
+from referral_engine.cases.services.person_choice import person_choice_issue
 from referral_engine.cases.services.persons import person_update
 from referral_engine.cases.services.records import consent_record
 from referral_engine.cases.services.referrals import referral_create, referral_transition
@@ -755,7 +756,14 @@ def world(users, fresh):
     person_update(
         person_id=a.person_id, actor=fresh(u["worker_welfare"]), changes={"address": "津久見市川上1-1"}, reason="転居"
     )
-    n = case_open(actor=fresh(u["worker_shakyo"]), summary="社協の窓口に来られた", person_id=a.person_id)
+    # The shakyo found A's person in its intake search (the proof a candidate carries, issue 17).
+    shakyo = fresh(u["worker_shakyo"])
+    n = case_open(
+        actor=shakyo,
+        summary="社協の窓口に来られた",
+        person_id=a.person_id,
+        person_choice=person_choice_issue(shakyo, a.person_id),
+    )
     slip = slip_submit(actor=fresh(u["minsei_kawakami"]), concern="新聞がたまっている", name="保戸 太郎")
     from referral_engine.accounts.models import Department
     from referral_engine.timers.models import Escalation

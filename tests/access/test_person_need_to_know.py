@@ -16,6 +16,7 @@ from django.test import Client
 
 from referral_engine.cases.models import Case
 from referral_engine.cases.services.intake import case_open
+from referral_engine.cases.services.person_choice import person_choice_issue as offered
 from referral_engine.cases.services.records import activity_add, consent_record
 
 pytestmark = pytest.mark.django_db
@@ -81,9 +82,24 @@ def test_api_a_new_case_for_an_existing_person_reveals_nothing_the_other_case_he
     client = _client(users[username])
     assert client.get(f"/api/v1/cases/{held.pk}/").status_code == 404
 
-    response = client.post(
+    # The attack of issue 17: the bare id opens nothing (answered as an unknown id)…
+    bare = client.post(
         "/api/v1/cases/",
         {"person_id": held.person_id, "summary": "窓口に来られた", "channel": "counter"},
+        content_type="application/json",
+    )
+    assert bare.status_code == 400 and "person_id" in bare.json()["fields"]
+    assert Case.objects.filter(person_id=held.person_id).count() == 1
+    # …the person found by a search (the candidate's proof sent back) does.
+    (hit,) = client.get("/api/v1/persons/?q=シュヒ").json()
+    response = client.post(
+        "/api/v1/cases/",
+        {
+            "person_id": held.person_id,
+            "person_choice": hit["choice"],
+            "summary": "窓口に来られた",
+            "channel": "counter",
+        },
         content_type="application/json",
     )
     assert response.status_code == 201, response.content
@@ -124,16 +140,17 @@ def test_api_a_new_case_for_an_existing_person_reveals_nothing_the_other_case_he
 def test_web_use_person_reveals_nothing_the_other_case_held(held, users, username):
     client = _client(users[username])
     assert client.get(f"/cases/{held.pk}/").status_code == 404
+    intake = {"channel": "counter", "summary": "窓口に来られた", "risk": "normal"}
+    bare = client.post(
+        "/cases/new/",
+        {"idempotency_key": f"attack-{username}", "use_person": str(held.person_id), **intake},
+    )
+    assert bare.status_code == 400 and "守秘" not in _body(bare)
+    assert Case.objects.filter(person_id=held.person_id).count() == 1
+    (hit,) = json.loads(_body(client.get("/persons/search/?q=シュヒ")))["results"]
     response = client.post(
         "/cases/new/",
-        {
-            "idempotency_key": f"attack-{username}",
-            "use_person": str(held.person_id),
-            "person_id": str(held.person_id),
-            "channel": "counter",
-            "summary": "窓口に来られた",
-            "risk": "normal",
-        },
+        {"idempotency_key": f"found-{username}", "person_id": hit["id"], "person_choice": hit["choice"], **intake},
     )
     assert response.status_code == 302, _body(response)
     new = Case.objects.exclude(pk=held.pk).get(person_id=held.person_id)
@@ -165,7 +182,10 @@ def test_what_the_new_case_records_itself_is_its_own(held, users, fresh):
     its own consent lists, and the earlier ones stay with O."""
     from referral_engine.cases.services.persons import person_update
 
-    new = case_open(actor=fresh(users["worker_shakyo"]), summary="相談", person_id=held.person_id)
+    shakyo = fresh(users["worker_shakyo"])
+    new = case_open(
+        actor=shakyo, summary="相談", person_id=held.person_id, person_choice=offered(shakyo, held.person_id)
+    )
     person_update(
         person_id=held.person_id,
         actor=fresh(users["worker_shakyo"]),
@@ -202,7 +222,10 @@ def test_a_consent_of_another_case_cannot_carry_a_referral(held, users, fresh):
     from referral_engine.cases.services.referrals import referral_create
     from referral_engine.errors import InvalidInput
 
-    new = case_open(actor=fresh(users["worker_longevity"]), summary="相談", person_id=held.person_id)
+    longevity = fresh(users["worker_longevity"])
+    new = case_open(
+        actor=longevity, summary="相談", person_id=held.person_id, person_choice=offered(longevity, held.person_id)
+    )
     o_consent = held.consents.get()
     with pytest.raises(InvalidInput):
         referral_create(

@@ -61,6 +61,11 @@ def test_intake_for_a_known_person_and_the_state_is_not_writable(client_for, wor
     assert_error_shape(both, 400, "invalid")
     missing = client_for("desk_welfare").post("/api/v1/cases/", {"summary": "x", "person_id": 987654}, format="json")
     assert "person_id" in assert_error_shape(missing, 400, "invalid")["fields"]
+    # An id the opener was not offered (another department's person) is answered as the unknown one.
+    unseen = client_for("worker_shakyo").post(
+        "/api/v1/cases/", {"summary": "x", "person_id": world.case.person_id}, format="json"
+    )
+    assert assert_error_shape(unseen, 400, "invalid")["fields"] == assert_error_shape(missing, 400, "invalid")["fields"]
 
 
 def test_possible_duplicate_then_confirmed(client_for, world):

@@ -181,3 +181,73 @@ def test_caseworkers_are_not_offered_a_merge_at_intake(pair, users, client):
     page = client.post("/cases/new/", form)
     assert page.status_code == 409
     assert "data-merge=" not in page.content.decode()
+
+
+def test_merge_moves_evacuation_plans_and_safety_checks(pair, users, fresh):
+    """Every row that names the person moves: the evacuation plan, and the safety checks of each
+    disaster. Where a disaster checked both records, one check is left, the one updated last."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from referral_engine.accounts.models import District
+    from referral_engine.cases.models import EvacuationPlan
+    from referral_engine.cases.services.referrals import referral_create
+    from referral_engine.disasters.models import SafetyCheck
+    from referral_engine.disasters.services import disaster_open
+
+    merged, kept = pair["first"].person, pair["second"].person
+    referral = referral_create(
+        case_id=pair["first"].pk,
+        actor=fresh(users["worker_welfare"]),
+        to_department="disaster_prevention",
+        basis="internal_use",
+        reason="避難計画",
+    )
+    plan = EvacuationPlan.objects.create(person=merged, referral=referral, made_at=timezone.now(), destination="第一小")
+    kawakami, aoe = District.objects.get(code="kawakami"), District.objects.get(code="aoe")
+    Person.objects.filter(pk__in=[merged.pk, kept.pk]).update(flags=["evacuation_support"], district=kawakami)
+    both = disaster_open(actor=fresh(users["chief_bosai"]), name="地震", kind="earthquake", district_codes=["kawakami"])
+    # The merged record's check was answered later than the kept one's: its word is the one kept.
+    SafetyCheck.objects.filter(disaster=both, person=merged).update(
+        status="safe", updated_at=timezone.now() + timedelta(minutes=5)
+    )
+    Person.objects.filter(pk=merged.pk).update(district=aoe)
+    only_merged = disaster_open(actor=fresh(users["chief_bosai"]), name="大雨", kind="flood", district_codes=["aoe"])
+    assert SafetyCheck.objects.filter(disaster=only_merged, person=merged).exists()
+
+    person_merge(person_id=merged.pk, into_id=kept.pk, actor=fresh(users["chief_welfare"]), reason="同一人物")
+
+    plan.refresh_from_db()
+    assert plan.person_id == kept.pk
+    assert plan.history.first().history_change_reason == "merge: 同一人物"
+    assert not SafetyCheck.objects.filter(person=merged).exists()
+    check = SafetyCheck.objects.get(disaster=both)
+    assert (check.person_id, check.status) == (kept.pk, "safe")
+    assert SafetyCheck.objects.get(disaster=only_merged).person_id == kept.pk
+    moved = SafetyCheck.history.filter(id=check.pk).first()
+    assert moved.history_user.username == "chief_welfare" and moved.history_change_reason == "merge: 同一人物"
+    # The check given up is deleted with a history row saying why; its earlier rows stay.
+    dropped = SafetyCheck.history.filter(disaster_id=both.pk, person_id=kept.pk, history_type="-").get()
+    assert dropped.history_change_reason == "merge: 同一人物"
+
+
+def test_merge_keeps_the_kept_records_check_when_it_is_the_later(pair, users, fresh):
+    from django.utils import timezone
+
+    from referral_engine.accounts.models import District
+    from referral_engine.disasters.models import SafetyCheck
+    from referral_engine.disasters.services import disaster_open
+
+    merged, kept = pair["first"].person, pair["second"].person
+    Person.objects.filter(pk__in=[merged.pk, kept.pk]).update(
+        flags=["evacuation_support"], district=District.objects.get(code="kawakami")
+    )
+    both = disaster_open(actor=fresh(users["chief_bosai"]), name="地震", kind="earthquake", district_codes=["kawakami"])
+    SafetyCheck.objects.filter(disaster=both, person=kept).update(status="evacuated", updated_at=timezone.now())
+
+    person_merge(person_id=merged.pk, into_id=kept.pk, actor=fresh(users["chief_welfare"]), reason="同一人物")
+
+    assert list(SafetyCheck.objects.filter(disaster=both).values_list("person_id", "status")) == [
+        (kept.pk, "evacuated")
+    ]

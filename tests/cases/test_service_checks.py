@@ -42,6 +42,7 @@ USE_CASES = {
     "followups",
     "watch",
     "evacuation_plans",
+    "person_choice",
 }
 BUILDING_BLOCKS = {"guards", "departments", "changes"}  # called by the services only, after their checks
 

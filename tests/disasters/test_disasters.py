@@ -4,8 +4,11 @@ the summary agreeing with the rows."""
 
 from __future__ import annotations
 
+import html
+import re
 import threading
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
@@ -276,8 +279,13 @@ def test_needs_help_offers_a_case_for_the_person_in_one_step(users, register, cl
     safety_check_update(actor=users["worker_bosai"], check_id=check.pk, status="needs_help", note="薬が切れた")
     client.force_login(users["worker_bosai"])
     board = client.get(f"/disaster/{disaster.pk}/").content.decode()
-    link = f"/cases/new/?person={register['flagged_1'].pk}"
-    assert link in board
+    # The link carries the proof that the board offered this person to this user (issue 17: ids alone
+    # do not open a case for a person the opener cannot see).
+    found = re.search(rf'href="(/cases/new/\?person={register["flagged_1"].pk}&amp;choice=[^"]+)"', board)
+    assert found
+    link = html.unescape(found.group(1))
+    choice = parse_qs(urlsplit(link).query)["choice"][0]
+    assert "川上一" not in client.get(f"/cases/new/?person={register['flagged_1'].pk}").content.decode()
     intake = client.get(link).content.decode()
     assert f'name="person_id" id="id_person_id" value="{register["flagged_1"].pk}"' in intake
     assert "川上一" in intake
@@ -286,6 +294,7 @@ def test_needs_help_offers_a_case_for_the_person_in_one_step(users, register, cl
         {
             "idempotency_key": "disaster-help-1",
             "person_id": register["flagged_1"].pk,
+            "person_choice": choice,
             "channel": "counter",
             "summary": "災害時、薬が切れた",
             "needs": ["health"],
@@ -296,4 +305,4 @@ def test_needs_help_offers_a_case_for_the_person_in_one_step(users, register, cl
     assert register["flagged_1"].cases.count() == 1
     # A connector sees no such link, and the intake refuses them anyway.
     client.force_login(users["minsei_kawakami"])
-    assert link not in client.get(f"/disaster/{disaster.pk}/").content.decode()
+    assert "/cases/new/?person=" not in client.get(f"/disaster/{disaster.pk}/").content.decode()

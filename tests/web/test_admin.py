@@ -106,3 +106,50 @@ def test_groups_are_read_only_in_the_admin(as_user):
     client = as_user("admin")
     assert client.get("/admin/auth/group/").status_code == 200
     assert client.get("/admin/auth/group/add/").status_code == 403
+
+
+def test_watch_requests_and_evacuation_plans_are_read_only_and_their_reads_logged(as_user, users, referred_case):
+    """Issue 19's records in the admin, read-only like the other case records: the plan's supporters
+    as lines, not JSON; opening one is logged against its case."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from referral_engine.cases.models import EvacuationPlan
+    from referral_engine.cases.services.referrals import referral_create
+    from referral_engine.cases.services.watch import watch_report_add, watch_request_create
+
+    desk = User.objects.get(pk=users["desk_welfare"].pk)
+    watch = watch_request_create(
+        case_id=referred_case.pk,
+        actor=desk,
+        district="kawakami",
+        what_to_watch="新聞がたまっていないか",
+        basis="support_meeting",
+        justification="支援会議で合意",
+        until=(timezone.localdate() + timedelta(days=30)).isoformat(),
+    )
+    report = watch_report_add(
+        watch_request_id=watch.pk, actor=users["minsei_kawakami"], outcome="met", note="元気", visited_on=None
+    )
+    referral = referral_create(
+        case_id=referred_case.pk, actor=desk, to_department="disaster_prevention", basis="internal_use", reason="計画"
+    )
+    plan = EvacuationPlan.objects.create(
+        person=referred_case.person,
+        referral=referral,
+        made_at=timezone.now(),
+        destination="第一小学校",
+        supporters=[{"name": "保戸 花子", "relation": "近所", "contact": "0972-00-0000"}],
+    )
+    client = as_user("admin")
+    for model, obj in [("watchrequest", watch), ("watchreport", report), ("evacuationplan", plan)]:
+        assert client.get(f"/admin/cases/{model}/").status_code == 200, model
+        assert client.get(f"/admin/cases/{model}/add/").status_code == 403, model
+        page = client.get(f"/admin/cases/{model}/{obj.pk}/change/")
+        assert page.status_code == 200 and 'name="_save"' not in page.content.decode(), model
+        assert client.post(f"/admin/cases/{model}/{obj.pk}/delete/", {"post": "yes"}).status_code == 403, model
+        log = AccessLog.objects.filter(via="admin", object_type=model).get()
+        assert log.case_id == referred_case.pk, model
+    page = client.get(f"/admin/cases/evacuationplan/{plan.pk}/change/").content.decode()
+    assert "保戸 花子 近所 0972-00-0000" in page and "&quot;relation&quot;" not in page

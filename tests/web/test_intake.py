@@ -3,10 +3,13 @@ fields with nothing lost, the duplicate warning, and the search-as-you-type endp
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from referral_engine.audit.models import AccessLog
 from referral_engine.cases.models import Case, CaseEvent, Consent, IntakeToken, Person
+from referral_engine.cases.services.person_choice import person_choice_person_id
 
 pytestmark = pytest.mark.django_db
 
@@ -144,12 +147,14 @@ def test_a_possible_duplicate_is_shown_with_use_this_person_and_register_as_new(
     html = response.content.decode()
     assert response.status_code == 409
     assert 'class="duplicate-warning" role="alert"' in html
-    assert f'name="use_person" value="{existing.pk}"' in html
+    # The button carries the candidate's proof, not the bare id (issue 17: ids cannot be walked).
+    use = re.search(r'name="use_person" value="([^"]+)"', html).group(1)
+    assert use != str(existing.pk) and person_choice_person_id(use) == existing.pk
     assert 'name="confirm_new_person" value="1"' in html
     assert "昭和15年2月29日 (1940)" in html
     assert Case.objects.count() == 1  # only the earlier one
 
-    response = client.post("/cases/new/", intake_post(use_person=str(existing.pk)))
+    response = client.post("/cases/new/", intake_post(use_person=use))
     assert response.status_code == 302
     assert Person.objects.count() == 1
     assert Case.objects.filter(person=existing).count() == 2
@@ -176,7 +181,14 @@ def test_register_as_new_person_after_the_warning(as_user, open_case):
 def test_a_person_picked_by_search_is_used_without_retyping(as_user, open_case):
     existing = open_case("desk_health").person
     client = as_user("desk_welfare")
-    data = intake_post(person_id=str(existing.pk), person_label="津久見 花子", family_name="", given_name="")
+    (hit,) = client.get("/persons/search/", {"q": "津久見"}).json()["results"]
+    data = intake_post(
+        person_id=str(existing.pk),
+        person_choice=hit["choice"],  # the proof the search hit carries (issue 17)
+        person_label="津久見 花子",
+        family_name="",
+        given_name="",
+    )
     response = client.post("/cases/new/", data)
     assert response.status_code == 302
     assert Case.objects.filter(person=existing).count() == 2

@@ -170,3 +170,16 @@ def test_the_case_list_filters_and_logs_a_name_search(as_user, open_case):
     # A name typed into the list is kept as its fingerprint, never in clear (docs/audit.md).
     assert log.query == search_term_fingerprint("つくみ はなこ1") and log.username == "chief_welfare"
     assert "はなこ" not in log.query and log.path == "/cases/"
+
+
+@pytest.mark.parametrize(
+    "username, shown",
+    [("worker_bosai", True), ("chief_bosai", True), ("chief_welfare", True), ("auditor", True)]
+    + [("desk_welfare", False), ("worker_welfare", False), ("worker_shakyo", False), ("minsei_kawakami", False)],
+)
+def test_the_menu_links_the_evacuation_plans_for_those_who_may_read_them(as_user, username, shown):
+    """The link follows the policy's `can_view_evacuation_plans`, as the page itself does."""
+    client = as_user(username)
+    page = client.get("/").content.decode()
+    assert ('href="/evacuation-plans/"' in page) is shown
+    assert client.get("/evacuation-plans/").status_code == (200 if shown else 403)

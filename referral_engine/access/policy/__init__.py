@@ -87,6 +87,7 @@ from referral_engine.access.policy.object_permissions import (
     referrals_perms_prefetch,
 )
 from referral_engine.access.policy.person_upkeep import (
+    can_choose_person_at_intake,
     can_manage_household,
     can_merge_persons,
     can_reassess,
@@ -185,6 +186,7 @@ __all__ = [
     "dashboard_reach",
     "escalations_reach",
     # issue 17 items 4–7 (person_upkeep)
+    "can_choose_person_at_intake",
     "can_manage_household",
     "can_merge_persons",
     "can_reassess",

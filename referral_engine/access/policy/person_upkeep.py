@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from referral_engine.access.policy.decisions import can_see_sensitive, can_work_case
+from referral_engine.access.policy.decisions import can_open_case, can_see_sensitive, can_work_case
 from referral_engine.access.policy.principals import principal
 from referral_engine.access.policy.reach import cases_reach
 from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE
@@ -40,6 +40,15 @@ def sees_a_full_case_of(user: Any, person_id: int) -> bool:
 
     cases = Case.objects.filter(cases_reach(user), person_id=person_id).exclude(state=CaseState.CLOSED)
     return any(can_see_sensitive(user, case) for case in cases.order_by("-id")[:20])
+
+
+def can_choose_person_at_intake(user: Any, person_id: int, *, offered: bool) -> bool:
+    """Opening a case for an existing person, and seeing before submit what the new case will show of
+    their household (the intake's household signal): someone who may open a case, for a person who was
+    offered to them — a candidate of their own recent search or duplicate warning (`offered`: the
+    signed proof the candidate carried, services/person_choice.py) — or whose case they already see.
+    Person ids are sequential: a bare id must not tell the opener who is registered."""
+    return can_open_case(user) and (offered or sees_a_case_of(user, person_id))
 
 
 def can_merge_persons(user: Any, person_id: int, into_id: int) -> bool:

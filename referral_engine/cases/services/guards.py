@@ -87,15 +87,21 @@ def access_person_for_write(person_id: Any, actor: User) -> Person:
     return person
 
 
-def access_followup_for_write(followup_id: Any, actor: User) -> FollowUp:
-    """The follow-up, its case locked first (the services' lock order), if the actor may see the case."""
+def _case_id_of(model: type, object_id: Any, *, missing: str) -> int:
+    """The case of a row that hangs on a case (a follow-up, a watch request), read unlocked so the
+    guard can lock the case first (the services' lock order); a bad or unknown id is `missing`."""
     try:
-        case_id = FollowUp.objects.filter(pk=int(followup_id)).values_list("case_id", flat=True).first()
-    except (TypeError, ValueError):
+        case_id = model.objects.filter(pk=int(object_id)).values_list("case_id", flat=True).first()
+    except (TypeError, ValueError, OverflowError):
         case_id = None
     if case_id is None:
-        raise NotFound(_("予定が見つかりません。"))
-    case = locks.case_for_update(case_id)
+        raise NotFound(missing)
+    return case_id
+
+
+def access_followup_for_write(followup_id: Any, actor: User) -> FollowUp:
+    """The follow-up, its case locked first (the services' lock order), if the actor may see the case."""
+    case = locks.case_for_update(_case_id_of(FollowUp, followup_id, missing=_("予定が見つかりません。")))
     if not policy.can_view_case(actor, case):
         raise NotFound(_("予定が見つかりません。"))
     followup = FollowUp.objects.select_for_update().select_related("assignee").get(pk=int(followup_id))
@@ -107,11 +113,7 @@ def access_watch_request_for_write(watch_request_id: Any, actor: User) -> WatchR
     """The request, locked after its case (the case services' lock order), if the actor may see it
     (`policy.can_view_watch_request`): missing, another district's, closed or past `until` are
     alike a 404 for a connector."""
-    try:
-        case_id = WatchRequest.objects.values_list("case_id", flat=True).get(pk=int(watch_request_id))
-    except (WatchRequest.DoesNotExist, TypeError, ValueError):
-        raise NotFound(_("見守り依頼が見つかりません。")) from None
-    locks.case_for_update(case_id)
+    locks.case_for_update(_case_id_of(WatchRequest, watch_request_id, missing=_("見守り依頼が見つかりません。")))
     watch = (
         WatchRequest.objects.select_for_update(of=("self",))
         .select_related("case", "case__person", "district", "department", "requested_by")

@@ -49,6 +49,7 @@ def case_open(
     needs: list[str] | None = None,
     risk: str = Risk.NORMAL,
     person_id: int | None = None,
+    person_choice: str = "",
     person: dict[str, Any] | None = None,
     confirm_new_person: bool = False,
     referrals: list[dict[str, Any]] | None = None,
@@ -83,7 +84,13 @@ def case_open(
     summary = IntakeInputs.summary.clean(summary)
     need_codes = clean_needs(needs)
     window = actor_department(actor, department_code)
-    person_obj = _intake_person(actor=actor, person_id=person_id, person=person, confirm_new_person=confirm_new_person)
+    person_obj = _intake_person(
+        actor=actor,
+        person_id=person_id,
+        person_choice=person_choice,
+        person=person,
+        confirm_new_person=confirm_new_person,
+    )
     now = timezone.now()
     case = _case_write(
         actor=actor,

@@ -8,7 +8,7 @@ through the same writer, `_person_merge_write`.
 
 The record kept is `into`, as it is: its identity fields are not overwritten by the merged one's
 (an edit of the person, with its reason, does that). A model given a foreign key to Person must be
-moved here too.
+moved here too: cases, consents, the household link, evacuation plans and safety checks are.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from referral_engine.accounts.models import User
 from referral_engine.audit.history import save_with_history
 from referral_engine.cases import events
 from referral_engine.cases.inputs import UpkeepInputs
-from referral_engine.cases.models import Case, Consent, HouseholdMember, Person
+from referral_engine.cases.models import Case, Consent, EvacuationPlan, HouseholdMember, Person
 from referral_engine.cases.services.guards import checks
 from referral_engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -79,6 +79,10 @@ def _person_merge_write(*, person: Person, into: Person, actor: User, reason: st
     for consent in Consent.objects.select_for_update().filter(person=person).order_by("pk"):
         consent.person = into
         save_with_history(consent, actor=actor, reason=history_reason, update_fields=["person"], changed=True)
+    for plan in EvacuationPlan.objects.select_for_update().filter(person=person).order_by("pk"):
+        plan.person = into
+        save_with_history(plan, actor=actor, reason=history_reason, update_fields=["person"], changed=True)
+    _safety_checks_move(person=person, into=into, actor=actor, reason=history_reason)
     person.merged_into = into
     save_with_history(person, actor=actor, reason=history_reason, update_fields=["merged_into"], changed=True)
     return cases
@@ -100,3 +104,23 @@ def _household_link_move(*, person: Person, into: Person, actor: User, reason: s
         link.delete()
     else:
         raise Conflict(_("二人が別々の世帯に登録されています。先に世帯を整理してください。"))
+
+
+def _safety_checks_move(*, person: Person, into: Person, actor: User, reason: str) -> None:
+    """The merged person's safety checks (安否確認, disasters) go to `into`. A disaster holds one check
+    per person: where both have one, the check updated last is the one kept (on `into`), the other is
+    deleted with its history kept, so the board counts the person once and keeps the latest word.
+    Read through Person's reverse relation: the disasters app sits above the services (architecture.md)."""
+    theirs = {c.disaster_id: c for c in into.safety_checks.select_for_update().order_by("pk")}
+    for check in person.safety_checks.select_for_update().order_by("pk"):
+        other = theirs.get(check.disaster_id)
+        if other is not None:
+            keep_merged = check.updated_at > other.updated_at
+            drop = other if keep_merged else check
+            drop._history_user = actor
+            drop._change_reason = reason
+            drop.delete()
+            if not keep_merged:
+                continue
+        check.person = into
+        save_with_history(check, actor=actor, reason=reason, update_fields=["person"], changed=True)

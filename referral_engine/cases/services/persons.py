@@ -20,6 +20,7 @@ from referral_engine.cases.choices import CaseState
 from referral_engine.cases.inputs import PersonEditInputs, PersonInput, person_changes_input, person_input
 from referral_engine.cases.models import Case, Person
 from referral_engine.cases.services.guards import access_person_for_write, checks, unchecked
+from referral_engine.cases.services.person_choice import person_choice_issue, person_choice_valid
 from referral_engine.errors import Forbidden, InvalidInput, PossibleDuplicate
 
 # The start of a house number: what follows is not the town part of an address.
@@ -75,9 +76,15 @@ def person_candidate_payload(person: Person, open_at: list[str] | None = None) -
 
 
 @unchecked("formats persons the caller was already allowed to find; one read of their open cases")
-def person_candidates_payload(persons: list[Person]) -> list[dict[str, Any]]:
+def person_candidates_payload(persons: list[Person], *, for_user: User | None = None) -> list[dict[str, Any]]:
+    """The candidates; shown to `for_user` at intake, each carries `choice`, the proof that lets this
+    user open a case for that person (services/person_choice.py)."""
     open_at = person_open_departments([p.pk for p in persons])
-    return [person_candidate_payload(p, open_at.get(p.pk)) for p in persons]
+    payload = [person_candidate_payload(p, open_at.get(p.pk)) for p in persons]
+    if for_user is not None:
+        for candidate in payload:
+            candidate["choice"] = person_choice_issue(for_user, candidate["id"])
+    return payload
 
 
 def _duplicate_candidates(person: PersonInput, *, limit: int = 10) -> list[Person]:
@@ -99,18 +106,37 @@ def _duplicate_candidates(person: PersonInput, *, limit: int = 10) -> list[Perso
     return list(persons.select_related("district").order_by("id")[:limit])
 
 
-def _intake_person(*, actor: User, person_id: Any, person: dict[str, Any] | None, confirm_new_person: bool) -> Person:
+def _intake_person(
+    *, actor: User, person_id: Any, person_choice: str, person: dict[str, Any] | None, confirm_new_person: bool
+) -> Person:
     """The person an intake is for: `person_id`, or a new person from `person` unless possible
-    duplicates exist and the opener has not confirmed a new one (409 with the candidates)."""
+    duplicates exist and the opener has not confirmed a new one (409 with the candidates).
+
+    An existing person must have been offered to the opener (`person_choice`, the proof a candidate
+    carries), or be one whose case they already see: an unknown id and an id without its proof get
+    the same answer, so ids cannot be walked to learn who is registered."""
     if person_id is not None:
         try:
             chosen = Person.objects.get(pk=int(person_id))
-            # A merged record's cases live on the record it was merged into (issue 17): so does a new one.
-            while chosen.merged_into_id:
-                chosen = chosen.merged_into
-            return chosen
-        except (Person.DoesNotExist, TypeError, ValueError):
-            raise InvalidInput(_("本人が見つかりません。"), fields={"person_id": [_("存在しない本人です。")]}) from None
+        except (Person.DoesNotExist, TypeError, ValueError, OverflowError):
+            chosen = None
+        # A merged record's cases live on the record it was merged into (issue 17): so does a new one.
+        kept = chosen
+        while kept is not None and kept.merged_into_id:
+            kept = kept.merged_into
+        offered = kept is not None and (
+            person_choice_valid(actor, chosen.pk, person_choice) or person_choice_valid(actor, kept.pk, person_choice)
+        )
+        if kept is None or not policy.can_choose_person_at_intake(actor, kept.pk, offered=offered):
+            raise InvalidInput(
+                _("本人が見つかりません。"),
+                fields={
+                    "person_id": [
+                        _("検索の候補から本人を選び直してください（候補の有効期限が切れた可能性があります）。")
+                    ]
+                },
+            )
+        return kept
     if person is None:
         raise InvalidInput(_("本人を指定してください。"), fields={"person": [_("person_id か person が必要です。")]})
     data = person_input(person)
@@ -119,7 +145,7 @@ def _intake_person(*, actor: User, person_id: Any, person: dict[str, Any] | None
         if candidates:
             raise PossibleDuplicate(
                 _("同一人物の可能性がある方が登録されています。確認してください。"),
-                candidates=person_candidates_payload(candidates),
+                candidates=person_candidates_payload(candidates, for_user=actor),
             )
     return _person_write(data, actor=actor)
 

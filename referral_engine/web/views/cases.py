@@ -38,6 +38,7 @@ from referral_engine.cases.services.followups import followup_create, followup_d
 from referral_engine.cases.services.persons import person_update
 from referral_engine.cases.services.records import activity_add, consent_record, consent_withdraw, stage_record_update
 from referral_engine.cases.services.referrals import (
+    HANDOFF_TRANSITIONS,
     referral_assign,
     referral_available_transitions,
     referral_create,
@@ -557,6 +558,9 @@ def referral_transition_post(request, referral_id: int):
     referral = selectors.referral_get_for_user(request.user, referral_id)
     back = _case_url(referral.case_id)
     workflow = workflow_registry.get(referral.to_department.code)
+    if name not in HANDOFF_TRANSITIONS and (workflow is None or name not in workflow.transition_names()):
+        # A name no button sends is bad input (400), not a move the state forbids (409).
+        raise InvalidInput(_("この操作はありません。"), fields={"name": [_("この操作はありません。")]})
     try:
         referral_transition(referral_id=referral.pk, name=name, actor=request.user, reason=reason)
     except InvalidInput as exc:

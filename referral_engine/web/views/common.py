@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -15,7 +16,8 @@ def redirect_next(request, default: str):
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        return redirect(target)
+        # A URL, never a view name: redirect() would try to reverse "0" and answer 500 (issue 16).
+        return HttpResponseRedirect(target)
     return redirect(default)
 
 

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -45,7 +46,7 @@ def notification_read(request):
             target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         )
     ):
-        return redirect(target)
+        return HttpResponseRedirect(target)  # a URL, never a view name to reverse (issue 16)
     if not notification_id:
         messages.success(request, _("%(n)d件を既読にしました。") % {"n": count})
     return redirect("notifications")
