@@ -11,8 +11,9 @@ from rest_framework.response import Response
 
 from referral_engine.accounts.models import DateStyle, MailPreference
 from referral_engine.accounts.preferences import user_preferences, user_preferences_set
+from referral_engine.api.parsing import validated
 from referral_engine.api.schema import READ, WRITE, responses
-from referral_engine.api.views import ApiListView, ApiView, _validated
+from referral_engine.api.views import ApiListView, ApiView
 from referral_engine.cases.selectors import cases_visible_to
 from referral_engine.notifications.models import Notification
 from referral_engine.notifications.selectors import notification_get_for_user, notifications_for
@@ -100,6 +101,6 @@ class MyPreferencesView(ApiView):
         tags=["me"],
     )
     def patch(self, request: Request) -> Response:
-        data = _validated(PreferencesSerializer, request.data).validated_data
+        data = validated(PreferencesSerializer, request.data).validated_data
         user = user_preferences_set(user=request.user, actor=request.user, **data)
         return Response(PreferencesSerializer(user_preferences(user)).data)

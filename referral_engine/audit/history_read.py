@@ -25,6 +25,7 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.core import exceptions
 from django.db import connection, models
 from django.db.models import Value
 from django.utils import timezone
@@ -33,6 +34,7 @@ from referral_engine.access import policy
 from referral_engine.accounts.models import Department, District
 from referral_engine.audit.history import history_model_for
 from referral_engine.audit.labels import Labeller
+from referral_engine.audit.stored_dates import far_date_of_text
 from referral_engine.audit.timeline import (
     _SKIP_ON_CREATE,
     CHANGED,
@@ -156,7 +158,14 @@ def _typed(model_field: models.Field, value: Any) -> Any:
     """A value from the row's JSON as the ORM gives it (dates and times parsed; the rest as JSON)."""
     if value is None or isinstance(model_field, models.JSONField):
         return value
-    return model_field.to_python(value)
+    try:
+        return model_field.to_python(value)
+    except exceptions.ValidationError:
+        # A date outside Python's years 1-9999 (`0001-12-31T14:41:01+00:00 BC`): read as the loaders
+        # read it from a column (audit/stored_dates.py), never a 500.
+        if isinstance(model_field, models.DateField) and isinstance(value, str):
+            return far_date_of_text(value, date_only=not isinstance(model_field, models.DateTimeField))
+        raise
 
 
 def _diff(label: str, row: dict[str, Any], prev: dict[str, Any] | None) -> list[tuple[models.Field, Any, Any]]:

@@ -32,6 +32,15 @@ def _text_is_past(data: Any) -> bool:
     return text.endswith(" bc") or text.startswith("-")
 
 
+def far_date_of_text(text: str, *, date_only: bool) -> Any:
+    """The stand-in for a date PostgreSQL rendered as text (e.g. in `to_jsonb`) that Python cannot hold:
+    what the tolerant loaders give for the same value."""
+    past = _text_is_past(text.encode())
+    if date_only:
+        return FAR_PAST_DATE if past else FAR_FUTURE_DATE
+    return FAR_PAST if past else FAR_FUTURE
+
+
 def _binary_is_past(data: Any) -> bool:
     # Microseconds (timestamptz) or days (date) since 2000-01-01, signed big-endian: negative is past.
     return bool(bytes(data)) and bytes(data)[0] & 0x80 != 0

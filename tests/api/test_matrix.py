@@ -91,6 +91,15 @@ def _followup(w: World) -> Any:
     return followup_create(case_id=w.case.pk, actor=User.objects.get(username="worker_welfare"), due_on=_today())
 
 
+def _notification(w: World) -> dict[str, Any]:
+    """chief_health's own notification, made inside each user's rolled-back request."""
+    from referral_engine.accounts.models import User
+    from referral_engine.notifications.services import notifications_queue
+
+    chief = User.objects.get(username="chief_health")
+    return {"id": notifications_queue(recipients=[chief], kind="referral_accept", title="受理")[0].pk}
+
+
 INTAKE = {
     "summary": "電話での相談。",
     "person": {"family_name": "青江", "given_name": "三郎", "family_name_kana": "アオエ", "birth_date": "1960-04-01"},
@@ -328,6 +337,22 @@ OPS = [
         body=lambda w: {"note": "電話した"},
     ),
     Op("api-me-work", "GET", "200 200 200 200 200 200 200 200 200 200 200 403 403 403 403 401"),
+    # Everyone's own notifications and settings (issue 18, item 7); someone else's notification is a 404.
+    Op("api-notifications", "GET", "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 401"),
+    Op(
+        "api-notification-read",
+        "POST",
+        "404 404 404 404 404 404 404 200 404 404 404 404 404 404 404 401",
+        _notification,
+        body=lambda w: {},
+    ),
+    Op("api-me-preferences", "GET", "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 401"),
+    Op(
+        "api-me-preferences",
+        "PATCH",
+        "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 401",
+        body=lambda w: {"date_style": "western"},
+    ),
     Op("api-dashboard", "GET", "403 403 403 403 403 403 403 200 200 200 200 200 403 403 403 401"),
     Op("api-audit-access-log", "GET", "403 403 403 403 403 403 403 403 403 403 403 200 403 403 403 401"),
     Op("api-audit-denied", "GET", "403 403 403 403 403 403 403 403 403 403 403 200 403 403 403 401"),

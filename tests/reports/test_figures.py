@@ -147,6 +147,16 @@ def test_a_supervisor_s_figures_are_plain_counts_over_their_department(generated
 # --- Hand-made cases at the boundary --------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def staff_joined_before_the_years(db, users):
+    """The cases below happen in FY2025-2027 (the services' clock is patched); the demo staff joined
+    today. A caseworker's reach starts with their membership (access/policy/principals.py), so a world in
+    which they act in April 2026 needs them to have joined before it."""
+    from referral_engine.accounts.models import Membership
+
+    Membership.objects.update(started_at=jst(2020, 4, 1, 0, 0))
+
+
 @pytest.fixture
 def boundary(open_case, users, fresh):
     """Cases opened at 31 March 23:59 (FY2025), 1 April 00:00 (FY2026), 31 March 23:59:59.999999
