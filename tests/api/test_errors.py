@@ -159,6 +159,7 @@ def test_409_possible_duplicate_lists_candidates(client_for, world):
         "district",
         "town",
         "open_case_at",
+        "choice",  # the proof that this user was offered the person (issue 17: ids cannot be walked)
     }
 
 

@@ -216,6 +216,6 @@ def test_the_intake_person_search_matches_any_part_too_and_keeps_its_minimal_fie
     candidate shows, the limit and the throttle are unchanged (tests/cases/test_person_search.py)."""
     hits = _client(users["desk_welfare"]).get("/api/v1/persons/", {"q": "フミコ"}).json()
     assert [h["kana"] for h in hits] == ["タカハシ フミコ"]
-    assert set(hits[0]) == {"id", "name", "kana", "birth_date", "district", "town", "open_case_at"}
+    assert set(hits[0]) == {"id", "name", "kana", "birth_date", "district", "town", "open_case_at", "choice"}
     hits = _client(users["desk_welfare"]).get("/api/v1/persons/", {"q": "高橋"}).json()
     assert [h["name"] for h in hits] == ["髙橋 富美子"]

@@ -13,7 +13,7 @@ from referral_engine.cases.services.persons import address_town
 
 pytestmark = pytest.mark.django_db
 
-CANDIDATE_FIELDS = {"id", "name", "kana", "birth_date", "district", "town", "open_case_at"}
+CANDIDATE_FIELDS = {"id", "name", "kana", "birth_date", "district", "town", "open_case_at", "choice"}
 
 
 def _client(user) -> Client:

@@ -396,6 +396,14 @@ def _forms(world, users) -> dict:
             lambda x: {"notification_id": x.i(world["notification"].pk), "url": x.t(), "open": "1"},
         ),
         "account_token_issue": ("worker_welfare", "/accounts/tokens/new/", lambda x: {"name": x.t()}),
+        "account_settings": (
+            "worker_welfare",
+            "/accounts/settings/",
+            lambda x: {
+                "mail_preference": x.pick("immediate", "daily_digest", "off"),
+                "date_style": x.pick("wareki", "western"),
+            },
+        ),
         "two_factor_setup": ("chief_welfare", "/accounts/2fa/setup/", lambda x: {"code": x.t(), "next": x.t()}),
         "two_factor_verify": ("chief_welfare", "/accounts/2fa/verify/", lambda x: {"code": x.t(), "next": x.t()}),
         # --- phase 2: what closes, moves or ends what phase 1 used --------------------------------
