@@ -39,7 +39,16 @@ def test_half_width_kana_and_variant_kanji_are_candidates(users, fresh):
         _open(users, fresh, family_name="高橋", family_name_kana="ﾀｶﾊｼ", given_name_kana="ｲﾁﾛｳ")
     assert [c["id"] for c in info.value.candidates] == [first.person_id]
     # The minimal candidate (DESIGN §11.1): the town part of the address, never the house number or phone.
-    assert set(info.value.candidates[0]) == {"id", "name", "kana", "birth_date", "district", "town", "open_case_at", "choice"}
+    assert set(info.value.candidates[0]) == {
+        "id",
+        "name",
+        "kana",
+        "birth_date",
+        "district",
+        "town",
+        "open_case_at",
+        "choice",
+    }
     assert info.value.candidates[0]["open_case_at"] == ["social_welfare"]
 
 
