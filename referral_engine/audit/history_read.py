@@ -48,6 +48,7 @@ from referral_engine.audit.timeline import (
     _stage_label,
     _user_label,
     _want_values,
+    field_changes,
 )
 from referral_engine.cases.choices import CaseState, EventKind, ReferralState
 from referral_engine.cases.models import CaseEvent, Referral
@@ -185,13 +186,7 @@ def _diff(label: str, row: dict[str, Any], prev: dict[str, Any] | None) -> list[
         old, new = _typed(model_field, old), _typed(model_field, new)
         if old == new:
             continue
-        if isinstance(model_field, models.JSONField) and isinstance(old or {}, dict) and isinstance(new or {}, dict):
-            old, new = old or {}, new or {}
-            for key in sorted(set(old) | set(new)):
-                if old.get(key) != new.get(key):
-                    out.append((model_field, {"key": key, "value": old.get(key)}, {"key": key, "value": new.get(key)}))
-            continue
-        out.append((model_field, old, new))
+        out += field_changes(model_field, old, new)
     return out
 
 

@@ -250,16 +250,20 @@ def _diff(model: type[models.Model], row: Any, prev: Any | None) -> list[tuple[m
         return initial
     out = []
     for change in row.diff_against(prev).changes:
-        model_field = fields[change.field]
-        old, new = change.old, change.new
-        if isinstance(model_field, models.JSONField) and isinstance(old or {}, dict) and isinstance(new or {}, dict):
-            old, new = old or {}, new or {}
-            for key in sorted(set(old) | set(new)):
-                if old.get(key) != new.get(key):
-                    out.append((model_field, {"key": key, "value": old.get(key)}, {"key": key, "value": new.get(key)}))
-            continue
-        out.append((model_field, old, new))
+        out += field_changes(fields[change.field], change.old, change.new)
     return out
+
+
+def field_changes(model_field: models.Field, old: Any, new: Any) -> list[tuple[models.Field, Any, Any]]:
+    """One changed field as timeline changes: a JSON object (a department's record) key by key."""
+    if isinstance(model_field, models.JSONField) and isinstance(old or {}, dict) and isinstance(new or {}, dict):
+        old, new = old or {}, new or {}
+        return [
+            (model_field, {"key": key, "value": old.get(key)}, {"key": key, "value": new.get(key)})
+            for key in sorted(set(old) | set(new))
+            if old.get(key) != new.get(key)
+        ]
+    return [(model_field, old, new)]
 
 
 def _pending_from_rows(model: type[models.Model], rows: Iterable[Any], prev_of: Callable[[Any], Any]) -> list[_Pending]:
