@@ -36,6 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
+FAULTS = Path(__file__).resolve().parent
 PY = BIN / "python"
 ARTIFACTS = ROOT / "artifacts" / "chaos"
 CHAOS_DIR = Path(os.environ.get("CHAOS_DIR", "/tmp/referral-engine-chaos"))  # noqa: S108 - postgres must reach it
@@ -339,7 +340,7 @@ class Stack:
         print(self.log_text("web")[-3000:])
         raise Failed("gunicorn did not come up")
 
-    def start_worker(self, name: str = "worker", concurrency: int = 2) -> subprocess.Popen:
+    def start_worker(self, name: str = "worker", concurrency: int = 2, **env: str) -> subprocess.Popen:
         proc = self.start(
             name,
             [
@@ -357,6 +358,7 @@ class Stack:
                 "--without-mingle",
                 "--without-heartbeat",
             ],
+            **env,
         )
         for _ in range(120):
             if "ready." in self.log_text(name):

@@ -14,7 +14,8 @@ timeline event, and no timer is still due.
 
 Then the outbox: `--mails` notifications are queued in one transaction, a worker (one pool process)
 delivers them and is SIGKILLed once a quarter of them are in its log (the console mail backend prints
-each mail with its Message-ID); a new worker delivers the rest. Checks: every message mailed, and at
+each mail with its Message-ID; `slow_mail_settings` makes each take 50 ms, as an SMTP hand-over does,
+so that the kill lands inside the batch); a new worker delivers the rest. Checks: every message mailed, and at
 most one of them twice — the one in flight at the kill (delivery commits each message as it goes).
 """
 
@@ -23,7 +24,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from stack import Check, Stack, escalation_evidence, finish, make_overdue_handoffs, say, wait_until
+from stack import FAULTS, Check, Stack, escalation_evidence, finish, make_overdue_handoffs, say, wait_until
+
+# the mailer hands each message over in 50 ms, as SMTP does, so that the kill lands inside the batch
+SLOW_MAIL = {"DJANGO_SETTINGS_MODULE": "slow_mail_settings", "PYTHONPATH": f"{FAULTS}:{FAULTS.parents[1]}"}
 
 
 def main() -> None:
@@ -119,7 +123,7 @@ def mail_batch_killed(stack: Stack, check: Check, mails: int) -> None:
         ]
     ours = set(ids)
     say(f"queued {len(ids)} notifications; a worker delivers them and is killed a quarter of the way")
-    stack.start_worker("mailer", concurrency=1)
+    stack.start_worker("mailer", concurrency=1, **SLOW_MAIL)
     deliver_pending.delay()
 
     def mailed(*logs: str) -> dict[int, int]:
