@@ -34,6 +34,7 @@ APP_PORT = int(os.environ.get("BENCH_PORT", "8093"))
 REDIS_DB = os.environ.get("BENCH_REDIS_DB", "13")
 # generate_load is a command of the dev-only app bench.loadgen: the local settings install it, production does not.
 GENERATOR_SETTINGS = "referral_engine.settings.local"
+REUSE = os.environ.get("BENCH_REUSE") == "1"  # measure BENCH_DB as it is (see reused)
 
 TARGETS = {
     "inbox": "p95 ≤ 150 ms",
@@ -151,6 +152,20 @@ def generate(size: int, out_dir: Path) -> dict[str, Any]:
     size_mb = int(sh(["psql", *PG, "-Atc", f"select pg_database_size('{DB}') / 1048576"]).stdout.strip() or 0)
     log(f"generated {size} cases ({rows} rows) in {seconds:.0f} s; database {size_mb} MB")
     return {"seconds": round(seconds, 1), "rows": rows, "summary": summary[:3], "database_mb": size_mb}
+
+
+def reused(size: int) -> dict[str, Any]:
+    """`BENCH_REUSE=1`: measure the database as `BENCH_DB` holds it, generated beforehand by
+    `generate_load --cases <size> --fast --workers 2 --batch 2000` (the generator's minutes then come
+    from `BENCH_GENERATE_SECONDS`, when given). Only a database that has not been measured yet gives
+    the same figures: the measurement adds intakes and fires the sweep."""
+    cases = int(sh(["psql", *PG, "-d", DB, "-Atc", "select count(*) from cases_case"]).stdout.strip() or 0)
+    if abs(cases - size) > size // 100:
+        raise SystemExit(f"bench: BENCH_REUSE: {DB} holds {cases} cases, not {size}")
+    size_mb = int(sh(["psql", *PG, "-Atc", f"select pg_database_size('{DB}') / 1048576"]).stdout.strip() or 0)
+    seconds = os.environ.get("BENCH_GENERATE_SECONDS")
+    log(f"reusing {DB}: {cases} cases, {size_mb} MB")
+    return {"seconds": float(seconds) if seconds else None, "rows": None, "reused": True, "database_mb": size_mb}
 
 
 def rt_peer(out_dir: Path) -> dict[str, Any]:
@@ -371,8 +386,11 @@ def main() -> None:
     rt = rt_peer(out_dir)
     results: dict[int, dict[str, Any]] = {}
     for size in SIZES:
-        database_fresh()
-        generated = generate(size, out_dir)
+        if REUSE:
+            generated = reused(size)
+        else:
+            database_fresh()
+            generated = generate(size, out_dir)
         path = out_dir / f"{size}.json"
         log(f"measuring {size}")
         measured = sh(

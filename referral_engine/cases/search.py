@@ -10,6 +10,15 @@ On PostgreSQL the match also goes through the GIN indexes of migration 0008 (`re
 of the two name keys, `re_ngrams(number, 3)` trigrams of the number): the query's n-grams must all be
 in the row's array (the index answers that), then LIKE checks the order (the index's recheck). A
 two-character name query (トミ, 花子) is one bigram: one index entry. Elsewhere (SQLite) it is LIKE only.
+
+A name part many people share (うこ, the end of ユウコ and ヨウコ; 田中 in a city of 田中s) is the slow
+case at scale: through the index every one of its cases would be read, checked for reach and sorted
+before the first page shows (about 100,000 at a million cases). So the case list first asks the index
+for at most `COMMON_PART` + 1 persons (one query, a few milliseconds whatever the part): fewer, and
+the list takes those persons' cases; more, and the part is common, so the list is walked in its own
+order with each row's person compared by LIKE, which stops as soon as the page is full (a tenth of the
+rows match: 50 found within about 500). A number part goes the same way (`0000` is in every number). docs/work.md, "Search"; docs/benchmarks.md for the
+figures at 1M.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from referral_engine.cases import normalize
 MIN_LENGTH = 2  # as the person search (cases.inputs.search_query)
 NAME_GRAM = 2  # re_name_grams: bigrams
 NUMBER_GRAM = 3  # case_number_grams_idx: re_ngrams(number, 3)
+COMMON_PART = 500  # persons (or cases) found: beyond this a part is common and the list is walked instead
 
 _NUMBER_LIKE = re.compile(r"[0-9A-Z-]*[0-9][0-9A-Z-]*")
 _SPACES = re.compile(r"\s+")
@@ -69,19 +79,60 @@ def canonical_number(text: str) -> str | None:
 
 def cases_matching(qs: QuerySet[Any], query: str) -> QuerySet[Any]:
     """`qs` (cases) narrowed to those whose number, or whose person's names, contain the query."""
+    from referral_engine.cases.models import Case, Person
+
     postgres = connections[qs.db].vendor == "postgresql"
     number = number_query(query)
     if number is None:
-        return names_matching(qs, query, prefix="person__")
+        if not postgres:
+            return names_matching(qs, query, prefix="person__")
+        like = _names_like(_name_keys(query, prefix="person__"))
+        return _few_or_walk(qs, names_matching(Person.objects.all(), query), "person_id", like)
+    condition = _number_like(number)
+    if not postgres or len(number) < NUMBER_GRAM:
+        return qs.filter(condition)
+    return _few_or_walk(qs, numbers_matching(Case.objects.all(), number), "pk", condition)
+
+
+def _number_like(number: str) -> Q:
     canonical = canonical_number(number)
     exact = Q(number=canonical) if canonical and canonical != number else Q(pk__in=[])
-    condition = Q(number__contains=number) | exact
-    if postgres and len(number) >= NUMBER_GRAM:
-        # (trigrams AND LIKE) OR exact, written as (trigrams OR exact) AND (LIKE OR exact): the index
-        # conditions stay out of the per-row filter (see name_condition).
-        qs = qs.alias(_number_grams=NumberGrams(F("number")))
-        condition = (Q(_number_grams__contains=ngrams(number, NUMBER_GRAM)) | exact) & condition
-    return qs.filter(condition)
+    return Q(number__contains=number) | exact
+
+
+def numbers_matching(qs: QuerySet[Any], number: str) -> QuerySet[Any]:
+    """`qs` (cases) narrowed through `case_number_grams_idx` to numbers holding `number` (the form
+    `number_query` gives, 3 characters at least; PostgreSQL)."""
+    canonical = canonical_number(number)
+    exact = Q(number=canonical) if canonical and canonical != number else Q(pk__in=[])
+    # (trigrams AND LIKE) OR exact, written as (trigrams OR exact) AND (LIKE OR exact): the index
+    # conditions stay out of the per-row filter (see name_condition).
+    grams = Q(_number_grams__contains=ngrams(number, NUMBER_GRAM)) | exact
+    return qs.alias(_number_grams=NumberGrams(F("number"))).filter(grams & _number_like(number))
+
+
+def _few_or_walk(qs: QuerySet[Any], indexed: QuerySet[Any], column: str, like: Q) -> QuerySet[Any]:
+    """`qs` narrowed to the rows `indexed` finds (read through its index, at most `COMMON_PART` + 1:
+    one query) when they are few, or by `like` on each row of `qs` when they are more (the part is
+    common: the list is walked in its order and stops when its page is full). See the docstring."""
+    found = list(indexed.using(qs.db).values_list("pk", flat=True)[: COMMON_PART + 1])
+    if len(found) <= COMMON_PART:
+        return qs.filter(**{f"{column}__in": found})
+    return qs.filter(like)
+
+
+def _name_keys(query: str, *, prefix: str) -> list[tuple[str, str]]:
+    """(normalised key, field) for the kana and the kanji name key, those the query gives."""
+    kana = normalize.kana_key(query)
+    name = normalize.name_key(query)
+    return [(key, f"{prefix}{field}") for key, field in ((kana, "kana_key"), (name, "name_key")) if key]
+
+
+def _names_like(keys: list[tuple[str, str]]) -> Q:
+    condition = Q()
+    for key, field in keys:
+        condition |= Q(**{f"{field}__contains": key})
+    return condition
 
 
 def names_matching(qs: QuerySet[Any], query: str, *, prefix: str = "") -> QuerySet[Any]:
@@ -94,17 +145,13 @@ def names_matching(qs: QuerySet[Any], query: str, *, prefix: str = "") -> QueryS
 def name_condition(qs: QuerySet[Any], query: str, *, prefix: str = "") -> tuple[QuerySet[Any], Q]:
     """(`qs` with the name-grams alias it needs, the condition) for `names_matching`, to be combined
     with other conditions (the person search's phone number)."""
-    kana = normalize.kana_key(query)
-    name = normalize.name_key(query)
-    keys = [(key, f"{prefix}{field}") for key, field in ((kana, "kana_key"), (name, "name_key")) if key]
+    keys = _name_keys(query, prefix=prefix)
     if not keys:
         return qs, Q(pk__in=[])
     postgres = connections[qs.db].vendor == "postgresql"
     if postgres:
         qs = qs.alias(_name_grams=NameGrams(F(f"{prefix}kana_key"), F(f"{prefix}name_key")))
-    condition = Q()
-    for key, field in keys:
-        condition |= Q(**{f"{field}__contains": key})
+    condition = _names_like(keys)
     if postgres and all(len(key) >= NAME_GRAM for key, _field in keys):
         # What the index answers, ANDed as a term of its own: a key that contains the query holds all
         # its bigrams, so this changes no answer; the planner takes it as the bitmap scan's condition
