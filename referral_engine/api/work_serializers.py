@@ -156,26 +156,32 @@ class WorkUrgentSerializer(serializers.Serializer):
 
 class MyWorkSerializer(serializers.Serializer):
     """`GET /api/v1/me/work/` (DESIGN §11.3): each section a list of at most 50 with `<section>_count`
-    beside it and `<section>_url`, the page listing it in full; `urgent` first of all."""
+    (at most 1,000; `<section>_count_capped` true: more than that) beside it and `<section>_url`, the page listing it in full; `urgent` first of all."""
 
     urgent = WorkUrgentSerializer(many=True)
     assigned = WorkReferralSerializer(many=True)
     assigned_count = serializers.IntegerField()
+    assigned_count_capped = serializers.BooleanField()
     assigned_url = serializers.CharField()
     led_cases = WorkCaseSerializer(many=True)
     led_cases_count = serializers.IntegerField()
+    led_cases_count_capped = serializers.BooleanField()
     led_cases_url = serializers.CharField()
     inbox = WorkReferralSerializer(many=True)
     inbox_count = serializers.IntegerField()
+    inbox_count_capped = serializers.BooleanField()
     inbox_url = serializers.CharField()
     followups = FollowUpSerializer(many=True)
     followups_count = serializers.IntegerField()
+    followups_count_capped = serializers.BooleanField()
     followups_url = serializers.CharField()
     setbacks = WorkReferralSerializer(many=True)
     setbacks_count = serializers.IntegerField()
+    setbacks_count_capped = serializers.BooleanField()
     setbacks_url = serializers.CharField()
     slips = WorkSlipSerializer(many=True)
     slips_count = serializers.IntegerField()
+    slips_count_capped = serializers.BooleanField()
     slips_url = serializers.CharField()
 
 
@@ -184,5 +190,6 @@ def my_work_payload(work: Any) -> dict[str, Any]:
     for name, section in work.sections.items():
         payload[name] = section.items
         payload[f"{name}_count"] = section.count
+        payload[f"{name}_count_capped"] = section.count_capped
         payload[f"{name}_url"] = FULL_LIST_URLS[name]
     return payload

@@ -36,7 +36,7 @@ from referral_engine.cases import normalize
 MIN_LENGTH = 2  # as the person search (cases.inputs.search_query)
 NAME_GRAM = 2  # re_name_grams: bigrams
 NUMBER_GRAM = 3  # case_number_grams_idx: re_ngrams(number, 3)
-COMMON_PART = 500  # persons (or cases) found: beyond this a part is common and the list is walked instead
+COMMON_PART = 5000  # persons found: beyond this a name part is common and the list is walked instead
 
 _NUMBER_LIKE = re.compile(r"[0-9A-Z-]*[0-9][0-9A-Z-]*")
 _SPACES = re.compile(r"\s+")
@@ -91,7 +91,11 @@ def cases_matching(qs: QuerySet[Any], query: str) -> QuerySet[Any]:
     condition = _number_like(number)
     if not postgres or len(number) < NUMBER_GRAM:
         return qs.filter(condition)
-    return _few_or_walk(qs, numbers_matching(Case.objects.all(), number), "pk", condition)
+    # Numbers grow with time, so a part's matches are not spread evenly over the list and walking it
+    # could read far (`0000` is in R8-000001…R8-010000 but in none of the newest numbers): the list
+    # takes the newest `COMMON_PART` numbers holding the part instead.
+    newest = numbers_matching(Case.objects.all(), number).order_by("-id").values_list("pk", flat=True)
+    return qs.filter(pk__in=list(newest.using(qs.db)[:COMMON_PART]))
 
 
 def _number_like(number: str) -> Q:
@@ -115,7 +119,8 @@ def _few_or_walk(qs: QuerySet[Any], indexed: QuerySet[Any], column: str, like: Q
     """`qs` narrowed to the rows `indexed` finds (read through its index, at most `COMMON_PART` + 1:
     one query) when they are few, or by `like` on each row of `qs` when they are more (the part is
     common: the list is walked in its order and stops when its page is full). See the docstring."""
-    found = list(indexed.using(qs.db).values_list("pk", flat=True)[: COMMON_PART + 1])
+    # No order: the models' default orders (persons by kana) would sort every match before the limit.
+    found = list(indexed.using(qs.db).order_by().values_list("pk", flat=True)[: COMMON_PART + 1])
     if len(found) <= COMMON_PART:
         return qs.filter(**{f"{column}__in": found})
     return qs.filter(like)

@@ -5,7 +5,8 @@ returned handoffs they asked for or of cases they lead that nobody acted on sinc
 desk the community slips not triaged yet. `GET /api/v1/me/work/` and the staff home `/` read it.
 
 Every section is one query for its first `limit` rows and one for its count, whatever the data
-(tests/work/test_my_work.py holds the budget at two sizes). The page that lists each in full is
+(tests/work/test_my_work.py holds the budget at two sizes). Counts stop at 1,000 (`count_capped`:
+"1,000件以上"), as the lists do: a supervisor's department leads 75,000 open cases at a million. The page that lists each in full is
 the edge's to say (`web/work_urls.py`: links are built at the edge). `urgent_items` picks, from the rows read, what must be seen first.
 """
 
@@ -23,6 +24,7 @@ from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE
 from referral_engine.cases import selectors, triage
 from referral_engine.cases.choices import CaseState, EventKind, ReferralState, SlipUrgency
 from referral_engine.cases.models import Case, CaseEvent, CommunitySlip, Referral
+from referral_engine.pagination import COUNT_CAP
 
 LIMIT = 50
 FOLLOWUP_DAYS_AHEAD = 7
@@ -43,7 +45,8 @@ ACTED_KINDS = (
 class Section:
     name: str
     items: list[Any]
-    count: int
+    count: int  # at most COUNT_CAP
+    count_capped: bool = False  # more than `count`
 
 
 @dataclass
@@ -132,8 +135,11 @@ def my_work(user: Any, *, limit: int = LIMIT, now: Any = None) -> MyWork:
     for name in SECTIONS:
         qs = section_queryset(user, name, today=today)
         items = list(qs[:limit])
-        count = qs.count()  # always asked: the number of queries must not depend on the data
-        sections[name] = Section(name=name, items=items, count=count)
+        # Always asked (the number of queries must not depend on the data), up to COUNT_CAP + 1 rows.
+        count = qs.order_by().values("pk")[: COUNT_CAP + 1].count()
+        sections[name] = Section(
+            name=name, items=items, count=min(count, COUNT_CAP), count_capped=count > COUNT_CAP
+        )
     work = MyWork(sections=sections, today=today)
     work.urgent = urgent_items(work, now=now)
     return work

@@ -134,6 +134,21 @@ else:
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     if env.str("DATABASE_PREPARE_THRESHOLD", default=""):
         DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = env.int("DATABASE_PREPARE_THRESHOLD")
+# PostgreSQL compiles a query with LLVM (JIT) once its estimated cost passes jit_above_cost (100,000).
+# At a million cases the estimates of list and count queries with the reach's EXISTS pass it, and the
+# compiling costs more than the query: 0.6 s of JIT for a count that ran in 1 s, 0.3 s on the inbox
+# (docs/benchmarks.md, "Issue 23, second round"). An OLTP app's queries are short: off for the app's
+# connections unless DATABASE_JIT=true (then the server's setting applies).
+JIT_OFF = "-c jit=off"
+
+
+def _jit_off(database: dict) -> None:
+    if database["ENGINE"] != "django.db.backends.sqlite3" and not env.bool("DATABASE_JIT", default=False):
+        options = database.setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} {JIT_OFF}".strip()
+
+
+_jit_off(DATABASES["default"])
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Two roles on PostgreSQL (docs/operations.md "Database roles"): DATABASE_URL is the application's role
 # (no superuser, owns nothing); DATABASE_OWNER_URL, used only by `manage.py migrate` (and the tests, to
@@ -161,6 +176,7 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"]["ATOMIC_REQUESTS"] = False
     # An unreachable replica is skipped (the primary answers): do not wait long to find out.
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    _jit_off(DATABASES["replica"])
     DATABASE_ROUTERS = ["referral_engine.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -85,6 +85,27 @@ def test_every_section_with_counts_links_and_the_urgent_first(open_case, users, 
     assert client.get("/work/nothing/").status_code == 404
 
 
+def test_counts_stop_at_the_cap_and_say_so(open_case, users, fresh, client, monkeypatch):
+    """A supervisor's department leads 75,000 open cases at a million: counts stop at COUNT_CAP, as the
+    lists' do, and say there are more (API `<section>_count_capped`, "1,000+" on the page)."""
+    from referral_engine.cases import work as work_module
+
+    _build(open_case, users, fresh, 2)
+    monkeypatch.setattr(work_module, "COUNT_CAP", 1)
+    client.force_login(users["worker_welfare"])
+    work = client.get("/api/v1/me/work/").json()
+    assert len(work["assigned"]) == 2  # the rows are not capped, the count is
+    assert (work["assigned_count"], work["assigned_count_capped"]) == (1, True)
+    assert (work["inbox_count"], work["inbox_count_capped"]) == (1, True)
+    assert (work["followups_count"], work["followups_count_capped"]) == (1, True)
+    monkeypatch.setattr(work_module, "COUNT_CAP", 2)
+    work = client.get("/api/v1/me/work/").json()
+    assert (work["assigned_count"], work["assigned_count_capped"]) == (2, False)
+    monkeypatch.setattr(work_module, "COUNT_CAP", 1)
+    page = client.get("/").content.decode()
+    assert '<span class="stat-number">1+</span>' in page
+
+
 def test_a_setback_leaves_once_someone_acts_and_a_slip_once_triaged(open_case, users, fresh, client):
     made = _build(open_case, users, fresh, 1)
     bounced, slip = made["setbacks"][0], made["slips"][0]
