@@ -137,9 +137,7 @@ def my_work(user: Any, *, limit: int = LIMIT, now: Any = None) -> MyWork:
         items = list(qs[:limit])
         # Always asked (the number of queries must not depend on the data), up to COUNT_CAP + 1 rows.
         count = qs.order_by().values("pk")[: COUNT_CAP + 1].count()
-        sections[name] = Section(
-            name=name, items=items, count=min(count, COUNT_CAP), count_capped=count > COUNT_CAP
-        )
+        sections[name] = Section(name=name, items=items, count=min(count, COUNT_CAP), count_capped=count > COUNT_CAP)
     work = MyWork(sections=sections, today=today)
     work.urgent = urgent_items(work, now=now)
     return work
