@@ -4,12 +4,13 @@ concurrently: the outbox is a large table), and one `MailDigest` row per user an
 
 import django.db.models.deletion
 from django.conf import settings
-from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
+
+from referral_engine.migration_operations import AddIndexConcurrentlyOnPostgres
 
 
 class Migration(migrations.Migration):
-    atomic = False  # AddIndexConcurrently
+    atomic = False  # CREATE INDEX CONCURRENTLY on PostgreSQL
 
     dependencies = [
         ("notifications", "0003_notification_link_built_when_shown"),
@@ -34,7 +35,7 @@ class Migration(migrations.Migration):
                 verbose_name="配信状態",
             ),
         ),
-        AddIndexConcurrently(
+        AddIndexConcurrentlyOnPostgres(
             model_name="notification",
             index=models.Index(
                 condition=models.Q(("delivery", "digest")), fields=["recipient", "id"], name="notification_digest_idx"
