@@ -79,6 +79,7 @@ from referral_engine.access.policy.disasters import (
 )
 from referral_engine.access.policy.object_permissions import (
     case_perms,
+    case_perms_bound_columns,
     case_perms_columns,
     case_perms_from_columns,
     case_perms_granted,
@@ -174,6 +175,7 @@ __all__ = [
     "can_work_referral",
     "case_consents_q",
     "case_perms",
+    "case_perms_bound_columns",
     "case_perms_columns",
     "case_perms_from_columns",
     "case_perms_granted",

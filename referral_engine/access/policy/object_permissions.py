@@ -6,12 +6,14 @@ functions: they have foreign keys to Case, whose model module imports this packa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from referral_engine.access.policy.principals import (
     CASE_PERMS_CACHE,
     REFERRAL_PERMS_CACHE,
     principal,
+    reach_q,
     user_cache,
 )
 
@@ -47,22 +49,56 @@ def case_perms_columns(user: Any) -> dict[str, Any]:
     one case (`cases.locks.case_for_update`): one boolean per codename, the same rows `case_perms`
     reads (the group rows within `Principal.group_reach`, the user's own rows). Issue 23: the
     case transition's policy read goes with its lock. Then `case_perms_from_columns`."""
+    bound = case_perms_bound_columns(user)
+    return bound.build(*bound.values) if bound else {}
+
+
+class BoundColumns(NamedTuple):
+    """Columns to add to a statement, split into what its SQL text depends on (`shape`) and the
+    values it is run with (`values`, ints and datetimes, each one parameter wherever it appears):
+    `build(*values)` makes the columns. A caller may compile `build` once per shape, with stand-in
+    values, and bind each call's `values` (`cases.locks.case_for_update`)."""
+
+    shape: Hashable
+    values: tuple[Any, ...]
+    build: Callable[..., dict[str, Any]]
+
+
+def case_perms_bound_columns(user: Any) -> BoundColumns | None:
+    """`case_perms_columns` as `BoundColumns` (None: no columns, the user holds no case rows):
+    its values are the user's id, then `Principal.group_reach_values` (the whole groups, the scoped
+    groups, their starts)."""
     p = principal(user)
     if p.user_id is None or not p.is_staff_member:
-        return {}
+        return None
+    from referral_engine.access.permissions import permission_ids
+
+    whole, scoped = p.group_reach_values()
+    perms = tuple((code, tuple(permission_ids("case", code))) for code in CASE_CODENAMES)
+    n_whole, n_scoped = len(whole), len(scoped)
+
+    def build(user_id: int, *groups: Any) -> dict[str, Any]:
+        scoped_ids = groups[n_whole : n_whole + n_scoped]
+        sinces = groups[n_whole + n_scoped :]
+        return _case_perms_columns(user_id, groups[:n_whole], tuple(zip(scoped_ids, sinces)), perms)
+
+    values = (p.user_id, *whole, *(g for g, _ in scoped), *(since for _, since in scoped))
+    return BoundColumns(("case_perms", n_whole, n_scoped, perms), values, build)
+
+
+def _case_perms_columns(user_id: int, whole: Any, scoped: Any, perms: Any) -> dict[str, Any]:
     from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 
     from referral_engine.access.models import CaseGroupObjectPermission, CaseUserObjectPermission
-    from referral_engine.access.permissions import permission_ids
 
     columns = {}
-    for code in CASE_CODENAMES:
-        for perm in permission_ids("case", code):
+    for code, perm_ids in perms:
+        for perm in perm_ids:
             by_group = CaseGroupObjectPermission.objects.filter(
-                p.group_reach(), content_object_id=OuterRef("pk"), permission_id=perm
+                reach_q(whole, scoped), content_object_id=OuterRef("pk"), permission_id=perm
             )
             by_user = CaseUserObjectPermission.objects.filter(
-                content_object_id=OuterRef("pk"), user_id=p.user_id, permission_id=perm
+                content_object_id=OuterRef("pk"), user_id=user_id, permission_id=perm
             )
             columns[_PERM_COLUMN.format(code)] = ExpressionWrapper(
                 Q(Exists(by_group)) | Q(Exists(by_user)), output_field=BooleanField()

@@ -19,6 +19,14 @@ REFERRAL_PERMS_CACHE = "_referral_perms"
 PERSON_VIEW_CACHE = "_person_views"  # access.policy.persons: what of a person the user sees
 
 
+def reach_q(whole: Any, scoped: Any) -> Q:
+    """`Principal.group_reach` from its values (`group_reach_values`)."""
+    reach = Q(group_id__in=list(whole))
+    for group_id, since in scoped:
+        reach |= Q(group_id=group_id, granted_at__gte=since)
+    return reach
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who the user is in the organisation right now (active memberships only)."""
@@ -43,11 +51,13 @@ class Principal:
     def group_reach(self) -> Q:
         """The group-permission rows that give this user reach (the staff-move rule: a caseworker who
         joins a department sees what events grant the department from then on, not its old cases)."""
+        return reach_q(*self.group_reach_values())
+
+    def group_reach_values(self) -> tuple[tuple[int, ...], tuple[tuple[int, datetime], ...]]:
+        """What `group_reach` is made of: the groups that count whole, and the membership-scoped
+        groups with the start of their reach (each sorted)."""
         scoped = dict(self.group_since)
-        reach = Q(group_id__in=sorted(self.group_ids - scoped.keys()))
-        for group_id, since in sorted(scoped.items()):
-            reach |= Q(group_id=group_id, granted_at__gte=since)
-        return reach
+        return tuple(sorted(self.group_ids - scoped.keys())), tuple(sorted(scoped.items()))
 
     @property
     def is_staff_member(self) -> bool:

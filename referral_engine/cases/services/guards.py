@@ -53,9 +53,9 @@ def unchecked(why: str) -> Callable[[F], F]:
 
 def access_case_for_write(case_id: Any, actor: User) -> Case:
     """The case, locked, if the actor may see it (`policy.can_view_case`). The actor's permissions
-    on the case are read in the locking statement (`policy.case_perms_columns`)."""
+    on the case are read in the locking statement (`policy.case_perms_bound_columns`)."""
     try:
-        case = locks.case_for_update(int(case_id), policy.case_perms_columns(actor))
+        case = locks.case_for_update(int(case_id), policy.case_perms_bound_columns(actor))
     except (Case.DoesNotExist, TypeError, ValueError):
         raise NotFound(_("ケースが見つかりません。")) from None
     policy.case_perms_from_columns(actor, case)
