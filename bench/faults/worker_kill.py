@@ -27,7 +27,7 @@ import time
 from stack import FAULTS, Check, Stack, escalation_evidence, finish, make_overdue_handoffs, say, wait_until
 
 # the mailer hands each message over in 50 ms, as SMTP does, so that the kill lands inside the batch
-SLOW_MAIL = {"DJANGO_SETTINGS_MODULE": "slow_mail_settings", "PYTHONPATH": f"{FAULTS}:{FAULTS.parents[1]}"}
+SLOW_MAIL = {"DJANGO_SETTINGS_MODULE": "slow_mail_settings", "PYTHONPATH": f"{FAULTS / 'support'}:{FAULTS.parents[1]}"}
 
 
 def main() -> None:

@@ -24,9 +24,9 @@ from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE
 from referral_engine.cases import selectors, triage
 from referral_engine.cases.choices import CaseState, EventKind, ReferralState, SlipUrgency
 from referral_engine.cases.models import Case, CaseEvent, CommunitySlip, Referral
-from referral_engine.pagination import COUNT_CAP
 
 LIMIT = 50
+COUNT_CAP = 1000  # counts stop here, as the lists' do (`referral_engine.pagination.COUNT_CAP`, an edge)
 FOLLOWUP_DAYS_AHEAD = 7
 SECTIONS = ("assigned", "led_cases", "inbox", "followups", "setbacks", "slips")
 SETBACK_STATES = (ReferralState.DECLINED, ReferralState.RETURNED)

@@ -11,7 +11,7 @@ from referral_engine.accounts.models import Department
 from referral_engine.accounts.services import membership_move
 from referral_engine.cases import locks
 from referral_engine.cases.models import Case
-from referral_engine.cases.services.guards import access_case_for_write
+from referral_engine.cases.services.case_state import case_transition
 from referral_engine.cases.services.referrals import referral_transition
 from referral_engine.errors import NotFound
 
@@ -55,5 +55,6 @@ def test_the_locked_case_reads_each_users_permissions_and_rows(users, open_case,
 @pytest.mark.parametrize("case_id", [0, -5, 2**40, 10**30, "x", None])
 def test_a_missing_or_bad_case_id_is_not_found(users, open_case, fresh, case_id):
     open_case("worker_welfare")
-    with transaction.atomic(), pytest.raises(NotFound):
-        access_case_for_write(case_id, fresh(users["worker_welfare"]))
+    # Through a service that loads its case with `access_case_for_write` (the guards are the services' own).
+    with pytest.raises(NotFound):
+        case_transition(case_id=case_id, name="start_assessment", actor=fresh(users["worker_welfare"]), reason="x")

@@ -88,8 +88,10 @@ def test_every_section_with_counts_links_and_the_urgent_first(open_case, users, 
 def test_counts_stop_at_the_cap_and_say_so(open_case, users, fresh, client, monkeypatch):
     """A supervisor's department leads 75,000 open cases at a million: counts stop at COUNT_CAP, as the
     lists' do, and say there are more (API `<section>_count_capped`, "1,000+" on the page)."""
+    from referral_engine import pagination
     from referral_engine.cases import work as work_module
 
+    assert work_module.COUNT_CAP == pagination.COUNT_CAP
     _build(open_case, users, fresh, 2)
     monkeypatch.setattr(work_module, "COUNT_CAP", 1)
     client.force_login(users["worker_welfare"])
