@@ -168,8 +168,17 @@ def case_for_audit(*, user: Any, case_id: int) -> Any:
 
 def case_for_history(*, user: Any, case_id: int) -> Any:
     """A case whose history `user` may read (policy.can_view_history): auditors and full viewers.
-    Missing and forbidden are the same NotFound."""
-    case = Case.objects.select_related("person", "intake_department", "lead_department").filter(pk=case_id).first()
+    Missing and forbidden are the same NotFound. One statement reads the case with the user's rows on
+    it (`case_perms_columns`, as a transition's lock does) and its person's first case (for
+    `person_history_since`): issue 23, the history read's statements."""
+    case = (
+        Case.objects.select_related("person", "intake_department", "lead_department")
+        .annotate(person_first_case_id=policy.person_first_case_id(), **policy.case_perms_columns(user))
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is not None:
+        policy.case_perms_from_columns(user, case)
     if case is None or not policy.can_view_history(user, case):
         raise errors.NotFound()
     return case

@@ -105,6 +105,7 @@ from referral_engine.access.policy.persons import (
     case_consents_q,
     case_person_flags,
     case_person_sees_field,
+    person_first_case_id,
     person_history_since,
     person_view,
 )
@@ -199,6 +200,7 @@ __all__ = [
     "forget",
     "in_progress_reach",
     "inbox_reach",
+    "person_first_case_id",
     "person_history_since",
     "person_view",
     "principal",
