@@ -172,7 +172,7 @@ def case_for_history(*, user: Any, case_id: int) -> Any:
     it (`case_perms_columns`, as a transition's lock does) and its person's first case (for
     `person_history_since`): issue 23, the history read's statements."""
     case = (
-        Case.objects.select_related("person", "intake_department", "lead_department")
+        Case.objects.select_related("person")  # the history reads no department of the case's
         .annotate(person_first_case_id=policy.person_first_case_id(), **policy.case_perms_columns(user))
         .filter(pk=case_id)
         .first()
