@@ -10,8 +10,9 @@ so the field-level diff needs no second read and no model instances. What follow
 those rows (the same rules as before: a no-op row is left out, the person's changes from
 `policy.person_history_since` on and only what `policy.person_view` lets the reader see) and a
 fixed handful of small reads: the users named (once, whether as the author of a row or as a value in
-it), the departments and districts together, and one per other kind of object whose values appear
-in a change (persons other than the case's own, consents, referrals…) — none per history model, none per row.
+it) and one per other kind of object whose values appear in a change (persons other than the case's
+own, consents, referrals…) — none per history model, none per row. The departments and districts
+(every one: a few dozen rows) come last in the same statement.
 
 The entries are `timeline.Entry` objects, the same as `user_changes` gives (tests/audit/
 test_history_read.py compares them with the reader this replaced, kept as the oracle).
