@@ -174,13 +174,13 @@ def case_for_history(*, user: Any, case_id: int) -> Any:
     user's rows on it (`case_perms_columns`, as a transition's lock does) and its person's first case
     (for `person_history_since`): issue 23, the history read's statements and Python time (on
     PostgreSQL written out once per process rather than compiled by the ORM per read)."""
-    columns = policy.case_perms_columns(user)
     if connection.vendor == "postgresql":
-        case = _case_with_person(case_id, columns)
+        case_pk = f"{connection.ops.quote_name(Case._meta.db_table)}.{connection.ops.quote_name(Case._meta.pk.column)}"
+        case = _case_with_person(case_id, policy.case_perms_sql(user, case_pk))
     else:
         case = (
             Case.objects.select_related("person")  # the history reads no department of the case's
-            .annotate(person_first_case_id=policy.person_first_case_id(), **columns)
+            .annotate(person_first_case_id=policy.person_first_case_id(), **policy.case_perms_columns(user))
             .filter(pk=case_id)
             .first()
         )
@@ -216,13 +216,13 @@ def _case_with_person_sql() -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
     return sql, case_fields, person_fields
 
 
-def _case_with_person(case_id: int, columns: dict[str, Any]) -> Any:
-    """The case (or None) with its person cached on it, `person_first_case_id` and `columns` (RawSQL
-    of `case_perms_columns`) as attributes: what the ORM query would give, from one statement."""
+def _case_with_person(case_id: int, columns: dict[str, tuple[str, tuple[Any, ...]]]) -> Any:
+    """The case (or None) with its person cached on it, `person_first_case_id` and `columns` (SQL and
+    parameters of `case_perms_sql`) as attributes: what the ORM query would give, from one statement."""
     template, case_fields, person_fields = _case_with_person_sql()
     names = list(columns)
-    extra = "".join(f", ({columns[name].sql})" for name in names)
-    params: list[Any] = [p for name in names for p in columns[name].params]
+    extra = "".join(f", ({columns[name][0]})" for name in names)
+    params: list[Any] = [p for name in names for p in columns[name][1]]
     with connection.cursor() as cursor:
         cursor.execute(template.replace("{extra}", extra), [*params, case_id])
         row = cursor.fetchone()
