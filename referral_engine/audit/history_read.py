@@ -10,8 +10,9 @@ so the field-level diff needs no second read and no model instances. What follow
 those rows (the same rules as before: a no-op row is left out, the person's changes from
 `policy.person_history_since` on and only what `policy.person_view` lets the reader see) and a
 fixed handful of small reads: the users named (once, whether as the author of a row or as a value in
-it), the departments and districts together, and one per other kind of object whose values appear
-in a change (persons other than the case's own, consents, referrals…) — none per history model, none per row.
+it) and one per other kind of object whose values appear in a change (persons other than the case's
+own, consents, referrals…) — none per history model, none per row. The departments and districts
+(every one: a few dozen rows) come last in the same statement.
 
 The entries are `timeline.Entry` objects, the same as `user_changes` gives (tests/audit/
 test_history_read.py compares them with the reader this replaced, kept as the oracle).
@@ -27,7 +28,6 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core import exceptions
 from django.db import connection, models
-from django.db.models import Value
 from django.utils import timezone
 
 from referral_engine.access import policy
@@ -65,6 +65,7 @@ _CASE_SOURCES = (
     ("cases.CommunitySlip", "h.case_id = %(case)s"),
 )
 EVENT_SOURCE = -1  # the `src` of an event row
+PLACE_DEPARTMENT, PLACE_DISTRICT = -2, -3  # the `src` of a department's, a district's row (`_places`)
 
 
 @functools.cache
@@ -109,6 +110,15 @@ def timeline_sql() -> str:
         f"LEFT JOIN {quote(Department._meta.db_table)} d ON d.id = r.to_department_id "
         "WHERE e.case_id = %(case)s"
     )
+    # Every department and district (a few dozen rows, named by nearly every history): read with the
+    # rows rather than by a statement of their own. No time: they come last.
+    for src, model, name in ((PLACE_DEPARTMENT, Department, "name_ja"), (PLACE_DISTRICT, District, "name")):
+        branches.append(
+            f"SELECT {src} AS src, NULL AS at, 2 AS rank, p.id AS key, p.id AS id, NULL AS history_type, "  # noqa: S608
+            "NULL AS user_id, NULL AS reason, NULL::jsonb AS row, NULL::jsonb AS prev, "
+            f"p.code::text AS department_code, p.{quote(model._meta.get_field(name).column)}::text AS department_name "
+            f"FROM {quote(model._meta.db_table)} p"
+        )
     # Model and table names only, quoted; the values are parameters.
     return " UNION ALL ".join(branches) + " ORDER BY at, rank, key, src"
 
@@ -190,15 +200,24 @@ def _diff(label: str, row: dict[str, Any], prev: dict[str, Any] | None) -> list[
     return out
 
 
-def _fetch(case: Any) -> list[tuple]:
-    """The case's timeline rows in display order: one statement on PostgreSQL; elsewhere (SQLite in
-    development) the same rows read per table through the ORM and put in the same order."""
+def _fetch(case: Any) -> tuple[list[tuple], dict[type, list[tuple]]]:
+    """The case's timeline rows in display order, and the places (`_places`): one statement on
+    PostgreSQL; elsewhere (SQLite in development) the same rows read per table through the ORM and
+    put in the same order."""
     if connection.vendor != "postgresql":
-        return _fetch_portable(case)
+        return _fetch_portable(case), _places()
     with connection.cursor() as cursor:
         cursor.execute(timeline_sql(), {"case": case.pk, "person": case.person_id})
-        # Django has psycopg hand jsonb over as text (JSONField decodes it itself): decoded here.
-        return [(*r[:8], _json(r[8]), _json(r[9]), r[10], r[11]) for r in cursor.fetchall()]
+        rows = cursor.fetchall()
+    places: dict[type, list[tuple]] = {Department: [], District: []}
+    records = []
+    for r in rows:
+        if r[0] == PLACE_DEPARTMENT or r[0] == PLACE_DISTRICT:
+            places[Department if r[0] == PLACE_DEPARTMENT else District].append((r[3], r[10], r[11]))
+        else:
+            # Django has psycopg hand jsonb over as text (JSONField decodes it itself): decoded here.
+            records.append((*r[:8], _json(r[8]), _json(r[9]), r[10], r[11]))
+    return records, places
 
 
 def _json(value: Any) -> Any:
@@ -355,14 +374,25 @@ class _CaseResolver(_Resolver):
             self.found[model] = {o.pk: str(o) for o in qs}
 
 
+@functools.cache
+def _places_sql() -> str:
+    quote = connection.ops.quote_name
+    return " UNION ALL ".join(
+        f"SELECT {src}, {quote(model._meta.pk.column)}, {quote('code')}, "  # noqa: S608
+        f"{quote(model._meta.get_field(name).column)} FROM {quote(model._meta.db_table)}"
+        for src, model, name in ((PLACE_DEPARTMENT, Department, "name_ja"), (PLACE_DISTRICT, District, "name"))
+    )
+
+
 def _places() -> dict[type, list[tuple]]:
     """Every department and district, (id, code, name), in one statement: both are a few dozen rows,
-    and nearly every history names both (an intake's departments, the person's district)."""
-    departments = Department.objects.annotate(place_kind=Value(0)).values_list("place_kind", "id", "code", "name_ja")
-    districts = District.objects.annotate(place_kind=Value(1)).values_list("place_kind", "id", "code", "name")
+    and nearly every history names both (an intake's departments, the person's district). On
+    PostgreSQL they come with the timeline's rows (`timeline_sql`)."""
     found: dict[type, list[tuple]] = {Department: [], District: []}
-    for kind, pk, code, name in departments.union(districts, all=True):
-        found[Department if kind == 0 else District].append((pk, code, name))
+    with connection.cursor() as cursor:
+        cursor.execute(_places_sql())
+        for kind, pk, code, name in cursor.fetchall():
+            found[Department if kind == PLACE_DEPARTMENT else District].append((pk, code, name))
     return found
 
 
@@ -380,7 +410,8 @@ def case_history(*, case: Any, reader: Any) -> list[Entry]:
     person_pending: list[_Pending] = []
     positions: dict[int, int] = {}  # id(pending item) → its place in the statement's order
     events: list[tuple[int, tuple]] = []
-    for position, record in enumerate(_fetch(case)):
+    records, places = _fetch(case)
+    for position, record in enumerate(records):
         src = record[0]
         if src == EVENT_SOURCE:
             events.append((position, record))
@@ -413,7 +444,7 @@ def case_history(*, case: Any, reader: Any) -> list[Entry]:
     user_ids.discard(None)
     users = {u.pk: u for u in user_model._default_manager.filter(pk__in=user_ids)} if user_ids else {}
     labeller = Labeller()
-    resolver.resolve_from(users=users, places=_places(), person=getattr(case, "person", None), labeller=labeller)
+    resolver.resolve_from(users=users, places=places, person=getattr(case, "person", None), labeller=labeller)
     numbers = {case.pk: case.number, 0: case.number}  # the person's rows carry no case id: key 0
 
     placed = list(

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -101,6 +102,74 @@ def role_label(codes: str) -> str:
     return "、".join(str(names.get(c, c)) for c in codes.split(",") if c)
 
 
+# (language, registered workflows) → (values, transitions, stages) of the last build, per language.
+_STATIC_LABELS: dict[str, tuple[tuple[Any, ...], tuple[dict[str, str], dict[str, str], dict[str, str]]]] = {}
+
+
+def _static_labels() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The Labeller's fixed tables for the active language, rebuilt when the workflows registered
+    change (tests register throwaway ones). Shared between Labellers: nobody writes into them."""
+    workflows = tuple(workflow_registry.all_workflows())
+    language = translation.get_language() or ""
+    cached = _STATIC_LABELS.get(language)
+    if (
+        cached is not None
+        and len(cached[0]) == len(workflows)
+        and all(a is b for a, b in zip(cached[0], workflows, strict=True))
+    ):
+        return cached[1]
+    values = _choices(
+        choices.CaseState,
+        choices.ReferralState,
+        choices.Risk,
+        choices.Basis,
+        choices.Channel,
+        choices.ClosureReason,
+        choices.ActivityKind,
+        choices.ConsentMethod,
+        choices.Need,
+        choices.EventKind,
+        AccessLog.Action,
+        Role,
+    )
+    transitions = _transition_labels(workflows)
+    stages: dict[str, str] = {}
+    for workflow in workflows:
+        for stage in getattr(workflow, "stages", ()):
+            code = getattr(stage, "code", None) or getattr(stage, "name", None)
+            if code:
+                stages.setdefault(str(code), str(workflow.stage_label(code)))
+    tables = (values, transitions, stages)
+    _STATIC_LABELS[language] = (workflows, tables)
+    return tables
+
+
+def _transition_labels(workflows: tuple[Any, ...]) -> dict[str, str]:
+    found = {
+        "open": str(_("受付")),
+        "start_assessment": str(_("アセスメント開始")),
+        "start_support": str(_("支援開始")),
+        "start_monitoring": str(_("モニタリング開始")),
+        "hold": str(_("保留")),
+        "resume": str(_("再開")),
+        "close": str(_("終結")),
+        "reopen": str(_("再開（終結から）")),
+        "request": str(_("つなぎ依頼")),
+        "accept": str(_("受理")),
+        "decline": str(_("辞退")),
+        "return": str(_("差し戻し")),
+        "cancel": str(_("取消")),
+        "complete": str(_("完了")),
+        "record": str(_("部署の記録")),
+        "assign": str(_("担当者の割当")),
+        "acknowledge": str(_("確認")),
+    }
+    for workflow in workflows:
+        for info in workflow.transition_infos():
+            found.setdefault(info.name, str(info.label))
+    return found
+
+
 class Labeller:
     """Codes → labels, reading the master data once (departments, districts, escalation rules)."""
 
@@ -127,53 +196,10 @@ class Labeller:
         return found
 
     def __init__(self) -> None:
-        self.values = _choices(
-            choices.CaseState,
-            choices.ReferralState,
-            choices.Risk,
-            choices.Basis,
-            choices.Channel,
-            choices.ClosureReason,
-            choices.ActivityKind,
-            choices.ConsentMethod,
-            choices.Need,
-            choices.EventKind,
-            AccessLog.Action,
-            Role,
-        )
-        self.transitions = self._transition_labels()
-        self.stages: dict[str, str] = {}
-        for workflow in workflow_registry.all_workflows():
-            for stage in getattr(workflow, "stages", ()):
-                code = getattr(stage, "code", None) or getattr(stage, "name", None)
-                if code:
-                    self.stages.setdefault(str(code), str(workflow.stage_label(code)))
-
-    @staticmethod
-    def _transition_labels() -> dict[str, str]:
-        found = {
-            "open": str(_("受付")),
-            "start_assessment": str(_("アセスメント開始")),
-            "start_support": str(_("支援開始")),
-            "start_monitoring": str(_("モニタリング開始")),
-            "hold": str(_("保留")),
-            "resume": str(_("再開")),
-            "close": str(_("終結")),
-            "reopen": str(_("再開（終結から）")),
-            "request": str(_("つなぎ依頼")),
-            "accept": str(_("受理")),
-            "decline": str(_("辞退")),
-            "return": str(_("差し戻し")),
-            "cancel": str(_("取消")),
-            "complete": str(_("完了")),
-            "record": str(_("部署の記録")),
-            "assign": str(_("担当者の割当")),
-            "acknowledge": str(_("確認")),
-        }
-        for workflow in workflow_registry.all_workflows():
-            for info in workflow.transition_infos():
-                found.setdefault(info.name, str(info.label))
-        return found
+        # The code → label tables depend only on the language and the registered workflows: built
+        # once per (language, workflows) and shared, read-only (issue 23: they were most of a
+        # history read's Python time).
+        self.values, self.transitions, self.stages = _static_labels()
 
     # --- single codes ---
 

@@ -31,7 +31,10 @@ TRANSITION_CAP = 11
 # 20 → 10 (issue 23): the timeline in one statement (audit/history_read.py), users read once, the
 # departments and districts together: token, case, membership, permissions, the timeline, whether the
 # case is the person's first, users, departments and districts, the access-log row (9).
-HISTORY_CAP = 10
+# 10 → 6 (issue 23 item 2): the case read with its person's first case and the user's rows on it, the
+# departments and districts with the timeline: token, membership, case, the timeline, users, the
+# access-log row.
+HISTORY_CAP = 6
 
 REFERRAL = {"to_department": "health_promotion", "basis": "internal_use", "reason": "保健師の訪問をお願いします。"}
 

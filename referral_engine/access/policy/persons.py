@@ -157,10 +157,24 @@ def case_person_sees_field(user: Any, case: Case, name: str) -> bool:
 def person_history_since(case: Case) -> dt.datetime | None:
     """From when a case's history shows its person's changes: from the opening of a case opened for
     an existing person; everything for the person's first case (it recorded the person)."""
-    cases = _cases_of(case.person_id)
-    if not cases or cases[0][0] == case.pk:
+    # `person_first_case_id`: the person's first case read with the case (`PERSON_FIRST_CASE_ID`).
+    first = getattr(case, "person_first_case_id", None)
+    if first is None:
+        cases = _cases_of(case.person_id)
+        first = cases[0][0] if cases else None
+    if first is None or first == case.pk:
         return None
     return case.created_at
+
+
+def person_first_case_id() -> Any:
+    """An annotation for a Case queryset, `person_first_case_id`: the id of its person's first case
+    (the order of `_cases_of`), so that `person_history_since` needs no read of its own."""
+    from django.db.models import OuterRef, Subquery
+
+    from referral_engine.cases.models import Case
+
+    return Subquery(Case.objects.filter(person_id=OuterRef("person_id")).order_by("created_at", "id").values("id")[:1])
 
 
 def case_consents_q(case: Case) -> Q:
