@@ -65,6 +65,9 @@ _CASE_SOURCES = (
     ("cases.CommunitySlip", "h.case_id = %(case)s"),
 )
 EVENT_SOURCE = -1  # the `src` of an event row
+# What the portable reader (SQLite, `_fetch_portable`) sends beyond PostgreSQL's one statement: a
+# query per source and the events', then the places' (the statement budgets allow for it there).
+PORTABLE_EXTRA_STATEMENTS = len(_CASE_SOURCES) + 1
 PLACE_DEPARTMENT, PLACE_DISTRICT = -2, -3  # the `src` of a department's, a district's row (`_places`)
 
 

@@ -72,6 +72,8 @@ DEMO = {
 KNOWN_N_PLUS_ONE: dict[str, str] = {}
 
 _measured: dict[str, dict[int, int | str]] = {}
+# The pages that read a case's timeline (audit.history_read: one statement on PostgreSQL).
+HISTORY_PAGES = {"auditor case timeline (web)", "case history (API)"}
 
 
 def _count(client: Client, path: str) -> int | str:
@@ -140,4 +142,9 @@ def test_query_count_does_not_grow_with_the_data(page: Page, load, monkeypatch, 
     small, large = counts[SMALL], counts[LARGE]
     assert isinstance(small, int) and isinstance(large, int), f"{page.path}: {small} / {large}"
     assert small == large, f"{page.path} as {page.username}: {small} queries at {SMALL} cases, {large} at {LARGE}"
-    assert large <= page.cap, f"{page.path} as {page.username}: {large} queries, budget {page.cap}"
+    cap = page.cap
+    if page.name in HISTORY_PAGES and connection.vendor != "postgresql":
+        from referral_engine.audit.history_read import PORTABLE_EXTRA_STATEMENTS
+
+        cap += PORTABLE_EXTRA_STATEMENTS  # SQLite reads the timeline per history table
+    assert large <= cap, f"{page.path} as {page.username}: {large} queries, budget {cap}"
