@@ -183,3 +183,25 @@ def open_case(users, fresh):
         return case_open(actor=fresh(users[actor]), person=data, referrals=referrals, confirm_new_person=True, **kwargs)
 
     return _open
+
+
+@pytest.fixture
+def staff_move_cases(users, open_case, fresh):
+    """Three cases around a staff move, for the tests that hold a per-user permission read to the
+    policy's own: a welfare case health accepted, a longevity case from before worker_health moved to
+    longevity_support, and a welfare case referred to longevity after the move (the mover's reach there
+    starts at the move: a membership-scoped group)."""
+    from referral_engine.access.policy.principals import principal
+    from referral_engine.accounts.models import Department
+    from referral_engine.accounts.services import membership_move
+    from referral_engine.cases.services.referrals import referral_transition
+
+    health = {"to_department": "health_promotion", "basis": "internal_use", "reason": "訪問依頼"}
+    handoff = open_case("worker_welfare", referrals=[health])
+    referral_transition(referral_id=handoff.referrals.get().pk, name="accept", actor=fresh(users["worker_health"]))
+    old_longevity = open_case("worker_longevity")
+    mover = fresh(users["worker_health"])
+    membership_move(user=mover, to_department=Department.objects.get(code="longevity_support"), actor=users["admin"])
+    new_handoff = open_case("worker_welfare", referrals=[{**health, "to_department": "longevity_support"}])
+    assert principal(fresh(mover)).group_since  # a membership-scoped group: the reach with a start
+    return [handoff, old_longevity, new_handoff]

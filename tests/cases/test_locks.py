@@ -6,17 +6,11 @@ import pytest
 from django.db import transaction
 
 from referral_engine.access import policy
-from referral_engine.access.policy.principals import principal
-from referral_engine.accounts.models import Department
-from referral_engine.accounts.services import membership_move
 from referral_engine.cases import locks
 from referral_engine.cases.models import Case
 from referral_engine.cases.services.case_state import case_transition
-from referral_engine.cases.services.referrals import referral_transition
 from referral_engine.errors import NotFound
 
-HEALTH = {"to_department": "health_promotion", "basis": "internal_use", "reason": "訪問依頼"}
-LONGEVITY = {**HEALTH, "to_department": "longevity_support"}
 USERS = ["worker_welfare", "desk_welfare", "chief_welfare", "worker_health", "worker_longevity", "auditor", "admin"]
 
 
@@ -27,15 +21,8 @@ def _locked(user, case_id):
     return case
 
 
-def test_the_locked_case_reads_each_users_permissions_and_rows(users, open_case, fresh):
-    handoff = open_case("worker_welfare", referrals=[HEALTH])
-    referral_transition(referral_id=handoff.referrals.get().pk, name="accept", actor=fresh(users["worker_health"]))
-    old_longevity = open_case("worker_longevity")
-    mover = fresh(users["worker_health"])
-    membership_move(user=mover, to_department=Department.objects.get(code="longevity_support"), actor=users["admin"])
-    new_handoff = open_case("worker_welfare", referrals=[LONGEVITY])
-    assert principal(fresh(mover)).group_since  # a membership-scoped group: the reach with a start
-    cases = [handoff, old_longevity, new_handoff]
+def test_the_locked_case_reads_each_users_permissions_and_rows(users, fresh, staff_move_cases):
+    cases = staff_move_cases
     for username in [*USERS, "worker_health"]:
         for case in cases:
             user = fresh(users[username])
