@@ -69,6 +69,8 @@ EVENT_SOURCE = -1  # the `src` of an event row
 # query per source and the events', then the places' (the statement budgets allow for it there).
 PORTABLE_EXTRA_STATEMENTS = len(_CASE_SOURCES) + 1
 PLACE_DEPARTMENT, PLACE_DISTRICT = -2, -3  # the `src` of a department's, a district's row (`_places`)
+# (src, model, name column's field) of the places read with every history.
+_PLACE_SOURCES = ((PLACE_DEPARTMENT, Department, "name_ja"), (PLACE_DISTRICT, District, "name"))
 
 
 @functools.cache
@@ -115,7 +117,7 @@ def timeline_sql() -> str:
     )
     # Every department and district (a few dozen rows, named by nearly every history): read with the
     # rows rather than by a statement of their own. No time: they come last.
-    for src, model, name in ((PLACE_DEPARTMENT, Department, "name_ja"), (PLACE_DISTRICT, District, "name")):
+    for src, model, name in _PLACE_SOURCES:
         branches.append(
             f"SELECT {src} AS src, NULL AS at, 2 AS rank, p.id AS key, p.id AS id, NULL AS history_type, "  # noqa: S608
             "NULL AS user_id, NULL AS reason, NULL::jsonb AS row, NULL::jsonb AS prev, "
@@ -383,7 +385,7 @@ def _places_sql() -> str:
     return " UNION ALL ".join(
         f"SELECT {src}, {quote(model._meta.pk.column)}, {quote('code')}, "  # noqa: S608
         f"{quote(model._meta.get_field(name).column)} FROM {quote(model._meta.db_table)}"
-        for src, model, name in ((PLACE_DEPARTMENT, Department, "name_ja"), (PLACE_DISTRICT, District, "name"))
+        for src, model, name in _PLACE_SOURCES
     )
 
 

@@ -17,7 +17,8 @@ before the first page shows (about 100,000 at a million cases). So the case list
 for at most `COMMON_PART` + 1 persons (one query, a few milliseconds whatever the part): fewer, and
 the list takes those persons' cases; more, and the part is common, so the list is walked in its own
 order with each row's person compared by LIKE, which stops as soon as the page is full (a tenth of the
-rows match: 50 found within about 500). A number part goes the same way (`0000` is in every number). docs/work.md, "Search"; docs/benchmarks.md for the
+rows match: 50 found within about 500). A number part is not walked: numbers grow with time, so its
+matches bunch (`0000` is only in the oldest numbers); the list takes its newest `COMMON_PART` numbers. docs/work.md, "Search"; docs/benchmarks.md for the
 figures at 1M.
 """
 
@@ -98,20 +99,22 @@ def cases_matching(qs: QuerySet[Any], query: str) -> QuerySet[Any]:
     return qs.filter(pk__in=list(newest.using(qs.db)[:COMMON_PART]))
 
 
-def _number_like(number: str) -> Q:
+def _number_exact(number: str) -> Q:
+    """The stored number a short form (`R8-4`) abbreviates; nothing otherwise."""
     canonical = canonical_number(number)
-    exact = Q(number=canonical) if canonical and canonical != number else Q(pk__in=[])
-    return Q(number__contains=number) | exact
+    return Q(number=canonical) if canonical and canonical != number else Q(pk__in=[])
+
+
+def _number_like(number: str) -> Q:
+    return Q(number__contains=number) | _number_exact(number)
 
 
 def numbers_matching(qs: QuerySet[Any], number: str) -> QuerySet[Any]:
     """`qs` (cases) narrowed through `case_number_grams_idx` to numbers holding `number` (the form
     `number_query` gives, 3 characters at least; PostgreSQL)."""
-    canonical = canonical_number(number)
-    exact = Q(number=canonical) if canonical and canonical != number else Q(pk__in=[])
     # (trigrams AND LIKE) OR exact, written as (trigrams OR exact) AND (LIKE OR exact): the index
     # conditions stay out of the per-row filter (see name_condition).
-    grams = Q(_number_grams__contains=ngrams(number, NUMBER_GRAM)) | exact
+    grams = Q(_number_grams__contains=ngrams(number, NUMBER_GRAM)) | _number_exact(number)
     return qs.alias(_number_grams=NumberGrams(F("number"))).filter(grams & _number_like(number))
 
 
