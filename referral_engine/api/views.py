@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
@@ -211,7 +210,6 @@ class CaseListView(ApiListView):
     )
     def post(self, request: Request) -> Response:
         serializer = validated(s.CaseOpenSerializer, request.data)
-        started = timezone.now()
         case = case_open(
             actor=request.user,
             idempotency_key=request.headers.get("Idempotency-Key") or None,
@@ -219,8 +217,7 @@ class CaseListView(ApiListView):
         )
         # No _fresh_principal: an intake changes no membership, and its grants are on the new case
         # only, which `case_open` told the policy about (`policy.case_perms_granted`) as it wrote them.
-        replayed = case.created_at < started
-        return _case_response(request, case, status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)
+        return _case_response(request, case, status.HTTP_200_OK if case.replayed else status.HTTP_201_CREATED)
 
 
 class CaseDetailView(ApiView):

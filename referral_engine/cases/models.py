@@ -117,6 +117,10 @@ class CaseNumberSequence(models.Model):
 
 
 class Case(ConcurrentTransitionMixin, TimestampedModel):
+    #: True on the case `case_open` returns for a resent Idempotency-Key: not a column, the answer
+    #: (200, not 201) follows the service rather than a clock.
+    replayed = False
+
     number = models.CharField(_("ケース番号"), max_length=20, unique=True)
     fiscal_year = models.PositiveIntegerField(_("年度"))
     person = models.ForeignKey(Person, verbose_name=_("本人"), on_delete=models.PROTECT, related_name="cases")

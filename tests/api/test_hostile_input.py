@@ -64,6 +64,7 @@ def test_two_intakes_racing_with_one_key_open_one_case(live_server):
     body = {"summary": "同時送信", "person": PERSON, "confirm_new_person": True}
     barrier = threading.Barrier(4)
     statuses: list[int] = []
+    opened: list[int] = []
 
     def post() -> None:
         barrier.wait()
@@ -74,6 +75,8 @@ def test_two_intakes_racing_with_one_key_open_one_case(live_server):
             timeout=60,
         )
         statuses.append(response.status_code)
+        if response.status_code in (200, 201):
+            opened.append(response.json()["id"])
 
     threads = [threading.Thread(target=post) for _ in range(4)]
     for thread in threads:
@@ -83,3 +86,5 @@ def test_two_intakes_racing_with_one_key_open_one_case(live_server):
     assert statuses.count(201) == 1, statuses
     assert set(statuses) <= {200, 201, 409}, statuses
     assert Case.objects.count() == 1
+    # A request that found the first one's key answers with its case (200), whenever it started.
+    assert set(opened) == {Case.objects.get().pk}, opened

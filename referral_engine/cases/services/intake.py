@@ -78,6 +78,7 @@ def case_open(
         if previous is not None:
             if previous.request_hash != _request_hash(request_payload):
                 raise Conflict(_("同じ Idempotency-Key で異なる内容が送られました。"))
+            previous.case.replayed = True
             return previous.case
     channel = clean_choice(channel, Channel, field="channel", default=Channel.COUNTER)
     risk = clean_choice(risk, Risk, field="risk", default=Risk.NORMAL)
