@@ -90,7 +90,7 @@ CASE_COLUMNS = (
     "id", "created_at", "updated_at", "number", "fiscal_year", "person_id", "intake_department_id", "channel",
     "referrer_id", "opened_by_id", "summary", "needs", "risk", "lead_department_id", "lead_worker_id", "state",
     "closure_reason", "closed_at", "hold_started_at", "held_from_state", "on_hold_seconds", "is_gap",
-    "last_touched_at", "stall_due_at",
+    "last_touched_at", "stall_due_at", "person_kana_key", "person_name_key",
 )  # fmt: skip
 REFERRAL_COLUMNS = (
     "id", "created_at", "updated_at", "case_id", "from_department_id", "to_department_id", "requested_by_id",
@@ -504,6 +504,9 @@ class CaseFactory:
             "number": case_number_format(fiscal_year, seq),
             "fiscal_year": fiscal_year,
             "person_id": person["id"],
+            # cases/0009's trigger copies these; --fast loads with triggers off (session_replication_role).
+            "person_kana_key": person["kana_key"],
+            "person_name_key": person["name_key"],
             "intake_department_id": window.id,
             "channel": channel,
             "referrer_id": opener.id if slip else None,

@@ -124,6 +124,11 @@ class Case(ConcurrentTransitionMixin, TimestampedModel):
     number = models.CharField(_("ケース番号"), max_length=20, unique=True)
     fiscal_year = models.PositiveIntegerField(_("年度"))
     person = models.ForeignKey(Person, verbose_name=_("本人"), on_delete=models.PROTECT, related_name="cases")
+    # The person's two name keys, copied onto the case for the case-list search (cases.search): written
+    # by the database only (the triggers of migration 0009, on PostgreSQL and SQLite alike: on insert,
+    # on a change of person, and when the person's keys change), never by Python; not in the history.
+    person_kana_key = models.CharField(max_length=200, blank=True, default="", editable=False)
+    person_name_key = models.CharField(max_length=200, blank=True, default="", editable=False)
     intake_department = models.ForeignKey(
         Department, verbose_name=_("受付窓口"), on_delete=models.PROTECT, related_name="intake_cases"
     )
@@ -162,7 +167,7 @@ class Case(ConcurrentTransitionMixin, TimestampedModel):
     is_gap = models.BooleanField(_("はざま"), default=False)
     last_touched_at = models.DateTimeField(_("最終対応日時"), db_index=True)
     stall_due_at = models.DateTimeField(_("停滞期限"), null=True, blank=True)
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "person_kana_key", "person_name_key"])
 
     class Meta:
         verbose_name = _("ケース")

@@ -6,20 +6,24 @@ after NFKC (full-width digits) and upper case; `R8-4` is also read as the number
 given names in kana or in kanji, normalised as intake's duplicate check (`cases.normalize`: full and
 half width, hiragana → katakana, small kana, spaces and the long-vowel mark, variant kanji).
 
-On PostgreSQL the match also goes through the GIN indexes of migration 0008 (`re_name_grams` bigrams
-of the two name keys, `re_ngrams(number, 3)` trigrams of the number): the query's n-grams must all be
-in the row's array (the index answers that), then LIKE checks the order (the index's recheck). A
-two-character name query (トミ, 花子) is one bigram: one index entry. Elsewhere (SQLite) it is LIKE only.
+The list compares the person's two name keys as the database copies them onto the case (migration
+0009's triggers): no case row is joined to its person. On PostgreSQL the match also goes through GIN
+indexes: `re_name_grams` bigrams of the two name keys (`case_name_grams_idx` on the case, 0009;
+`person_name_grams_idx` on the person for the intake's person search, 0008) and `re_ngrams(number, 3)`
+trigrams of the number (0008): the query's n-grams must all be in the row's array (the index answers
+that), then LIKE checks the order (the index's recheck). A two-character name query (トミ, 花子) is one
+bigram: one index entry. Elsewhere (SQLite) it is LIKE only.
 
 A name part many people share (うこ, the end of ユウコ and ヨウコ; 田中 in a city of 田中s) is the slow
 case at scale: through the index every one of its cases would be read, checked for reach and sorted
 before the first page shows (about 100,000 at a million cases). So the case list first asks the index
-for at most `COMMON_PART` + 1 persons (one query, a few milliseconds whatever the part): fewer, and
-the list takes those persons' cases; more, and the part is common, so the list is walked in its own
-order with each row's person compared by LIKE, which stops as soon as the page is full (a tenth of the
-rows match: 50 found within about 500). A number part is not walked: numbers grow with time, so its
-matches bunch (`0000` is only in the oldest numbers); the list takes its newest `COMMON_PART` numbers. docs/work.md, "Search"; docs/benchmarks.md for the
-figures at 1M.
+for at most `COMMON_PART` + 1 cases (one query, whatever the part): fewer, and the list takes those
+cases; more, and the part is common, so the list is walked in its own order with each row's keys
+compared by LIKE, which stops as soon as the page is full. The bound is where the two costs meet at a
+million cases: reading the found cases is one random read each, the walk reads the list in the order
+the rows were written (docs/benchmarks.md). A number part is not walked: numbers grow with time, so its
+matches bunch (`0000` is only in the oldest numbers); the list takes its newest `COMMON_PART` numbers.
+docs/work.md, "Search"; docs/benchmarks.md for the figures at 1M.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from referral_engine.cases import normalize
 MIN_LENGTH = 2  # as the person search (cases.inputs.search_query)
 NAME_GRAM = 2  # re_name_grams: bigrams
 NUMBER_GRAM = 3  # case_number_grams_idx: re_ngrams(number, 3)
-COMMON_PART = 5000  # persons found: beyond this a name part is common and the list is walked instead
+COMMON_PART = 2000  # cases found: beyond this a name part is common and the list is walked instead
 
 _NUMBER_LIKE = re.compile(r"[0-9A-Z-]*[0-9][0-9A-Z-]*")
 _SPACES = re.compile(r"\s+")
@@ -80,15 +84,16 @@ def canonical_number(text: str) -> str | None:
 
 def cases_matching(qs: QuerySet[Any], query: str) -> QuerySet[Any]:
     """`qs` (cases) narrowed to those whose number, or whose person's names, contain the query."""
-    from referral_engine.cases.models import Case, Person
+    from referral_engine.cases.models import Case
 
     postgres = connections[qs.db].vendor == "postgresql"
     number = number_query(query)
     if number is None:
+        # The person's keys as copied onto the case (cases/0009): no join to the person.
         if not postgres:
-            return names_matching(qs, query, prefix="person__")
-        like = _names_like(_name_keys(query, prefix="person__"))
-        return _few_or_walk(qs, names_matching(Person.objects.all(), query), "person_id", like)
+            return names_matching(qs, query, prefix="person_")
+        like = _names_like(_name_keys(query, prefix="person_"))
+        return _few_or_walk(qs, names_matching(Case.objects.all(), query, prefix="person_"), like)
     condition = _number_like(number)
     if not postgres or len(number) < NUMBER_GRAM:
         return qs.filter(condition)
@@ -118,14 +123,14 @@ def numbers_matching(qs: QuerySet[Any], number: str) -> QuerySet[Any]:
     return qs.alias(_number_grams=NumberGrams(F("number"))).filter(grams & _number_like(number))
 
 
-def _few_or_walk(qs: QuerySet[Any], indexed: QuerySet[Any], column: str, like: Q) -> QuerySet[Any]:
-    """`qs` narrowed to the rows `indexed` finds (read through its index, at most `COMMON_PART` + 1:
-    one query) when they are few, or by `like` on each row of `qs` when they are more (the part is
+def _few_or_walk(qs: QuerySet[Any], indexed: QuerySet[Any], like: Q) -> QuerySet[Any]:
+    """`qs` narrowed to the cases `indexed` finds (read through its index, at most `COMMON_PART` + 1:
+    one query) when they are few, or by `like` on each case of `qs` when they are more (the part is
     common: the list is walked in its order and stops when its page is full). See the docstring."""
-    # No order: the models' default orders (persons by kana) would sort every match before the limit.
+    # No order: the list's order would sort every match before the limit.
     found = list(indexed.using(qs.db).order_by().values_list("pk", flat=True)[: COMMON_PART + 1])
     if len(found) <= COMMON_PART:
-        return qs.filter(**{f"{column}__in": found})
+        return qs.filter(pk__in=found)
     return qs.filter(like)
 
 

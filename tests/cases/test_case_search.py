@@ -160,8 +160,11 @@ def test_the_search_queries_are_the_indexes_expressions(users, cases):
     user = users["desk_welfare"]
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-    # The list asks the index for the persons (or cases) first: cases.search.cases_matching.
+    # The list asks the cases' index first (cases.search.cases_matching); the intake's person search
+    # the persons' (selectors.persons_search).
     for q in ("トミ", "美子"):
+        plan = names_matching(Case.objects.all(), q, prefix="person_").explain()
+        assert "case_name_grams_idx" in plan, plan
         plan = names_matching(Person.objects.all(), q).explain()
         assert "person_name_grams_idx" in plan, plan
     plan = numbers_matching(Case.objects.all(), "000004").explain()
@@ -172,9 +175,9 @@ def test_the_search_queries_are_the_indexes_expressions(users, cases):
 @pytest.mark.skipif(not POSTGRES, reason="the few/common split is PostgreSQL's (SQLite: LIKE)")
 @pytest.mark.parametrize("via", ["api", "web"])
 def test_a_common_part_walks_the_list_and_finds_the_same_cases(users, cases, via, monkeypatch):
-    """A name part held by more than COMMON_PART persons is matched by LIKE on each listed row instead
+    """A name part held by more than COMMON_PART cases is matched by LIKE on each listed row instead
     of through the index (at a million cases: 50 found within the first rows rather than 100,000 read
-    and sorted). Same answers either way; with the bound at 1, トミ (two persons) is common, 美子 (one)
+    and sorted). Same answers either way; with the bound at 1, トミ (two cases) is common, 美子 (one)
     not. A number part lists the newest COMMON_PART numbers holding it (numbers grow with time: a walk
     could read far): with the bound at 1, 0000 gives the newest of the four."""
     from referral_engine.cases import search
@@ -194,8 +197,9 @@ def test_a_common_part_walks_the_list_and_finds_the_same_cases(users, cases, via
     # Which way each went: トミ by LIKE on the listed rows, 美子 and 000004 by what the index found.
     common = str(search.cases_matching(Case.objects.all(), "とみ").query)
     assert "re_name_grams" not in common and "LIKE" in common and "person_id" not in common.split("WHERE")[1]
+    assert "cases_person" not in common  # the keys are on the case row (cases/0009): no join
     few = str(search.cases_matching(Case.objects.all(), "美子").query)
-    assert "LIKE" not in few and f'"person_id" IN ({cases["fumiko"].person_id})' in few
+    assert "LIKE" not in few and f'"id" IN ({cases["fumiko"].pk})' in few
     few = str(search.cases_matching(Case.objects.all(), "000004").query)
     assert "LIKE" not in few and f'"id" IN ({cases["tomi"].pk})' in few
 
