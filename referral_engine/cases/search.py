@@ -17,8 +17,9 @@ bigram: one index entry. Elsewhere (SQLite) it is LIKE only.
 A name part many people share (うこ, the end of ユウコ and ヨウコ; 田中 in a city of 田中s) is the slow
 case at scale: through the index every one of its cases would be read, checked for reach and sorted
 before the first page shows (about 100,000 at a million cases). So the case list first asks the index
-for at most `COMMON_PART` + 1 cases (one query, whatever the part): fewer, and the list takes those
-cases; more, and the part is common, so the list is walked in its own order with each row's keys
+for at most `COMMON_PART` + 1 cases (one query, whatever the part) — unless the planner's statistics
+already say the part is that common (`estimated_rows`): fewer, and the list takes those cases; more,
+and the part is common, so the list is walked in its own order with each row's keys
 compared by LIKE, which stops as soon as the page is full. The bound is where the two costs meet at a
 million cases: reading the found cases is one random read each, the walk reads the list in the order
 the rows were written (docs/benchmarks.md). A number part is not walked: numbers grow with time, so its
@@ -28,6 +29,7 @@ docs/work.md, "Search"; docs/benchmarks.md for the figures at 1M.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from typing import Any
@@ -92,8 +94,12 @@ def cases_matching(qs: QuerySet[Any], query: str) -> QuerySet[Any]:
         # The person's keys as copied onto the case (cases/0009): no join to the person.
         if not postgres:
             return names_matching(qs, query, prefix="person_")
-        like = _names_like(_name_keys(query, prefix="person_"))
-        return _few_or_walk(qs, names_matching(Case.objects.all(), query, prefix="person_"), like)
+        keys = _name_keys(query, prefix="person_")
+        grams = _grams_condition(keys)
+        if grams is None:  # a key shorter than a bigram: no index answers it, and it is in most names
+            return qs.filter(_names_like(keys))
+        indexed = Case.objects.alias(_name_grams=NameGrams(F("person_kana_key"), F("person_name_key")))
+        return _few_or_walk(qs, indexed.filter(grams), _names_like(keys))
     condition = _number_like(number)
     if not postgres or len(number) < NUMBER_GRAM:
         return qs.filter(condition)
@@ -124,14 +130,28 @@ def numbers_matching(qs: QuerySet[Any], number: str) -> QuerySet[Any]:
 
 
 def _few_or_walk(qs: QuerySet[Any], indexed: QuerySet[Any], like: Q) -> QuerySet[Any]:
-    """`qs` narrowed to the cases `indexed` finds (read through its index, at most `COMMON_PART` + 1:
-    one query) when they are few, or by `like` on each case of `qs` when they are more (the part is
-    common: the list is walked in its order and stops when its page is full). See the docstring."""
+    """`qs` narrowed to the cases `indexed` (the n-grams' condition alone, which the index answers
+    exactly) finds and `like` confirms, when they are at most `COMMON_PART`: one query, or none when
+    the planner's statistics already say they are more (`estimated_rows`); or by `like` on each case
+    of `qs` when they are more (the part is common: the list is walked in its order and stops when its
+    page is full). See the docstring."""
     # No order: the list's order would sort every match before the limit.
-    found = list(indexed.using(qs.db).order_by().values_list("pk", flat=True)[: COMMON_PART + 1])
-    if len(found) <= COMMON_PART:
-        return qs.filter(pk__in=found)
+    indexed = indexed.using(qs.db).order_by().values_list("pk", flat=True)
+    if estimated_rows(indexed) <= COMMON_PART:
+        found = list(indexed.filter(like)[: COMMON_PART + 1])
+        if len(found) <= COMMON_PART:
+            return qs.filter(pk__in=found)
     return qs.filter(like)
+
+
+def estimated_rows(qs: QuerySet[Any]) -> float:
+    """The planner's estimate of the rows `qs` gives (EXPLAIN, not run: about a millisecond). For the
+    n-grams' condition it comes from the index's statistics (the most common bigrams and their
+    frequencies: at a million cases 前田 is estimated 14,646, and is 15,686), so a part a city shares is
+    known common without reading its thousands of index entries (20-25 ms). A part the statistics do
+    not hold is estimated rare and asked of the index, which has the last word."""
+    plan = json.loads(qs.explain(format="json"))
+    return float(plan[0]["Plan"]["Plan Rows"])
 
 
 def _name_keys(query: str, *, prefix: str) -> list[tuple[str, str]]:
@@ -165,13 +185,22 @@ def name_condition(qs: QuerySet[Any], query: str, *, prefix: str = "") -> tuple[
     if postgres:
         qs = qs.alias(_name_grams=NameGrams(F(f"{prefix}kana_key"), F(f"{prefix}name_key")))
     condition = _names_like(keys)
-    if postgres and all(len(key) >= NAME_GRAM for key, _field in keys):
+    grams = _grams_condition(keys) if postgres else None
+    if grams is not None:
         # What the index answers, ANDed as a term of its own: a key that contains the query holds all
         # its bigrams, so this changes no answer; the planner takes it as the bitmap scan's condition
         # (exact for `@>`: no recheck) and LIKE as the filter. Written inside each OR arm instead, the
         # filter would compute re_name_grams() again for every row found (~50 µs each).
-        grams = Q()
-        for key, _field in keys:
-            grams |= Q(_name_grams__contains=ngrams(key, NAME_GRAM))
         condition = grams & condition
     return qs, condition
+
+
+def _grams_condition(keys: list[tuple[str, str]]) -> Q | None:
+    """The keys' bigrams in the `_name_grams` alias (`NameGrams`), or None when a key is too short to
+    have one."""
+    if not all(len(key) >= NAME_GRAM for key, _field in keys):
+        return None
+    grams = Q()
+    for key, _field in keys:
+        grams |= Q(_name_grams__contains=ngrams(key, NAME_GRAM))
+    return grams

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from referral_engine.audit.models import AccessLog
 from referral_engine.cases.search import canonical_number, ngrams, number_query
@@ -184,6 +185,9 @@ def test_a_common_part_walks_the_list_and_finds_the_same_cases(users, cases, via
     from referral_engine.cases.models import Case
 
     monkeypatch.setattr(search, "COMMON_PART", 1)
+    # The planner's estimate (from statistics this small table may or may not have yet) is the subject
+    # of test_the_planner_picks_the_name_index_…_on_a_town_sized_table; here the index has the last word.
+    monkeypatch.setattr(search, "estimated_rows", lambda qs: 0)
     client = _client(users["desk_welfare"])
     numbers = _api_numbers if via == "api" else _web_numbers
     n = {key: case.number for key, case in cases.items()}
@@ -202,6 +206,14 @@ def test_a_common_part_walks_the_list_and_finds_the_same_cases(users, cases, via
     assert "LIKE" not in few and f'"id" IN ({cases["fumiko"].pk})' in few
     few = str(search.cases_matching(Case.objects.all(), "000004").query)
     assert "LIKE" not in few and f'"id" IN ({cases["tomi"].pk})' in few
+    # When the planner's estimate alone says the part is common, the index is not asked at all: the
+    # list is walked, with one EXPLAIN before it (search.estimated_rows).
+    monkeypatch.setattr(search, "estimated_rows", lambda qs: 2)  # > COMMON_PART (1)
+    with CaptureQueriesContext(connection) as asked:
+        walked = str(search.cases_matching(Case.objects.all(), "美子").query)
+    assert "LIKE" in walked and "re_name_grams" not in walked
+    assert asked.captured_queries == [], asked.captured_queries
+    assert numbers(client, "美子") == {n["fumiko"]}
 
 
 @pytest.mark.skipif(not POSTGRES, reason="the GIN indexes exist on PostgreSQL only (SQLite: LIKE)")
@@ -211,8 +223,10 @@ def test_the_planner_picks_the_name_index_for_a_two_character_query_on_a_town_si
     given-name query is a bitmap scan of the bigram index, not a scan of the table. (The rows are
     written and analysed as the owner — the application role may not ANALYZE — and committed: this
     test is transactional, the tables are emptied after it.)"""
+    from django.db.models import F
+
     from referral_engine.cases.models import Person
-    from referral_engine.cases.search import names_matching
+    from referral_engine.cases.search import NameGrams, estimated_rows, names_matching
 
     families = [
         "タナカ",
@@ -246,6 +260,11 @@ def test_the_planner_picks_the_name_index_for_a_two_character_query_on_a_town_si
     assert [p.given_name for p in qs] == ["トミ"]
     # A part common to a tenth of the town: still found in full (the index or not, the answer is the same).
     assert names_matching(Person.objects.all(), "ミチ").count() == 1600
+    # The planner's estimate of a part's rows, from the bigram index's statistics (what the case list
+    # asks before the index: search.estimated_rows): a tenth of the town is known common, トミ rare.
+    grams = Person.objects.alias(_name_grams=NameGrams(F("kana_key"), F("name_key")))
+    assert 800 <= estimated_rows(grams.filter(_name_grams__contains=["ミチ"])) <= 3200
+    assert estimated_rows(grams.filter(_name_grams__contains=["トミ"])) <= 100
 
 
 def test_the_intake_person_search_matches_any_part_too_and_keeps_its_minimal_fields(users, cases):
