@@ -16,7 +16,13 @@ from tests.fixtures import NEW_PERSON
 
 pytestmark = pytest.mark.django_db
 
-OTHER = {**NEW_PERSON, "family_name": "保戸島", "given_name": "ウメ", "family_name_kana": "ホトジマ", "given_name_kana": "ウメ"}
+OTHER = {
+    **NEW_PERSON,
+    "family_name": "保戸島",
+    "given_name": "ウメ",
+    "family_name_kana": "ホトジマ",
+    "given_name_kana": "ウメ",
+}
 
 
 def _keys(case: Case) -> tuple[str, str]:

@@ -447,6 +447,13 @@ PHASE_2 = "followup_done"  # the first form of phase 2 (the dict keeps its order
 OK_WITH_IDS = OK | {404}
 
 
+def _merged_away(name: str, slip_person: int) -> bool:
+    """`slip_link`, just before, may have linked the slip to the case's person (a valid id drawn and the
+    slip still untriaged): the slip's own record is then merged away and has no case, so merging it
+    again is the 404 of any person one cannot see a case of."""
+    return name == "person_merge" and Person.objects.filter(pk=slip_person, merged_into__isnull=False).exists()
+
+
 class _Draw:
     """Draws one form's values from hypothesis; records whether an id was typed."""
 
@@ -476,6 +483,7 @@ def test_every_form_answers_200_302_or_400_and_the_case_stays_readable(world, us
     """Each example posts every form once with generated values, keeping what they store, reads every
     page; then the closing forms, and the case's pages again; then it is all rolled back."""
     forms = _forms(world, users)
+    slip_person = world["slip"].case.person_id  # read before any form moves the slip's case
     try:
         with transaction.atomic():
             for name, (username, path, build) in forms.items():
@@ -484,7 +492,7 @@ def test_every_form_answers_200_302_or_400_and_the_case_stays_readable(world, us
                 draw = _Draw(data)
                 payload = build(draw)
                 response = _client(users[username]).post(path, payload)
-                allowed = OK_WITH_IDS if draw.typed_id else OK
+                allowed = OK_WITH_IDS if draw.typed_id or _merged_away(name, slip_person) else OK
                 assert response.status_code in allowed, (name, path, response.status_code, payload)
             _case_pages_read(world, users, all_pages=False)
             raise _Rollback

@@ -15,7 +15,9 @@ slip's person, a merge, a person's edit, the load generator's COPY, the admin) c
   change NEW);
 - on an update of a person's keys, that person's cases get the new keys.
 
-Existing cases are filled in from their persons. The index is built CONCURRENTLY (a large table:
+Existing cases are filled in from their persons. Expand-only (docs/operations.md): the columns have a
+database default, so the previous release's inserts, which name neither, still work (and the trigger
+fills them). The index is built CONCURRENTLY (a large table:
 docs/operations.md), so the migration is not atomic.
 """
 
@@ -121,12 +123,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="case",
             name="person_kana_key",
-            field=models.CharField(blank=True, default="", editable=False, max_length=200),
+            field=models.CharField(blank=True, db_default="", default="", editable=False, max_length=200),
         ),
         migrations.AddField(
             model_name="case",
             name="person_name_key",
-            field=models.CharField(blank=True, default="", editable=False, max_length=200),
+            field=models.CharField(blank=True, db_default="", default="", editable=False, max_length=200),
         ),
         migrations.RunPython(forwards, backwards, elidable=False),
     ]
