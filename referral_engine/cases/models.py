@@ -126,7 +126,8 @@ class Case(ConcurrentTransitionMixin, TimestampedModel):
     person = models.ForeignKey(Person, verbose_name=_("本人"), on_delete=models.PROTECT, related_name="cases")
     # The person's two name keys, copied onto the case for the case-list search (cases.search): written
     # by the database only (the triggers of migration 0009, on PostgreSQL and SQLite alike: on insert,
-    # on a change of person, and when the person's keys change), never by Python; not in the history.
+    # on a change of person, and when the person's keys change), never by the app's Python (the load
+    # generator, which loads with triggers off, writes them itself); not in the history.
     person_kana_key = models.CharField(max_length=200, blank=True, default="", db_default="", editable=False)
     person_name_key = models.CharField(max_length=200, blank=True, default="", db_default="", editable=False)
     intake_department = models.ForeignKey(
