@@ -269,6 +269,25 @@ def indexes_restore(definitions: list[str] | None = None, *, parallel: int = 2, 
     return len(definitions)
 
 
+def setbacks_fill() -> None:
+    """`Referral.setback_open` from its definition (cases/0010's FILL): the load writes a batch table by
+    table — every referral, then every event, whatever their times — and with the triggers off when
+    fast, so the triggers that keep the flag cannot have kept it."""
+    from referral_engine.cases.work import ACTED_KINDS, SETBACK_STATES
+
+    kinds = ", ".join(["%s"] * len(ACTED_KINDS))
+    states = ", ".join(["%s"] * len(SETBACK_STATES))
+    # Only placeholders are formatted in.
+    sql = (
+        "UPDATE cases_referral SET setback_open = NOT EXISTS ("  # noqa: S608
+        " SELECT 1 FROM cases_caseevent AS e WHERE e.case_id = cases_referral.case_id"
+        f" AND e.kind IN ({kinds}) AND e.created_at > cases_referral.updated_at"
+        f") WHERE state IN ({states})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [str(k) for k in ACTED_KINDS] + [str(s) for s in SETBACK_STATES])
+
+
 def vacuum_analyze(tables: list[str], *, full_vacuum: bool) -> None:
     params = connection.get_connection_params()
     import psycopg
@@ -378,6 +397,7 @@ def generate(
             report.seconds_indexes = time.monotonic() - index_started
     report.cases = cases
     sequences_finish(world, last_numbers)
+    setbacks_fill()
     if postgres and not connection.in_atomic_block:
         vacuum_started = time.monotonic()
         vacuum_analyze(tables, full_vacuum=fast)

@@ -360,7 +360,12 @@ class Referral(ConcurrentTransitionMixin, TimestampedModel):
         blank=True,
         related_name="assigned_referrals",
     )
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    # Declined or returned, and nobody has acted on the case since (`cases.work.ACTED_KINDS`): my work's
+    # setbacks. Written by the database only (the triggers of migration 0010, PostgreSQL and SQLite): set
+    # when the referral enters declined/returned, kept while it stays there whatever a save writes,
+    # cleared when an event of an acting kind is written on its case. Not in the history.
+    setback_open = models.BooleanField(default=False, db_default=False, editable=False)
+    history = HistoricalRecords(excluded_fields=["updated_at", "setback_open"])
 
     class Meta:
         verbose_name = _("つなぎ")
@@ -387,6 +392,10 @@ class Referral(ConcurrentTransitionMixin, TimestampedModel):
                 include=["to_department", "responded_at"],
                 name="referral_accepted_idx",
                 condition=Q(state__in=["accepted", "completed", "returned"], responded_at__isnull=False),
+            ),
+            # My work's setbacks (cases.work.setbacks): the open ones, newest first.
+            models.Index(
+                fields=["-updated_at", "-id"], name="referral_setback_open_idx", condition=Q(setback_open=True)
             ),
             # The dashboard's setbacks: declines and returns, newest first.
             models.Index(
