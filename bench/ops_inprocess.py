@@ -6,11 +6,13 @@ moves far less with the load than a rate does). Prints one JSON object: per oper
 CPU ms and wall ms per operation (median of `--rounds` rounds of `--ops`) and its statements.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> .venv/bin/python bench/ops_inprocess.py [--ops 100]
+        [--cprofile DIR]   # and cProfile's stats of each operation's timed rounds in DIR/<operation>.pstats
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import statistics
@@ -27,6 +29,7 @@ def main() -> None:
     parser.add_argument("--ops", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--user", default="worker_welfare")
+    parser.add_argument("--cprofile", metavar="DIR", help="write DIR/<operation>.pstats of the timed rounds")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "referral_engine.settings.base")
     os.environ.setdefault("DEBUG", "False")
@@ -67,6 +70,9 @@ def main() -> None:
     def timed(name: str, op, items: list) -> list:
         out, cpu, wall = [], [], []
         statements = 0
+        profiler = cProfile.Profile(time.process_time) if args.cprofile else None  # CPU, not wall
+        if profiler:
+            profiler.enable()
         for round_ in range(args.rounds):
             batch = []
             c0, w0 = time.process_time(), time.perf_counter()
@@ -80,6 +86,10 @@ def main() -> None:
             cpu.append((time.process_time() - c0) * 1000 / len(items[round_]))
             wall.append((time.perf_counter() - w0) * 1000 / len(items[round_]))
             out.append(batch)
+        if profiler:
+            profiler.disable()
+            Path(args.cprofile).mkdir(parents=True, exist_ok=True)
+            profiler.dump_stats(Path(args.cprofile) / f"{name.split(' (')[0].replace(' ', '-')}.pstats")
         results[name] = {
             "cpu_ms": round(statistics.median(cpu), 2),
             "wall_ms": round(statistics.median(wall), 2),

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from referral_engine.access import policy
+from referral_engine.api.model_serializer import ModelSerializer
 from referral_engine.api.parsing import validated
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.api.serializers import IdField, StrictCharField, code, code_of, text, user_ref
@@ -50,7 +51,7 @@ class WatchCloseSerializer(serializers.Serializer):
     reason = text(WatchInputs.reason.max_length)
 
 
-class WatchRequestForConnectorSerializer(serializers.ModelSerializer):
+class WatchRequestForConnectorSerializer(ModelSerializer):
     """All a connector learns: who, where, what to watch, until when."""
 
     person_name = serializers.CharField(source="case.person.full_name", read_only=True)
@@ -63,7 +64,7 @@ class WatchRequestForConnectorSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class WatchReportSerializer(serializers.ModelSerializer):
+class WatchReportSerializer(ModelSerializer):
     outcome = serializers.ChoiceField(choices=WatchOutcome.choices, read_only=True)
     reporter = user_ref()
 
@@ -73,7 +74,7 @@ class WatchReportSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class WatchRequestDetailSerializer(serializers.ModelSerializer):
+class WatchRequestDetailSerializer(ModelSerializer):
     """A request as the staff who see the whole case read it, with its reports."""
 
     district = code_of()
@@ -207,7 +208,7 @@ class SupporterSerializer(serializers.Serializer):
     contact = serializers.CharField()
 
 
-class EvacuationPlanSerializer(serializers.ModelSerializer):
+class EvacuationPlanSerializer(ModelSerializer):
     person_name = serializers.CharField(source="person.full_name", read_only=True)
     address = serializers.CharField(source="person.address", read_only=True)
     district = code_of(allow_null=True)

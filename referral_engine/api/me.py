@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from referral_engine.accounts.models import DateStyle, MailPreference
 from referral_engine.accounts.preferences import user_preferences, user_preferences_set
+from referral_engine.api.model_serializer import ModelSerializer
 from referral_engine.api.parsing import validated
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.api.views import ApiListView, ApiView
@@ -20,7 +21,7 @@ from referral_engine.notifications.selectors import notification_get_for_user, n
 from referral_engine.notifications.services import notifications_mark_read
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(ModelSerializer):
     url = serializers.SerializerMethodField(help_text="Where the notification leads (a path of the web UI).")
     body = serializers.SerializerMethodField(
         help_text="The in-app text; null while the reader may not see the case it is about."

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from referral_engine.access import policy
 from referral_engine.api import serializers as s
+from referral_engine.api.model_serializer import ModelSerializer
 from referral_engine.api.parsing import query_data, validated
 from referral_engine.api.schema import WRITE, responses
 from referral_engine.api.serializers import CODE, StrictCharField, code_of, text
@@ -62,7 +63,7 @@ class PersonPatchSerializer(serializers.Serializer):
         return {k: v for k, v in self.validated_data.items() if k != "reason"}
 
 
-class PersonRecordSerializer(serializers.ModelSerializer):
+class PersonRecordSerializer(ModelSerializer):
     """A person as the user may see them across the cases they reach (`policy.person_view`)."""
 
     district = code_of(allow_null=True)

@@ -21,6 +21,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from referral_engine.access import policy
+from referral_engine.api.model_serializer import ModelSerializer
 from referral_engine.cases import selectors
 from referral_engine.cases.choices import (
     ActivityKind,
@@ -236,7 +237,7 @@ class PersonInputSerializer(serializers.Serializer):
     )
 
 
-class PersonBriefSerializer(serializers.ModelSerializer):
+class PersonBriefSerializer(ModelSerializer):
     """A person in a list: identifying, never sensitive."""
 
     district = code_of(allow_null=True)
@@ -389,7 +390,7 @@ class CaseListQuerySerializer(serializers.Serializer):
     )
 
 
-class CaseSummarySerializer(serializers.ModelSerializer):
+class CaseSummarySerializer(ModelSerializer):
     """A case in a list."""
 
     person = PersonBriefSerializer(read_only=True)
@@ -528,7 +529,7 @@ class ReferralAssignSerializer(serializers.Serializer):
     )
 
 
-class ReferralSerializer(serializers.ModelSerializer):
+class ReferralSerializer(ModelSerializer):
     case_number = serializers.CharField(source="case.number", read_only=True)
     from_department = code_of()
     to_department = code_of()
@@ -675,7 +676,7 @@ class ActivityCreateSerializer(serializers.Serializer):
     occurred_at = BoundedDateTimeField(required=False, allow_null=True, help_text="Defaults to now; never future.")
 
 
-class ActivitySerializer(serializers.ModelSerializer):
+class ActivitySerializer(ModelSerializer):
     author = user_ref()
     department = code_of()
     masked = serializers.SerializerMethodField(help_text="True when the body of a sensitive record was withheld.")
@@ -700,7 +701,7 @@ class ActivitySerializer(serializers.ModelSerializer):
         return bool(getattr(activity, "masked", False))
 
 
-class ConsentSerializer(serializers.ModelSerializer):
+class ConsentSerializer(ModelSerializer):
     recipients = serializers.ListField(child=serializers.CharField(), read_only=True)
     obtained_by = user_ref()
     withdrawn_by = user_ref()
@@ -748,7 +749,7 @@ class SlipCreateSerializer(serializers.Serializer):
         return data
 
 
-class SlipSerializer(serializers.ModelSerializer):
+class SlipSerializer(ModelSerializer):
     """All a connector learns about a slip: when it was sent and whether it was connected."""
 
     status = serializers.SerializerMethodField()

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from referral_engine.api import serializers as s
+from referral_engine.api.model_serializer import ModelSerializer
 from referral_engine.cases.choices import HouseholdRelation, SlipUrgency
 from referral_engine.cases.inputs import UpkeepInputs
 from referral_engine.cases.models import CommunitySlip
@@ -22,7 +23,7 @@ class SlipListQuerySerializer(serializers.Serializer):
     )
 
 
-class SlipQueueItemSerializer(serializers.ModelSerializer):
+class SlipQueueItemSerializer(ModelSerializer):
     """A slip in the desk's queue: what the connector wrote, its case, and the candidates."""
 
     district = s.code_of()
@@ -64,7 +65,7 @@ class SlipLinkSerializer(serializers.Serializer):
     person_id = s.IdField(help_text="The registered person the slip is about.")
 
 
-class SlipTriagedSerializer(serializers.ModelSerializer):
+class SlipTriagedSerializer(ModelSerializer):
     case = serializers.IntegerField(source="case_id", read_only=True)
     person_id = serializers.IntegerField(source="case.person_id", read_only=True)
 

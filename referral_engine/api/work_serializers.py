@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from referral_engine.access import policy
+from referral_engine.api.model_serializer import ModelSerializer
 from referral_engine.api.serializers import StrictCharField, code_of, text, user_ref
 from referral_engine.cases.choices import FollowUpState
 from referral_engine.cases.inputs import FollowUpInputs
@@ -48,7 +49,7 @@ class FollowUpListQuerySerializer(serializers.Serializer):
     mine = serializers.BooleanField(required=False, default=False, help_text="Only my open follow-ups.")
 
 
-class FollowUpSerializer(serializers.ModelSerializer):
+class FollowUpSerializer(ModelSerializer):
     """A follow-up; its notes (free text about the person) only for its assignee and creator and for
     those who see the whole case."""
 

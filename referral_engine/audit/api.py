@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from referral_engine import errors
 from referral_engine.access import policy
+from referral_engine.api.model_serializer import ModelSerializer
 from referral_engine.audit import history_read, selectors, services, timeline
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.selectors import AccessLogFilter
@@ -28,7 +29,7 @@ from referral_engine.web.replica import replica_reads_api
 # --- Serializers --------------------------------------------------------------------------------
 
 
-class AccessLogEntrySerializer(serializers.ModelSerializer):
+class AccessLogEntrySerializer(ModelSerializer):
     display_name = serializers.CharField(source="user.display_name", read_only=True)
     user = serializers.IntegerField(source="user_id", read_only=True)
 

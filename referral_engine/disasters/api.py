@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from referral_engine.api.model_serializer import ModelSerializer
 from referral_engine.api.parsing import query_data, validated
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.api.views import ApiListView, ApiView
@@ -20,7 +21,7 @@ from referral_engine.disasters.models import CheckStatus, Disaster, DisasterKind
 # --- Serializers ----------------------------------------------------------------------------------
 
 
-class DisasterSerializer(serializers.ModelSerializer):
+class DisasterSerializer(ModelSerializer):
     districts = serializers.SerializerMethodField()
     is_open = serializers.BooleanField(read_only=True)
 
@@ -38,7 +39,7 @@ class DisasterOpenSerializer(serializers.Serializer):
     districts = serializers.ListField(child=serializers.SlugField(max_length=50), min_length=1, max_length=100)
 
 
-class SafetyCheckSerializer(serializers.ModelSerializer):
+class SafetyCheckSerializer(ModelSerializer):
     """What a supporter needs to find the person: no flag, no case."""
 
     person_name = serializers.CharField(source="person.full_name")

@@ -37,6 +37,7 @@ from referral_engine.cases.inputs import (
     SlipInputs,
     TransitionInputs,
 )
+from referral_engine.cases.services.case_state import CASE_TRANSITIONS
 
 BLANK = [("", "---------")]
 GENERIC_INVALID = _("入力内容を確認してください。")  # already the error summary's heading
@@ -304,7 +305,8 @@ class IntakeForm(DomainErrorsMixin, forms.Form):
 
 
 class CaseTransitionForm(forms.Form):
-    name = forms.CharField(max_length=50)
+    # A name no button sends is bad input (a field error, 400), not a move the state forbids (409).
+    name = forms.ChoiceField(choices=[(n, n) for n in CASE_TRANSITIONS])
     reason = forms.CharField(
         label=_("理由"),
         max_length=TransitionInputs.reason.max_length,

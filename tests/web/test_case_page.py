@@ -114,6 +114,14 @@ def test_case_transitions_with_reason_and_closure(as_user, referred_case):
     assert "再開する" in response.content.decode()
 
 
+def test_a_case_transition_no_button_sends_is_a_field_error_not_a_409(as_user, referred_case):
+    client = as_user("chief_welfare")
+    response = client.post(f"/cases/{referred_case.pk}/transition/", {"name": "ああああ", "reason": "x"})
+    assert response.status_code == 400
+    referred_case.refresh_from_db()
+    assert referred_case.state == "received"
+
+
 def test_sensitive_activity_is_masked_until_the_department_accepts(as_user, referred_case):
     desk = as_user("desk_welfare")
     response = desk.post(

@@ -445,6 +445,10 @@ PHASE_2 = "followup_done"  # the first form of phase 2 (the dict keeps its order
 # A form whose id field may be typed (`draw.i`) can name a record the user does not see: 404 is the
 # same answer as for a missing one.
 OK_WITH_IDS = OK | {404}
+# A form whose action the records' state may refuse whatever is typed answers 409 with the reason,
+# as the API does: a disaster is already open over kawakami (the world's), and one district holds one
+# open disaster. Every other form's bad input is a 400.
+STATE_CONFLICTS = {"disasters:index"}
 
 
 def _merged_away(name: str, slip_person: int) -> bool:
@@ -493,6 +497,8 @@ def test_every_form_answers_200_302_or_400_and_the_case_stays_readable(world, us
                 payload = build(draw)
                 response = _client(users[username]).post(path, payload)
                 allowed = OK_WITH_IDS if draw.typed_id or _merged_away(name, slip_person) else OK
+                if name in STATE_CONFLICTS:
+                    allowed = allowed | {409}
                 assert response.status_code in allowed, (name, path, response.status_code, payload)
             _case_pages_read(world, users, all_pages=False)
             raise _Rollback
