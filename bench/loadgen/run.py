@@ -296,6 +296,14 @@ def vacuum_analyze(tables: list[str], *, full_vacuum: bool) -> None:
         conn.execute("SET maintenance_work_mem = '1GB'")
         for table in tables:
             conn.execute(f'{"VACUUM (ANALYZE)" if full_vacuum else "ANALYZE"} "{table}"')
+        # And the world's tables (users, memberships, departments …): without statistics the planner
+        # took 36 users for 532 and joined my work's assigned referrals user by user (85 ms at 1M).
+        others = conn.execute(
+            "SELECT relname FROM pg_stat_user_tables WHERE schemaname = 'public' AND NOT relname = ANY(%s)",
+            [list(tables)],
+        ).fetchall()
+        for (table,) in others:
+            conn.execute(f'ANALYZE "{table}"')
 
 
 def integrity_check() -> list[str]:

@@ -86,7 +86,10 @@ def cases_filter(
     if state:
         qs = qs.filter(state=state)
     if department:
-        qs = qs.filter(Q(lead_department__code=department) | Q(referrals__to_department__code=department)).distinct()
+        # EXISTS, not a join and DISTINCT: the list's deadline ordering is an expression with parameters,
+        # which PostgreSQL cannot match to the select list under DISTINCT when they are bound on the server.
+        referred = Referral.objects.filter(case_id=OuterRef("pk"), to_department__code=department)
+        qs = qs.filter(Q(lead_department__code=department) | Exists(referred))
     if risk:
         qs = qs.filter(risk=risk)
     if stalled is True:

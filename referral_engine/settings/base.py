@@ -121,9 +121,7 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Issue 23 (docs/benchmarks.md "The request cycle"): psycopg 3's connection pool, per process,
     # for threaded workers (DATABASE_POOL=true; then persistent connections are the pool's, so
-    # CONN_MAX_AGE is 0), and server-side prepared statements after N executions of a statement on a
-    # connection (DATABASE_PREPARE_THRESHOLD; empty: none, Django's default — required behind a
-    # transaction-pooling pgbouncer, whose connections a prepared statement does not follow).
+    # CONN_MAX_AGE is 0).
     if env.bool("DATABASE_POOL", default=False):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
@@ -132,23 +130,35 @@ else:
         }
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    # Server-side prepared statements (DATABASE_PREPARE_THRESHOLD: after N executions of a statement on a
+    # connection). psycopg prepares only statements whose parameters the server binds: Django binds on
+    # the client by default, so the threshold turns server-side binding on too. Off by default, by
+    # measurement (docs/benchmarks.md, "Issue 23, third round"): with PostgreSQL's generic plans the
+    # three operations gain 28-44 %, but the list pages at a million cases took generic plans 4-7x
+    # slower (my work's SQL 141 -> 946 ms); with custom plans (below) nothing is gained. Leave it empty
+    # behind a transaction-pooling pgbouncer, whose connections a prepared statement does not follow.
     if env.str("DATABASE_PREPARE_THRESHOLD", default=""):
-        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = env.int("DATABASE_PREPARE_THRESHOLD")
+        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env.int("DATABASE_PREPARE_THRESHOLD")
 # PostgreSQL compiles a query with LLVM (JIT) once its estimated cost passes jit_above_cost (100,000).
 # At a million cases the estimates of list and count queries with the reach's EXISTS pass it, and the
 # compiling costs more than the query: 0.6 s of JIT for a count that ran in 1 s, 0.3 s on the inbox
 # (docs/benchmarks.md, "Issue 23, second round"). An OLTP app's queries are short: off for the app's
 # connections unless DATABASE_JIT=true (then the server's setting applies).
 JIT_OFF = "-c jit=off"
+# And a prepared statement is planned for its values each time: one generic plan for every user and
+# department is what made the list pages slow at a million cases (see DATABASE_PREPARE_THRESHOLD).
+CUSTOM_PLANS = "-c plan_cache_mode=force_custom_plan"
 
 
-def _jit_off(database: dict) -> None:
-    if database["ENGINE"] != "django.db.backends.sqlite3" and not env.bool("DATABASE_JIT", default=False):
+def _session_settings(database: dict) -> None:
+    if database["ENGINE"] != "django.db.backends.sqlite3":
+        wanted = [CUSTOM_PLANS] if env.bool("DATABASE_JIT", default=False) else [JIT_OFF, CUSTOM_PLANS]
         options = database.setdefault("OPTIONS", {})
-        options["options"] = f"{options.get('options', '')} {JIT_OFF}".strip()
+        options["options"] = " ".join([options.get("options", ""), *wanted]).strip()
 
 
-_jit_off(DATABASES["default"])
+_session_settings(DATABASES["default"])
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Two roles on PostgreSQL (docs/operations.md "Database roles"): DATABASE_URL is the application's role
 # (no superuser, owns nothing); DATABASE_OWNER_URL, used only by `manage.py migrate` (and the tests, to
@@ -176,7 +186,10 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"]["ATOMIC_REQUESTS"] = False
     # An unreachable replica is skipped (the primary answers): do not wait long to find out.
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
-    _jit_off(DATABASES["replica"])
+    _session_settings(DATABASES["replica"])
+    for key in ("server_side_binding", "prepare_threshold"):  # the primary's way of sending statements
+        if key in DATABASES["default"].get("OPTIONS", {}):
+            DATABASES["replica"]["OPTIONS"][key] = DATABASES["default"]["OPTIONS"][key]
     DATABASE_ROUTERS = ["referral_engine.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
