@@ -199,6 +199,10 @@ class Case(ConcurrentTransitionMixin, TimestampedModel):
                 name="case_gap_open_idx",
                 condition=Q(is_gap=True) & ~Q(state="closed"),
             ),
+            # My work's led cases, in deadline order (and the setbacks of cases I lead): a worker's open ones.
+            models.Index(
+                fields=["lead_worker", "stall_due_at"], name="case_led_open_idx", condition=~Q(state="closed")
+            ),
         ]
         permissions = [
             ("view_case_full", "View the whole case, sensitive records included"),
@@ -396,6 +400,12 @@ class Referral(ConcurrentTransitionMixin, TimestampedModel):
             # My work's setbacks (cases.work.setbacks): the open ones, newest first.
             models.Index(
                 fields=["-updated_at", "-id"], name="referral_setback_open_idx", condition=Q(setback_open=True)
+            ),
+            # My work's assigned referrals: a worker's open ones (without it, a bitmap of every open referral).
+            models.Index(
+                fields=["assigned_worker"],
+                name="referral_assigned_open_idx",
+                condition=Q(state__in=["requested", "accepted"]),
             ),
             # The dashboard's setbacks: declines and returns, newest first.
             models.Index(
