@@ -42,6 +42,7 @@ from referral_engine.cases.services.referrals import (
 )
 from referral_engine.cases.services.slips import slip_submit
 from referral_engine.errors import Forbidden, InvalidInput, NotFound
+from referral_engine.prepared import PreparedStatementsMixin
 from referral_engine.timers import selectors as timer_selectors
 from referral_engine.timers import services as timer_services
 from referral_engine.web.replica import replica_reads_api
@@ -156,7 +157,9 @@ class LogoutView(ApiView):
 # --- Cases ----------------------------------------------------------------------------------------
 
 
-class CaseListView(ApiListView):
+class CaseListView(PreparedStatementsMixin, ApiListView):
+    prepared_methods = frozenset({"POST"})  # the intake; never the list or the search (GET)
+
     @extend_schema(
         operation_id="cases_list",
         summary="Cases I may see",
@@ -261,7 +264,9 @@ REFERRAL_TRANSITION_NAME = OpenApiParameter(
 )
 
 
-class CaseTransitionView(ApiView):
+class CaseTransitionView(PreparedStatementsMixin, ApiView):
+    prepared_methods = frozenset({"POST"})
+
     @extend_schema(
         operation_id="case_transition_run",
         summary="Run a case transition",

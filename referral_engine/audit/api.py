@@ -24,6 +24,7 @@ from referral_engine.audit import history_read, selectors, services, timeline
 from referral_engine.audit.models import AccessLog
 from referral_engine.audit.selectors import AccessLogFilter
 from referral_engine.cases.models import Case
+from referral_engine.prepared import PreparedStatementsMixin
 from referral_engine.web.replica import replica_reads_api
 
 # --- Serializers --------------------------------------------------------------------------------
@@ -192,12 +193,13 @@ class DeniedListAPIView(AccessLogListAPIView):
         return response
 
 
-class CaseHistoryAPIView(_ReadOnlyForAuditors, generics.ListAPIView):
+class CaseHistoryAPIView(PreparedStatementsMixin, _ReadOnlyForAuditors, generics.ListAPIView):
     """The case's merged timeline: events and field-level changes (old → new) with who, when and
     why, oldest first. For those who may read the case's history; for anybody else: 404."""
 
     serializer_class = HistoryEntrySerializer
     permission_classes = [permissions.IsAuthenticated]
+    prepared_methods = frozenset({"GET"})  # one case's timeline: the same plans whoever reads it
 
     def get_queryset(self) -> Any:  # the schema derives the path parameter from the Case model
         return Case.objects.none()

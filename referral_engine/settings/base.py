@@ -130,36 +130,31 @@ else:
         }
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
-    # Server-side prepared statements (DATABASE_PREPARE_THRESHOLD: after N executions of a statement on a
-    # connection). psycopg prepares only statements whose parameters the server binds: Django binds on
-    # the client by default, so the threshold turns server-side binding on too. Off by default, by
-    # measurement (docs/benchmarks.md, "Issue 23, third round"): with PostgreSQL's generic plans the
-    # three operations gain 28-44 %, but the list pages at a million cases took generic plans 4-7x
-    # slower (my work's SQL 141 -> 946 ms); with custom plans (below) nothing is gained. Leave it empty
-    # behind a transaction-pooling pgbouncer, whose connections a prepared statement does not follow.
-    if env.str("DATABASE_PREPARE_THRESHOLD", default=""):
+    # Parameters bound by the server, so that the hot paths' statements can be prepared
+    # (referral_engine/prepared.py: only inside `prepared_statements()`, never a list's). Off behind a
+    # transaction-pooling pgbouncer (DATABASE_PREPARED_STATEMENTS=false): Django's client-side binding.
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
         DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
-        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env.int("DATABASE_PREPARE_THRESHOLD")
+        # psycopg prepares nothing while the threshold is None (Django's default), even when asked;
+        # the cursor asks explicitly each time (yes inside, no outside), so the number itself is unused.
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2**31 - 1
 # PostgreSQL compiles a query with LLVM (JIT) once its estimated cost passes jit_above_cost (100,000).
 # At a million cases the estimates of list and count queries with the reach's EXISTS pass it, and the
 # compiling costs more than the query: 0.6 s of JIT for a count that ran in 1 s, 0.3 s on the inbox
 # (docs/benchmarks.md, "Issue 23, second round"). An OLTP app's queries are short: off for the app's
 # connections unless DATABASE_JIT=true (then the server's setting applies).
 JIT_OFF = "-c jit=off"
-# And a prepared statement is planned for its values each time: one generic plan for every user and
-# department is what made the list pages slow at a million cases (see DATABASE_PREPARE_THRESHOLD).
-CUSTOM_PLANS = "-c plan_cache_mode=force_custom_plan"
 
 
 def _session_settings(database: dict) -> None:
-    if database["ENGINE"] != "django.db.backends.sqlite3":
-        wanted = [CUSTOM_PLANS] if env.bool("DATABASE_JIT", default=False) else [JIT_OFF, CUSTOM_PLANS]
+    if database["ENGINE"] != "django.db.backends.sqlite3" and not env.bool("DATABASE_JIT", default=False):
         options = database.setdefault("OPTIONS", {})
-        options["options"] = " ".join([options.get("options", ""), *wanted]).strip()
+        options["options"] = f"{options.get('options', '')} {JIT_OFF}".strip()
 
 
 _session_settings(DATABASES["default"])
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASE_PREPARED_STATEMENTS = bool(DATABASES["default"].get("OPTIONS", {}).get("server_side_binding"))
 # Two roles on PostgreSQL (docs/operations.md "Database roles"): DATABASE_URL is the application's role
 # (no superuser, owns nothing); DATABASE_OWNER_URL, used only by `manage.py migrate` (and the tests, to
 # create and empty their database), the owner's. Its database name is ignored: the same database.
