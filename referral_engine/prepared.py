@@ -17,11 +17,10 @@ prepared statement does not follow) returns to Django's client-side binding and 
 from __future__ import annotations
 
 import contextvars
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-from django.conf import settings
 
 _PREPARE = contextvars.ContextVar("referral_engine_prepare", default=False)
 
@@ -36,6 +35,7 @@ def prepared_statements() -> Iterator[None]:
         _PREPARE.reset(token)
 
 
+@functools.cache
 def preparing_cursor_class() -> type:
     from django.db.backends.postgresql.base import ServerBindingCursor
 
@@ -48,29 +48,23 @@ def preparing_cursor_class() -> type:
     return PreparingCursor
 
 
-_CURSOR: type | None = None
-
-
 def use_preparing_cursor(sender: Any, connection: Any, **kwargs: Any) -> None:
     """`connection_created` receiver: a PostgreSQL connection configured for server-side binding
     (settings: DATABASE_PREPARED_STATEMENTS) gets the cursor that prepares only when asked."""
-    global _CURSOR
-    if connection.vendor != "postgresql" or connection.settings_dict["OPTIONS"].get("server_side_binding") is not True:
-        return
-    if _CURSOR is None:
-        _CURSOR = preparing_cursor_class()
-    connection.connection.cursor_factory = _CURSOR
+    if connection.vendor == "postgresql" and connection.settings_dict["OPTIONS"].get("server_side_binding") is True:
+        connection.connection.cursor_factory = preparing_cursor_class()
 
 
 class PreparedStatementsMixin:
     """On an API view: the methods in `prepared_methods` run with `prepared_statements()` — token
     lookup, policy reads, the service and the response. Only for views of one row and its writes,
-    never for a list or a search (their plans depend on who asks)."""
+    never for a list or a search (their plans depend on who asks). Without server-side binding
+    (SQLite, DATABASE_PREPARED_STATEMENTS=false) nothing is prepared."""
 
     prepared_methods: frozenset[str] = frozenset()
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        if request.method in self.prepared_methods and getattr(settings, "DATABASE_PREPARED_STATEMENTS", False):
+        if request.method in self.prepared_methods:
             with prepared_statements():
                 return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]

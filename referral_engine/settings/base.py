@@ -146,15 +146,14 @@ else:
 JIT_OFF = "-c jit=off"
 
 
-def _session_settings(database: dict) -> None:
+def _jit_off(database: dict) -> None:
     if database["ENGINE"] != "django.db.backends.sqlite3" and not env.bool("DATABASE_JIT", default=False):
         options = database.setdefault("OPTIONS", {})
         options["options"] = f"{options.get('options', '')} {JIT_OFF}".strip()
 
 
-_session_settings(DATABASES["default"])
+_jit_off(DATABASES["default"])
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-DATABASE_PREPARED_STATEMENTS = bool(DATABASES["default"].get("OPTIONS", {}).get("server_side_binding"))
 # Two roles on PostgreSQL (docs/operations.md "Database roles"): DATABASE_URL is the application's role
 # (no superuser, owns nothing); DATABASE_OWNER_URL, used only by `manage.py migrate` (and the tests, to
 # create and empty their database), the owner's. Its database name is ignored: the same database.
@@ -181,7 +180,7 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"]["ATOMIC_REQUESTS"] = False
     # An unreachable replica is skipped (the primary answers): do not wait long to find out.
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
-    _session_settings(DATABASES["replica"])
+    _jit_off(DATABASES["replica"])
     for key in ("server_side_binding", "prepare_threshold"):  # the primary's way of sending statements
         if key in DATABASES["default"].get("OPTIONS", {}):
             DATABASES["replica"]["OPTIONS"][key] = DATABASES["default"]["OPTIONS"][key]
