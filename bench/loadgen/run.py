@@ -13,6 +13,7 @@ vacuumed and analysed at the end, as a database that has been in use for years w
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import sys
@@ -270,22 +271,12 @@ def indexes_restore(definitions: list[str] | None = None, *, parallel: int = 2, 
 
 
 def setbacks_fill() -> None:
-    """`Referral.setback_open` from its definition (cases/0010's FILL): the load writes a batch table by
-    table — every referral, then every event, whatever their times — and with the triggers off when
-    fast, so the triggers that keep the flag cannot have kept it."""
-    from referral_engine.cases.work import ACTED_KINDS, SETBACK_STATES
-
-    kinds = ", ".join(["%s"] * len(ACTED_KINDS))
-    states = ", ".join(["%s"] * len(SETBACK_STATES))
-    # Only placeholders are formatted in.
-    sql = (
-        "UPDATE cases_referral SET setback_open = NOT EXISTS ("  # noqa: S608
-        " SELECT 1 FROM cases_caseevent AS e WHERE e.case_id = cases_referral.case_id"
-        f" AND e.kind IN ({kinds}) AND e.created_at > cases_referral.updated_at"
-        f") WHERE state IN ({states})"
-    )
+    """`Referral.setback_open` from its definition — cases/0010's own FILL statement: the load writes a
+    batch table by table (every referral, then every event, whatever their times) and with the triggers
+    off when fast, so the triggers that keep the flag cannot have kept it."""
+    migration = importlib.import_module("referral_engine.cases.migrations.0010_referral_setback_open")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [str(k) for k in ACTED_KINDS] + [str(s) for s in SETBACK_STATES])
+        cursor.execute(migration.FILL)
 
 
 def vacuum_analyze(tables: list[str], *, full_vacuum: bool) -> None:

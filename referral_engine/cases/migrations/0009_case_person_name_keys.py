@@ -23,6 +23,8 @@ docs/operations.md), so the migration is not atomic.
 
 from django.db import migrations, models
 
+from referral_engine.migration_operations import DatabaseTriggers
+
 POSTGRES_TRIGGERS = """
 CREATE OR REPLACE FUNCTION re_case_person_keys() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -88,32 +90,6 @@ INDEX = (
 )
 
 
-def forwards(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    with schema_editor.connection.cursor() as cursor:
-        if vendor == "postgresql":
-            cursor.execute(POSTGRES_TRIGGERS)
-        elif vendor == "sqlite":
-            for sql in SQLITE_TRIGGERS:
-                cursor.execute(sql)
-        else:
-            raise NotImplementedError(f"cases/0009: no triggers for {vendor}")
-        cursor.execute(FILL)
-        if vendor == "postgresql":
-            cursor.execute(INDEX)
-
-
-def backwards(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    with schema_editor.connection.cursor() as cursor:
-        if vendor == "postgresql":
-            cursor.execute("DROP INDEX CONCURRENTLY IF EXISTS case_name_grams_idx")
-            cursor.execute(POSTGRES_DROP)
-        elif vendor == "sqlite":
-            for name in SQLITE_DROP:
-                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
-
-
 class Migration(migrations.Migration):
     atomic = False
 
@@ -130,5 +106,13 @@ class Migration(migrations.Migration):
             name="person_name_key",
             field=models.CharField(blank=True, db_default="", default="", editable=False, max_length=200),
         ),
-        migrations.RunPython(forwards, backwards, elidable=False),
+        DatabaseTriggers(
+            label="cases/0009",
+            postgres=POSTGRES_TRIGGERS,
+            sqlite=SQLITE_TRIGGERS,
+            fill=FILL,
+            postgres_after=[INDEX],
+            postgres_drop=["DROP INDEX CONCURRENTLY IF EXISTS case_name_grams_idx", POSTGRES_DROP],
+            sqlite_drop=SQLITE_DROP,
+        ),
     ]

@@ -23,7 +23,7 @@ default, and the previous release, which never reads it, writes through the same
 from django.db import migrations, models
 from django.db.models import Q
 
-from referral_engine.migration_operations import AddIndexConcurrentlyOnPostgres
+from referral_engine.migration_operations import AddIndexConcurrentlyOnPostgres, DatabaseTriggers
 
 SETBACK_STATES = ("declined", "returned")
 ACTED_KINDS = ("referral_requested", "case_transition", "activity", "lead_changed", "referral_assigned")
@@ -95,33 +95,6 @@ UPDATE cases_referral SET setback_open = NOT EXISTS (
 """
 
 
-def forwards(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    with schema_editor.connection.cursor() as cursor:
-        if vendor == "postgresql":
-            cursor.execute(POSTGRES_TRIGGERS)
-        elif vendor == "sqlite":
-            for sql in SQLITE_TRIGGERS:
-                cursor.execute(sql)
-        else:
-            raise NotImplementedError(f"cases/0010: no triggers for {vendor}")
-        cursor.execute(FILL)
-        if vendor == "postgresql":
-            # The planner must know the flag is rare before the first `/` (it walked 208,268 open cases
-            # at a million until autovacuum's analyze came round: 0.7 s).
-            cursor.execute("ANALYZE cases_referral")
-
-
-def backwards(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    with schema_editor.connection.cursor() as cursor:
-        if vendor == "postgresql":
-            cursor.execute(POSTGRES_DROP)
-        elif vendor == "sqlite":
-            for name in SQLITE_DROP:
-                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
-
-
 class Migration(migrations.Migration):
     atomic = False
 
@@ -133,7 +106,17 @@ class Migration(migrations.Migration):
             name="setback_open",
             field=models.BooleanField(db_default=False, default=False, editable=False),
         ),
-        migrations.RunPython(forwards, backwards, elidable=False),
+        DatabaseTriggers(
+            label="cases/0010",
+            postgres=POSTGRES_TRIGGERS,
+            sqlite=SQLITE_TRIGGERS,
+            fill=FILL,
+            # The planner must know the flag is rare before the first `/` (it walked 208,268 open cases
+            # at a million until autovacuum's analyze came round: 0.7 s).
+            postgres_after=["ANALYZE cases_referral"],
+            postgres_drop=[POSTGRES_DROP],
+            sqlite_drop=SQLITE_DROP,
+        ),
         AddIndexConcurrentlyOnPostgres(
             model_name="referral",
             index=models.Index(
