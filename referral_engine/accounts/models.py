@@ -2,9 +2,9 @@ from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
 from referral_engine.accounts.roles import Role
+from referral_engine.audit.records import HistoricalRecords
 
 
 class MailPreference(models.TextChoices):

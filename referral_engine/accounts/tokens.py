@@ -31,6 +31,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from referral_engine.accounts.models import ApiToken, User
+from referral_engine.bound_queries import bound_rows
 from referral_engine.errors import Conflict
 
 # last_used_at is written at most this often per token, so reading does not mean a write per request.
@@ -68,12 +69,18 @@ def api_token_issue(*, user: User, session_key: str | None = None) -> tuple[ApiT
     return token, key
 
 
+def _token_by_digest(digest: str) -> Any:
+    return ApiToken.objects.select_related("user").filter(key_digest=digest)[:1]
+
+
 def api_token_authenticate(key: str) -> ApiToken | None:
     """The live token for a key, with its user, or None (unknown, revoked, expired, inactive user, or
     a password changed since the token was issued)."""
     if not key or len(key) > 100:
         return None
-    token = ApiToken.objects.select_related("user").filter(key_digest=key_digest(key)).first()
+    # Compiled once (`bound_queries`): this statement runs before every API request.
+    found = bound_rows(ApiToken, _token_by_digest, (key_digest(key),))
+    token = found[0] if found else None
     if token is None or token.revoked_at is not None:
         return None
     now = timezone.now()

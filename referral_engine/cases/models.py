@@ -8,10 +8,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
-from simple_history.models import HistoricalRecords
 
 from referral_engine.access import policy
 from referral_engine.accounts.models import Department, District
+from referral_engine.audit.records import HistoricalRecords
 from referral_engine.cases.choices import (
     ActivityKind,
     Basis,

@@ -8,9 +8,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
 from referral_engine.accounts.models import District
+from referral_engine.audit.records import HistoricalRecords
 
 
 class DisasterKind(models.TextChoices):

@@ -3,7 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
+
+from referral_engine.audit.records import HistoricalRecords
 
 
 class ClosedDay(models.Model):

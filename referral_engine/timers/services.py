@@ -34,6 +34,7 @@ from referral_engine.access import policy
 from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE
 from referral_engine.accounts.system import system_user as _system_user
 from referral_engine.audit.history import save_with_history
+from referral_engine.bound_queries import bound_rows
 from referral_engine.cases import events
 from referral_engine.cases.choices import CaseState, ReferralState
 from referral_engine.cases.models import Case, Referral
@@ -173,12 +174,19 @@ def _sync_clocks(
     """Make the object's Timer rows match `specs`: start, restart, recompute or stop. Returns the
     open timers by rule. Stopping a clock resolves its live escalations. `inserted`: the object's
     row was inserted in this transaction, so it has no clocks yet (nothing to lock or read)."""
+    targets = tuple(target_filter)
     existing = (
         {}
         if inserted
         else {
             t.rule: t
-            for t in Timer.objects.select_for_update().filter(object_key=object_key, target__in=list(target_filter))
+            for t in bound_rows(
+                Timer,
+                lambda key: Timer.objects.select_for_update().filter(object_key=key, target__in=targets),
+                (object_key,),
+                shape=targets,
+                for_update=True,
+            )
         }
     )
     system = _LazySystemUser()

@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from referral_engine.accounts.models import Membership
 from referral_engine.accounts.roles import DESK_DEPARTMENT_CODE, STAFF_ROLES, Role
+from referral_engine.bound_queries import bound_rows
 
 # What the policy caches on a user object (getattr/setattr, not __dict__: request.user is a lazy proxy).
 PRINCIPAL_CACHE = "_principal"
@@ -102,15 +103,13 @@ NOBODY = Principal(None, frozenset(), frozenset(), frozenset(), frozenset(), fro
 
 
 def principal(user: Any) -> Principal:
-    """The user's Principal, computed once per user object (one query)."""
+    """The user's Principal, computed once per user object (one query, compiled once: `bound_queries`)."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return NOBODY
     cached = getattr(user, PRINCIPAL_CACHE, None)
     if cached is not None:
         return cached
-    memberships = list(
-        Membership.objects.filter(user=user, ended_at__isnull=True).select_related("department", "district")
-    )
+    memberships = bound_rows(Membership, _live_memberships, (user.pk,))
     roles = {m.role for m in memberships}
     departments = [m.department for m in memberships if m.department_id]
     districts = [m.district for m in memberships if m.district_id]
@@ -134,6 +133,10 @@ def principal(user: Any) -> Principal:
     )
     setattr(user, PRINCIPAL_CACHE, value)
     return value
+
+
+def _live_memberships(user_id: int) -> Any:
+    return Membership.objects.filter(user_id=user_id, ended_at__isnull=True).select_related("department", "district")
 
 
 def user_cache(user: Any, attr: str) -> dict[int, Any]:

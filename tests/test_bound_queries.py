@@ -1,0 +1,105 @@
+"""`bound_queries`: a hot queryset compiled once per shape and connection, each call binding its own
+values (issue 23) — the rows are the queryset's own, whatever the values, and a build whose values do
+not all become parameters runs as the queryset it is."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from referral_engine import bound_queries
+from referral_engine.accounts.models import ApiToken, Membership
+from referral_engine.accounts.tokens import api_token_issue
+from referral_engine.timers.models import Timer
+
+pytestmark = pytest.mark.django_db
+
+
+def _memberships(user_id, since):
+    return (
+        Membership.objects.filter(user_id=user_id, started_at__gte=since)
+        .select_related("department", "district")
+        .order_by("pk")
+    )
+
+
+def _facts(members):
+    return [(m.pk, m.role, m.department and m.department.code, m.district and m.district.code) for m in members]
+
+
+def test_each_call_binds_its_own_values_to_a_statement_compiled_once(users):
+    built = []
+
+    def build(user_id, since):
+        built.append((user_id, since))
+        return _memberships(user_id, since)
+
+    long_ago = timezone.now() - timedelta(days=3650)
+    for username in ("worker_welfare", "chief_welfare", "desk_welfare", "auditor", "worker_health"):
+        user = users[username]
+        rows = bound_queries.bound_rows(Membership, build, (user.pk, long_ago))
+        assert _facts(rows) == _facts(_memberships(user.pk, long_ago)) != []
+        assert all("department" in m._state.fields_cache for m in rows)  # select_related, no query later
+    assert len(built) == 1 and built[0][0] < 0  # compiled once, with stand-ins
+    future = timezone.now() + timedelta(days=1)
+    assert bound_queries.bound_rows(Membership, build, (users["worker_welfare"].pk, future)) == []
+    with CaptureQueriesContext(connection) as ctx:
+        bound_queries.bound_rows(Membership, build, (users["worker_welfare"].pk, long_ago))
+    assert len(ctx.captured_queries) == 1
+
+
+def test_a_string_value_is_a_parameter_and_finds_its_row(users):
+    token, key = api_token_issue(user=users["worker_welfare"])
+
+    def build(digest):
+        return ApiToken.objects.select_related("user").filter(key_digest=digest)[:1]
+
+    found = bound_queries.bound_rows(ApiToken, build, (token.key_digest,))
+    assert [(t.pk, t.user.username) for t in found] == [(token.pk, "worker_welfare")]
+    assert bound_queries.bound_rows(ApiToken, build, ("0" * 64,)) == []
+    assert "'" not in bound_queries._statement(connection.alias, (build.__qualname__, None, 1), build, ("x",))[1]
+
+
+def test_a_value_the_lookup_transforms_falls_back_to_the_queryset(users):
+    calls = []
+
+    def build(fragment):
+        calls.append(fragment)
+        return Membership.objects.filter(user__username__contains=fragment).order_by("pk")
+
+    assert bound_queries._statement(connection.alias, ("contains", None, 1), build, ("x",)) is None
+    rows = bound_queries.bound_rows(Membership, build, ("welfare",))
+    assert [m.pk for m in rows] == list(
+        Membership.objects.filter(user__username__contains="welfare").order_by("pk").values_list("pk", flat=True)
+    )
+    assert calls[-1] == "welfare"  # the queryset itself ran
+
+
+def test_a_value_of_another_type_falls_back_to_the_queryset(users):
+    def build(flag):
+        return Membership.objects.filter(ended_at__isnull=flag).order_by("pk")
+
+    rows = bound_queries.bound_rows(Membership, build, (True,))
+    assert [m.pk for m in rows] == list(Membership.objects.filter(ended_at__isnull=True).values_list("pk", flat=True))
+
+
+def test_get_answers_does_not_exist(users):
+    with pytest.raises(Membership.DoesNotExist):
+        bound_queries.bound_get(Membership, lambda pk: Membership.objects.filter(pk=pk), (-7,))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_statement_outside_a_transaction_is_refused_as_the_queryset_would():
+    def build(key):
+        return Timer.objects.select_for_update().filter(object_key=key)
+
+    with pytest.raises(TransactionManagementError):
+        bound_queries.bound_rows(Timer, build, ("case:1",), for_update=True)
+    with transaction.atomic():
+        assert bound_queries.bound_rows(Timer, build, ("case:1",), for_update=True) == list(build("case:1"))
