@@ -27,6 +27,8 @@ PLACES = {
     "referral_engine.cases.choices": "base",
     "referral_engine.cases.normalize": "base",
     "referral_engine.workflow": "base",
+    "referral_engine.bound_queries": "base",
+    "referral_engine.audit.records": "base",
     "referral_engine.accounts.models": "organisation",
     "referral_engine.accounts.system": "organisation",
     "referral_engine.access.permissions": "organisation",

@@ -22,6 +22,7 @@ from rest_framework import serializers
 
 from referral_engine.access import policy
 from referral_engine.api.model_serializer import ModelSerializer
+from referral_engine.api.representation import represent
 from referral_engine.cases import selectors
 from referral_engine.cases.choices import (
     ActivityKind,
@@ -443,7 +444,7 @@ class CaseSerializer(CaseSummarySerializer):
 
     @extend_schema_field(PersonSerializer)
     def get_person(self, case: Case) -> dict[str, Any]:
-        return PersonSerializer(case.person, context={**self.context, "case": case}).data
+        return represent(PersonSerializer, case.person, {**self.context, "case": case})
 
     @extend_schema_field(serializers.ChoiceField(choices=["limited", "full", "audit"]))
     def get_access(self, case: Case) -> str:

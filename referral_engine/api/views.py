@@ -27,6 +27,7 @@ from referral_engine.api import serializers as s
 from referral_engine.api import upkeep_serializers as us
 from referral_engine.api.pagination import ApiPagination
 from referral_engine.api.parsing import query_data, validated
+from referral_engine.api.representation import represent
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.audit.services import access_log_search
 from referral_engine.cases import selectors
@@ -81,7 +82,7 @@ def _case(request: Request, case_id: int, *, log: bool = True) -> Case:
 
 
 def _case_response(request: Request, case: Case, status_code: int = status.HTTP_200_OK) -> Response:
-    return Response(s.CaseSerializer(case, context={"request": request}).data, status=status_code)
+    return Response(represent(s.CaseSerializer, case, {"request": request}), status=status_code)
 
 
 # --- Auth -----------------------------------------------------------------------------------------
