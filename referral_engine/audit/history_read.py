@@ -50,6 +50,7 @@ from referral_engine.audit.timeline import (
     _want_values,
     field_changes,
 )
+from referral_engine.bound_queries import bound_rows
 from referral_engine.cases.choices import CaseState, EventKind, ReferralState
 from referral_engine.cases.models import CaseEvent, Referral
 
@@ -447,7 +448,7 @@ def case_history(*, case: Any, reader: Any) -> list[Entry]:
     user_ids = resolver.wanted.get(user_model, set()) | {p.row.history_user_id for p in pending}
     user_ids |= {record[6] for _pos, record in events}
     user_ids.discard(None)
-    users = {u.pk: u for u in user_model._default_manager.filter(pk__in=user_ids)} if user_ids else {}
+    users = {u.pk: u for u in _users(user_model, tuple(sorted(user_ids)))} if user_ids else {}
     labeller = Labeller()
     resolver.resolve_from(users=users, places=places, person=getattr(case, "person", None), labeller=labeller)
     numbers = {case.pk: case.number, 0: case.number}  # the person's rows carry no case id: key 0
@@ -462,6 +463,11 @@ def case_history(*, case: Any, reader: Any) -> list[Entry]:
     placed.extend((position, _event_entry(record, users, labeller, case.number)) for position, record in events)
     placed.sort(key=lambda pair: pair[0])
     return [entry for _position, entry in placed]
+
+
+def _users(user_model: Any, ids: tuple[int, ...]) -> list[Any]:
+    """The users by id, in a statement compiled once per number of ids (`bound_queries`)."""
+    return bound_rows(user_model, lambda *pks: user_model._default_manager.filter(pk__in=pks), ids, shape=len(ids))
 
 
 # --- The API's JSON ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ appear in a change).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from referral_engine.access import policy
@@ -78,10 +79,46 @@ class Entry:
 # --- Value display ------------------------------------------------------------------------------
 
 
+# Labels in the active language, translated once per language (issue 23: a history read asked
+# gettext for the same field and choice names some sixty times).
+
+
 def _choice_labels(label: str) -> dict[str, str]:
+    return _choice_labels_in(label, translation.get_language())
+
+
+@functools.cache
+def _choice_labels_in(label: str, language: str | None) -> dict[str, str]:
     table = {"cases.case.needs": choices.Need, "cases.person.flags": choices.PersonFlag}
     found = table.get(label)
     return {k: str(v) for k, v in found.choices} if found else {}
+
+
+def _field_label(model_field: models.Field) -> str:
+    return _field_label_in(model_field, translation.get_language())
+
+
+@functools.cache
+def _field_label_in(model_field: models.Field, language: str | None) -> str:
+    return str(model_field.verbose_name)
+
+
+def _field_choices(model_field: models.Field) -> dict[Any, str]:
+    return _field_choices_in(model_field, translation.get_language())
+
+
+@functools.cache
+def _field_choices_in(model_field: models.Field, language: str | None) -> dict[Any, str]:
+    return {value: str(text) for value, text in model_field.flatchoices}
+
+
+def _model_label(model: type[models.Model]) -> str:
+    return _model_label_in(model, translation.get_language())
+
+
+@functools.cache
+def _model_label_in(model: type[models.Model], language: str | None) -> str:
+    return str(model._meta.verbose_name)
 
 
 class _Resolver:
@@ -136,8 +173,8 @@ class _Resolver:
             return f"{name} (#{value})" if name else f"#{value}"
         if model_field.name == "stage" and label_lower == "cases.referral" and row is not None:
             return _stage_label(self.department_code(row.to_department_id), value)
-        if model_field.flatchoices:
-            return str(dict(model_field.flatchoices).get(value, value))
+        if model_field.choices:
+            return _field_choices(model_field).get(value, str(value))
         if isinstance(model_field, models.BooleanField):
             return _("はい") if value else _("いいえ")
         if isinstance(value, dt.datetime):
@@ -299,7 +336,7 @@ def _entries_from_pending(
         label_lower = model._meta.label_lower
         changes = []
         for model_field, old, new in item.raw:
-            label = str(model_field.verbose_name)
+            label = _field_label(model_field)
             if isinstance(old, dict) and "key" in old and isinstance(new, dict) and "key" in new:
                 record_field = record_fields.get(old["key"])
                 if record_field is not None:  # a department's record (care_level → 要介護度, its choices)
@@ -340,9 +377,10 @@ def _entries_from_pending(
                     new_value=_raw(new),
                 )
             )
-        object_label = f"{model._meta.verbose_name} #{row.id}"
+        model_label = _model_label(model)
+        object_label = f"{model_label} #{row.id}"
         if label_lower == "cases.case":
-            object_label = f"{model._meta.verbose_name} {row.number}"
+            object_label = f"{model_label} {row.number}"
         if label_lower == "cases.referral":
             object_label += f" → {resolver.department_name(row.to_department_id)}"
         user = users.get(row.history_user_id)
@@ -355,7 +393,7 @@ def _entries_from_pending(
                 object_type=model._meta.model_name,
                 object_label=object_label,
                 object_id=row.id,
-                summary=f"{model._meta.verbose_name}を{kind_labels[item.kind]}",
+                summary=f"{model_label}を{kind_labels[item.kind]}",
                 user_id=row.history_user_id,
                 username=user.get_username() if user else "",
                 user_display_name=getattr(user, "display_name", "") if user else "",
