@@ -16,7 +16,11 @@ of filter) belongs in `shape`.
 
 Users: `cases.locks.case_for_update` (the case and the actor's permissions in the locking statement),
 `access.policy.principals.principal`, `accounts.tokens.api_token_authenticate`, `timers.services`
-(a case's or referral's clocks, locked)."""
+(a case's or referral's clocks, locked), `audit.history_read` (the timeline's users).
+
+`bound_insert(obj)` is `obj.save(force_insert=True)` for a new row the same way: the INSERT written
+once per model and connection, the same signals, each field's own `pre_save` and database value, the
+primary key read back. Users: every history row (`audit.records`), the access log, case events."""
 
 from __future__ import annotations
 
@@ -25,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
-from django.db import DatabaseError, connections, router
-from django.db.models import DateTimeField, Model
+from django.db import DatabaseError, connections, router, transaction
+from django.db.models import DateTimeField, Model, signals
 from django.db.models.query import get_related_populators
 from django.db.transaction import TransactionManagementError
 
@@ -158,3 +162,64 @@ def _run(db: str, statement: Any, values: tuple[Any, ...]) -> list[Any]:
             setattr(obj, name, row[position])
         objects.append(obj)
     return objects
+
+
+# --- Inserts ------------------------------------------------------------------------------------
+
+
+def bound_insert(obj: Model) -> Model:
+    """`obj.save(force_insert=True)` for a new row with no primary key yet: `pre_save`, the INSERT
+    (written once per model and connection), the key read back, `post_save` (created). A model with
+    parents, a key already set or a value that is an expression saves the ORM's way."""
+    model = type(obj)
+    meta = model._meta
+    if meta.parents or obj.pk is not None or meta.auto_field is None:
+        obj.save(force_insert=True)
+        return obj
+    db = router.db_for_write(model, instance=obj)
+    connection = connections[db]
+    statement = _insert_statement(connection, model)
+    if statement is None:
+        obj.save(force_insert=True)
+        return obj
+    sql, fields = statement
+    signals.pre_save.send(sender=model, instance=obj, raw=False, using=db, update_fields=None)
+    values = [field.pre_save(obj, True) for field in fields]
+    if any(hasattr(value, "resolve_expression") for value in values):
+        obj.save(force_insert=True)  # sends pre_save again
+        return obj
+    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)]
+    with transaction.mark_for_rollback_on_error(db), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if connection.features.can_return_columns_from_insert:
+            pk = cursor.fetchone()[0]
+        else:
+            pk = connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column)
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = db
+    signals.post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False, using=db)
+    return obj
+
+
+def _insert_statement(connection: Any, model: type[Model]) -> tuple[str, list[Any]] | None:
+    """The INSERT of a row's every column but its auto key, or None for a model with a field whose
+    placeholder is not a plain parameter."""
+    cache = connection.__dict__.setdefault(_STATEMENTS, {})
+    key = ("insert", model)
+    if key not in cache:
+        meta = model._meta
+        quote = connection.ops.quote_name
+        fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+        if any(hasattr(f, "get_placeholder") for f in fields):
+            cache[key] = None
+            return None
+        sql = (
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * len(fields))})"
+        )
+        if connection.features.can_return_columns_from_insert:
+            returning, _params = connection.ops.return_insert_columns([meta.pk])
+            sql = f"{sql} {returning}"
+        cache[key] = (sql, fields)
+    return cache[key]

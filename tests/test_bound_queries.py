@@ -103,3 +103,73 @@ def test_a_locking_statement_outside_a_transaction_is_refused_as_the_queryset_wo
         bound_queries.bound_rows(Timer, build, ("case:1",), for_update=True)
     with transaction.atomic():
         assert bound_queries.bound_rows(Timer, build, ("case:1",), for_update=True) == list(build("case:1"))
+
+
+# --- bound_insert --------------------------------------------------------------------------------
+
+
+def _log(user, **fields):
+    from referral_engine.audit.models import AccessLog
+
+    return AccessLog(user=user, username=user.username, action="view", object_type="case", **fields)
+
+
+def test_an_insert_writes_the_row_the_orm_would_and_sends_its_signals(users):
+    from django.db.models import signals
+
+    from referral_engine.audit.models import AccessLog
+
+    heard = []
+
+    def pre(sender, instance, **kwargs):
+        heard.append(("pre", sender, instance.pk, kwargs["update_fields"]))
+
+    def post(sender, instance, created, **kwargs):
+        heard.append(("post", sender, instance.pk, created))
+
+    signals.pre_save.connect(pre, sender=AccessLog)
+    signals.post_save.connect(post, sender=AccessLog)
+    try:
+        ours = bound_queries.bound_insert(_log(users["auditor"], object_id=7, case_id=7, ip_address="10.0.0.1"))
+    finally:
+        signals.pre_save.disconnect(pre, sender=AccessLog)
+        signals.post_save.disconnect(post, sender=AccessLog)
+    theirs = _log(users["auditor"], object_id=7, case_id=7, ip_address="10.0.0.1")
+    theirs.save(force_insert=True)
+    assert ours.pk is not None and not ours._state.adding and ours.at is not None
+    assert heard == [("pre", AccessLog, None, None), ("post", AccessLog, ours.pk, True)]
+    columns = [f.attname for f in AccessLog._meta.concrete_fields if f.attname not in ("id", "at")]
+    stored = AccessLog.objects.values(*columns, "at")
+    assert {k: v for k, v in stored.get(pk=ours.pk).items() if k != "at"} == {
+        k: v for k, v in stored.get(pk=theirs.pk).items() if k != "at"
+    }
+    assert stored.get(pk=ours.pk)["at"] == ours.at  # auto_now_add: the field's own pre_save
+
+
+def test_a_history_row_is_written_by_the_insert_and_reads_back_whole(users, open_case, fresh, monkeypatch):
+    from referral_engine.audit import records
+    from referral_engine.cases.services.case_state import case_transition
+
+    case = open_case("worker_welfare")
+    inserted = []
+    monkeypatch.setattr(records, "bound_insert", lambda obj: inserted.append(type(obj).__name__) or real(obj))
+    real = bound_queries.bound_insert
+    case_transition(case_id=case.pk, name="start_assessment", actor=fresh(users["worker_welfare"]), reason="訪問")
+    assert {"HistoricalCase", "HistoricalTimer"} <= set(inserted)
+    last = case.history.order_by("-history_id").first()
+    assert (last.state, last.history_user.username, last.history_change_reason, last.history_type) == (
+        "assessing",
+        "worker_welfare",
+        "start_assessment: 訪問",
+        "~",
+    )
+    assert last.summary == case.summary and last.person_id == case.person_id
+
+
+def test_an_expression_value_is_saved_the_orms_way(users):
+    from django.db.models import Value
+
+    from referral_engine.audit.models import AccessLog
+
+    log = bound_queries.bound_insert(_log(users["auditor"], object_id=Value(5)))
+    assert AccessLog.objects.get(pk=log.pk).object_id == 5

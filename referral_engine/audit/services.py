@@ -30,6 +30,7 @@ from django.utils.crypto import salted_hmac
 
 from referral_engine.access import policy
 from referral_engine.audit.models import AccessLog
+from referral_engine.bound_queries import bound_insert
 from referral_engine.cases import normalize
 
 Action = AccessLog.Action
@@ -102,20 +103,22 @@ def access_log_record(
     via: str = "ui",
 ) -> AccessLog:
     p = policy.principal(user)
-    return AccessLog.objects.create(
-        user=user,
-        username=user.get_username(),
-        role=",".join(sorted(p.roles)),
-        department=",".join(sorted(p.department_codes)),
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        case_id=case_id,
-        query=query[:2000],
-        # The path without its query string: `?q=` may hold a name (the terms are in `query`, protected).
-        path=(request.path[:500] if request is not None else ""),
-        via=via,
-        ip_address=_client_ip(request),
+    return bound_insert(
+        AccessLog(
+            user=user,
+            username=user.get_username(),
+            role=",".join(sorted(p.roles)),
+            department=",".join(sorted(p.department_codes)),
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            case_id=case_id,
+            query=query[:2000],
+            # The path without its query string: `?q=` may hold a name (the terms are in `query`, protected).
+            path=(request.path[:500] if request is not None else ""),
+            via=via,
+            ip_address=_client_ip(request),
+        )
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from django.utils import timezone
 
 from referral_engine.accounts.models import Department, User
+from referral_engine.bound_queries import bound_insert
 from referral_engine.cases.choices import EventKind
 from referral_engine.cases.models import Activity, Case, CaseEvent, Consent, Referral, WatchReport, WatchRequest
 from referral_engine.timers import calendar
@@ -56,7 +57,7 @@ def _row(*, actor: User | None, **fields: Any) -> CaseEvent:
 
 def _save(event: CaseEvent, commit: bool) -> CaseEvent:
     if commit:
-        event.save(force_insert=True)
+        bound_insert(event)
     return event
 
 
