@@ -586,7 +586,13 @@ class ReferralDetailSerializer(ReferralSerializer):
         fields = [*ReferralSerializer.Meta.fields, "record"]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(
+        serializers.DictField(
+            allow_null=True,
+            help_text="The department's structured record ({} before one is written); null unless you see the "
+            "whole case.",
+        )
+    )
     def get_record(self, referral: Referral) -> dict[str, Any] | None:
         if not policy.can_see_sensitive(self.context["request"].user, referral.case):
             return None

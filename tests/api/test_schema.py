@@ -63,6 +63,22 @@ def test_state_is_never_writable(schema):
             assert "state" not in component.get("properties", {}), name
 
 
+def test_a_referrals_record_may_be_null_as_the_api_answers_it(schema, users, open_case, fresh):
+    """Schemathesis found it (a supervisor's `return`): `record` is null for one who does not see the
+    whole case, so the schema must say so."""
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from referral_engine.api import serializers as s
+
+    case = open_case("worker_welfare", referrals=[{"to_department": "health_promotion", "basis": "internal_use"}])
+    request = Request(APIRequestFactory().get("/"))
+    request.user = fresh(users["worker_longevity"])  # not involved: no sensitive view
+    body = s.ReferralDetailSerializer(case.referrals.get(), context={"request": request}).data
+    assert body["record"] is None
+    assert schema["components"]["schemas"]["ReferralDetail"]["properties"]["record"]["nullable"] is True
+
+
 def test_docs_page_uses_only_local_assets(db):
     response = APIClient().get("/api/docs/")
     assert response.status_code == 200
