@@ -34,8 +34,8 @@ from django.db.models import DateTimeField, Model, signals
 from django.db.models.query import get_related_populators
 from django.db.transaction import TransactionManagementError
 
-# Per connection (each thread has its own): {key: (compiler, sql, slots) or None}. `slots`: per
-# parameter, the index of the value it takes, or ("const", value).
+# Per connection (each thread has its own): {key: (compiler, sql, slots, converters) or None}. `slots`:
+# per parameter, the index of the value it takes, or ("const", value).
 _STATEMENTS = "_referral_bound_statements"
 # Stand-ins for the values: none of them is a real id (negative, within a 32-bit integer column's
 # range, so no lookup drops them as out of range), a real key or a real time.
@@ -115,7 +115,9 @@ def _compile(connection: Any, db: str, build: Callable[..., Any], values: tuple[
     )
     if len(carried) != len(values) or in_text:
         return None
-    return compiler, sql, slots
+    # The columns' converters (dates, JSON, decimals…): the queryset finds them per run, column by column.
+    converters = compiler.get_converters([column[0] for column in compiler.select[: compiler.col_count]])
+    return compiler, sql, slots, converters
 
 
 def _hashable(value: Any) -> bool:
@@ -129,7 +131,7 @@ def _hashable(value: Any) -> bool:
 def _run(db: str, statement: Any, values: tuple[Any, ...]) -> list[Any]:
     """Run the statement with these values and make its rows the model's instances as the queryset
     would (related rows and annotations set)."""
-    compiler, sql, slots = statement
+    compiler, sql, slots, converters = statement
     connection = connections[db]
     features = connection.features
     if (
@@ -154,7 +156,7 @@ def _run(db: str, statement: Any, values: tuple[Any, ...]) -> list[Any]:
     model = klass_info["model"]
     populators = get_related_populators(klass_info, select, db)
     objects = []
-    for row in compiler.results_iter([rows]):
+    for row in compiler.apply_converters(rows, converters) if converters else rows:
         obj = model.from_db(db, init_list, row[start:end])
         for populator in populators:
             populator.populate(row, obj)
