@@ -52,9 +52,11 @@ def _case_for_update_query(case_id: Any, columns: Any, column_values: tuple[Any,
 def person_household_none(person: Person) -> None:
     """Mark a person known to belong to no household (as if their memberships had been prefetched):
     `selectors.person_household_for` answers None without a query."""
+    empty = HouseholdMember.objects.none()
+    empty._result_cache, empty._prefetch_done = [], True  # as a prefetch leaves it: iterating runs nothing
     person._prefetched_objects_cache = {
         **getattr(person, "_prefetched_objects_cache", {}),
-        "household_memberships": HouseholdMember.objects.none(),
+        "household_memberships": empty,
     }
 
 

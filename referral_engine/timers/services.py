@@ -156,6 +156,11 @@ def _schedule_snapshot(timer: Timer) -> tuple:
     return tuple(getattr(timer, f) for f in SCHEDULE_FIELDS)
 
 
+def _row(timer: Timer) -> dict[str, Any]:
+    """The clock's columns as loaded (but its key), to save only those that moved."""
+    return {f.attname: getattr(timer, f.attname) for f in Timer._meta.concrete_fields if not f.primary_key}
+
+
 # --- Keeping the clocks of one object in step -----------------------------------------------------
 
 
@@ -194,6 +199,7 @@ def _sync_clocks(
     for spec in specs:
         timer = existing.pop(spec.rule.rule, None)
         before = None if timer is None else (_schedule_snapshot(timer), timer.is_open, timer.cycle)
+        row = None if timer is None else _row(timer)
         why = reason
         if timer is None:
             timer = Timer(
@@ -227,8 +233,10 @@ def _sync_clocks(
         timer.stage = spec.stage
         _schedule(timer, spec.rule, case=case)
         if before != (_schedule_snapshot(timer), timer.is_open, timer.cycle) or timer.pk is None:
-            # Compared just above: a tracked field moved, no need to read the last history row.
-            save_with_history(timer, actor=actor or system.get(), reason=why[:500], changed=True)
+            # Compared just above: a tracked field moved, no need to read the last history row. An
+            # existing clock's UPDATE sets only the columns that moved.
+            moved = None if row is None else [name for name, value in row.items() if getattr(timer, name) != value]
+            save_with_history(timer, actor=actor or system.get(), reason=why[:500], update_fields=moved, changed=True)
         open_timers[timer.rule] = timer
     for timer in existing.values():
         if timer.is_open:
