@@ -161,6 +161,7 @@ def main() -> None:
             spy = None
             if args.profile and key in wanted:
                 out = Path(args.profile) / f"{key}-{args.tag or 'run'}.svg"
+                out.parent.mkdir(parents=True, exist_ok=True)  # py-spy writes into an existing directory only
                 spy = subprocess.Popen(
                     [str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--subprocesses", "--pid", str(gunicorn.pid),
                      "--rate", "250", "--output", str(out), "--format", "flamegraph"],

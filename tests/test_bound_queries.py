@@ -173,3 +173,19 @@ def test_an_expression_value_is_saved_the_orms_way(users):
 
     log = bound_queries.bound_insert(_log(users["auditor"], object_id=Value(5)))
     assert AccessLog.objects.get(pk=log.pk).object_id == 5
+
+
+def test_every_historied_model_declares_the_engines_historical_records():
+    """A model that took simple-history's `HistoricalRecords` directly would build a manager class per
+    history row and compile each row's INSERT: `referral_engine.audit.records` is the one to use."""
+    from django.apps import apps
+
+    from referral_engine.audit.history import history_model_for
+    from referral_engine.audit.records import HistoryManager, HistoryRow
+
+    historied = [m for m in apps.get_models() if history_model_for(m) is not None]
+    assert len(historied) >= 20
+    for model in historied:
+        manager = getattr(model, model._meta.simple_history_manager_attribute)
+        assert issubclass(history_model_for(model), HistoryRow), model
+        assert isinstance(manager, HistoryManager), model
