@@ -185,11 +185,11 @@ def bound_insert(obj: Model) -> Model:
         obj.save(force_insert=True)
         return obj
     sql, fields = statement
+    if any(hasattr(obj.__dict__.get(field.attname), "resolve_expression") for field in fields):
+        obj.save(force_insert=True)  # an expression for a value: the ORM compiles it
+        return obj
     signals.pre_save.send(sender=model, instance=obj, raw=False, using=db, update_fields=None)
     values = [field.pre_save(obj, True) for field in fields]
-    if any(hasattr(value, "resolve_expression") for value in values):
-        obj.save(force_insert=True)  # sends pre_save again
-        return obj
     params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)]
     with transaction.mark_for_rollback_on_error(db), connection.cursor() as cursor:
         cursor.execute(sql, params)

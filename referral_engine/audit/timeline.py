@@ -79,45 +79,32 @@ class Entry:
 # --- Value display ------------------------------------------------------------------------------
 
 
-# Labels in the active language, translated once per language (issue 23: a history read asked
-# gettext for the same field and choice names some sixty times).
+def _per_language(build: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`build(key)` computed once per key and active language (issue 23: a history read asked gettext
+    for the same field and choice names some sixty times)."""
+    cached = functools.cache(lambda key, _language: build(key))
+    return functools.wraps(build)(lambda key: cached(key, translation.get_language()))
 
 
+@_per_language
 def _choice_labels(label: str) -> dict[str, str]:
-    return _choice_labels_in(label, translation.get_language())
-
-
-@functools.cache
-def _choice_labels_in(label: str, language: str | None) -> dict[str, str]:
     table = {"cases.case.needs": choices.Need, "cases.person.flags": choices.PersonFlag}
     found = table.get(label)
     return {k: str(v) for k, v in found.choices} if found else {}
 
 
+@_per_language
 def _field_label(model_field: models.Field) -> str:
-    return _field_label_in(model_field, translation.get_language())
-
-
-@functools.cache
-def _field_label_in(model_field: models.Field, language: str | None) -> str:
     return str(model_field.verbose_name)
 
 
+@_per_language
 def _field_choices(model_field: models.Field) -> dict[Any, str]:
-    return _field_choices_in(model_field, translation.get_language())
-
-
-@functools.cache
-def _field_choices_in(model_field: models.Field, language: str | None) -> dict[Any, str]:
     return {value: str(text) for value, text in model_field.flatchoices}
 
 
+@_per_language
 def _model_label(model: type[models.Model]) -> str:
-    return _model_label_in(model, translation.get_language())
-
-
-@functools.cache
-def _model_label_in(model: type[models.Model], language: str | None) -> str:
     return str(model._meta.verbose_name)
 
 
