@@ -71,6 +71,14 @@ def bound_get(model: type[Model], build: Callable[..., Any], values: tuple[Any, 
     return rows[0]
 
 
+def key_in_range(model: type[Model], value: int, *, for_update: bool = False) -> bool:
+    """Whether `value` fits the model's primary key column: a value that does not finds no row (the ORM
+    answers so on its own; a bound statement would hand the database an out-of-range parameter)."""
+    db = router.db_for_write(model) if for_update else router.db_for_read(model)
+    low, high = connections[db].ops.integer_field_range(model._meta.pk.get_internal_type())
+    return (low is None or low <= value) and (high is None or value <= high)
+
+
 def _statement(db: str, key: Hashable, build: Callable[..., Any], values: tuple[Any, ...]) -> Any:
     connection = connections[db]
     cache = connection.__dict__.setdefault(_STATEMENTS, {})

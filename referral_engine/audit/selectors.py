@@ -4,13 +4,11 @@ Dates are Asia/Tokyo calendar days (settings.TIME_ZONE); `until` is inclusive.""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import TruncDate, TruncMinute
 from django.utils import timezone
@@ -19,6 +17,7 @@ from django.utils.translation import gettext as _
 from referral_engine import errors
 from referral_engine.access import policy
 from referral_engine.audit.models import AccessLog
+from referral_engine.bound_queries import bound_rows, key_in_range
 from referral_engine.cases.inputs import parse_filter_date
 from referral_engine.cases.models import Case
 from referral_engine.cases.selectors import person_search_rate
@@ -171,19 +170,18 @@ def case_for_audit(*, user: Any, case_id: int) -> Any:
 def case_for_history(*, user: Any, case_id: int) -> Any:
     """A case whose history `user` may read (policy.can_view_history): auditors and full viewers.
     Missing and forbidden are the same NotFound. One statement reads the case and its person with the
-    user's rows on it (`case_perms_columns`, as a transition's lock does) and its person's first case
-    (for `person_history_since`): issue 23, the history read's statements and Python time (on
-    PostgreSQL written out once per process rather than compiled by the ORM per read)."""
-    if connection.vendor == "postgresql":
-        case_pk = f"{connection.ops.quote_name(Case._meta.db_table)}.{connection.ops.quote_name(Case._meta.pk.column)}"
-        case = _case_with_person(case_id, policy.case_perms_sql(user, case_pk))
-    else:
-        case = (
-            Case.objects.select_related("person")  # the history reads no department of the case's
-            .annotate(person_first_case_id=policy.person_first_case_id(), **policy.case_perms_columns(user))
-            .filter(pk=case_id)
-            .first()
+    user's rows on it (`case_perms_bound_columns`, as a transition's lock does) and its person's first
+    case (for `person_history_since`), compiled once per principal shape (`bound_queries`, issue 23)."""
+    columns = policy.case_perms_bound_columns(user)
+    case = None
+    if key_in_range(Case, case_id):
+        found = bound_rows(
+            Case,
+            lambda *v: _case_for_history_query(v[0], columns, v[1:]),
+            (case_id, *(columns.values if columns is not None else ())),
+            shape=columns.shape if columns is not None else None,
         )
+        case = found[0] if found else None
     if case is not None:
         policy.case_perms_from_columns(user, case)
     if case is None or not policy.can_view_history(user, case):
@@ -191,62 +189,16 @@ def case_for_history(*, user: Any, case_id: int) -> Any:
     return case
 
 
-@functools.cache
-def _case_with_person_sql() -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
-    """`Case.objects.select_related("person")` with its person's first case, as SQL: the case's
-    table by its own name (what `case_perms_columns` refers to), the person's as `p`."""
-    quote = connection.ops.quote_name
-    person_model = Case._meta.get_field("person").related_model
-    case_table = quote(Case._meta.db_table)
-    case_fields = tuple(Case._meta.concrete_fields)
-    person_fields = tuple(person_model._meta.concrete_fields)
-    person_column = quote(Case._meta.get_field("person").column)
-    created, pk = quote(Case._meta.get_field("created_at").column), quote(Case._meta.pk.column)
-    selected = [f"{case_table}.{quote(f.column)}" for f in case_fields]
-    selected += [f"p.{quote(f.column)}" for f in person_fields]
-    selected.append(
-        f"(SELECT f.{pk} FROM {case_table} f WHERE f.{person_column} = {case_table}.{person_column} "  # noqa: S608
-        f"ORDER BY f.{created}, f.{pk} LIMIT 1)"
+def _case_for_history_query(case_id: int, columns: Any, column_values: tuple[Any, ...]) -> Any:
+    return (
+        Case.objects.select_related("person")  # the history reads no department of the case's
+        .annotate(
+            person_first_case_id=policy.person_first_case_id(),
+            **(columns.build(*column_values) if columns is not None else {}),
+        )
+        .filter(pk=case_id)
+        .order_by()
     )
-    sql = (
-        f"SELECT {', '.join(selected)}{{extra}} FROM {case_table} "  # noqa: S608 - names only, quoted
-        f"INNER JOIN {quote(person_model._meta.db_table)} p ON p.{quote(person_model._meta.pk.column)} = "
-        f"{case_table}.{person_column} WHERE {case_table}.{pk} = %s"
-    )
-    return sql, case_fields, person_fields
-
-
-def _case_with_person(case_id: int, columns: dict[str, tuple[str, tuple[Any, ...]]]) -> Any:
-    """The case (or None) with its person cached on it, `person_first_case_id` and `columns` (SQL and
-    parameters of `case_perms_sql`) as attributes: what the ORM query would give, from one statement."""
-    template, case_fields, person_fields = _case_with_person_sql()
-    names = list(columns)
-    extra = "".join(f", ({columns[name][0]})" for name in names)
-    params: list[Any] = [p for name in names for p in columns[name][1]]
-    with connection.cursor() as cursor:
-        cursor.execute(template.replace("{extra}", extra), [*params, case_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    n_case, n_person = len(case_fields), len(person_fields)
-    case = Case.from_db(connection.alias, [f.attname for f in case_fields], _converted(case_fields, row[:n_case]))
-    person_fields_values = _converted(person_fields, row[n_case : n_case + n_person])
-    person = person_fields[0].model.from_db(connection.alias, [f.attname for f in person_fields], person_fields_values)
-    Case._meta.get_field("person").set_cached_value(case, person)
-    case.person_first_case_id = row[n_case + n_person]
-    for name, value in zip(names, row[n_case + n_person + 1 :], strict=True):
-        setattr(case, name, value)
-    return case
-
-
-def _converted(fields: tuple[Any, ...], values: tuple[Any, ...]) -> list[Any]:
-    """Values as the ORM hands them over (a field's `from_db_value`: JSON, encrypted columns…)."""
-    out = []
-    for model_field, value in zip(fields, values, strict=True):
-        for converter in model_field.get_db_converters(connection):
-            value = converter(value, model_field, connection)
-        out.append(value)
-    return out
 
 
 def case_by_number(*, user: Any, number: str) -> Any:

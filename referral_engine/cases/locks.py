@@ -4,10 +4,9 @@ inside `transaction.atomic()`, so concurrent accepts serialise and the loser re-
 
 from typing import Any
 
-from django.db import connections, router
 from django.db.models import OuterRef, Subquery
 
-from referral_engine.bound_queries import bound_get
+from referral_engine.bound_queries import bound_get, key_in_range
 from referral_engine.cases.models import Case, HouseholdMember, Person, Referral
 
 
@@ -21,9 +20,7 @@ def case_for_update(case_id: int, columns: Any = None) -> Case:
     policy, so it is compiled once per shape (`columns.shape`) and connection (`bound_queries`)."""
     shape = columns.shape if columns is not None else None
     values = (int(case_id), *(columns.values if columns is not None else ()))
-    db = router.db_for_write(Case)
-    low, high = connections[db].ops.integer_field_range(Case._meta.pk.get_internal_type())
-    if (low is None or low <= values[0]) and (high is None or values[0] <= high):
+    if key_in_range(Case, values[0], for_update=True):
         case = bound_get(
             Case, lambda *v: _case_for_update_query(v[0], columns, v[1:]), values, shape=shape, for_update=True
         )

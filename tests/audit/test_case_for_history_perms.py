@@ -1,5 +1,5 @@
 """`audit.selectors.case_for_history` reads the reader's permissions on the case in its own statement
-(on PostgreSQL hand-written SQL, `policy.case_perms_sql`; elsewhere `case_perms_columns`), a second
+(`policy.case_perms_bound_columns`, compiled once per principal shape by `bound_queries`), a second
 spelling of the reach rule `Principal.group_reach`. Both must answer what the policy reads on its own,
 a staff mover's membership-scoped group included, or the history would open to the wrong reader."""
 

@@ -44,20 +44,11 @@ CASE_CODENAMES = ("view_case_full", "view_case_limited", "work_case")
 _PERM_COLUMN = "_perm_{}"
 
 
-def case_perms_columns(user: Any) -> dict[str, Any]:
-    """Columns that answer `case_perms` for the user, to add to the statement that loads (and locks)
-    one case (`cases.locks.case_for_update`): one boolean per codename, the same rows `case_perms`
-    reads (the group rows within `Principal.group_reach`, the user's own rows). Issue 23: the
-    case transition's policy read goes with its lock. Then `case_perms_from_columns`."""
-    bound = case_perms_bound_columns(user)
-    return bound.build(*bound.values) if bound else {}
-
-
 class BoundColumns(NamedTuple):
     """Columns to add to a statement, split into what its SQL text depends on (`shape`) and the
     values it is run with (`values`, ints and datetimes, each one parameter wherever it appears):
     `build(*values)` makes the columns. A caller may compile `build` once per shape, with stand-in
-    values, and bind each call's `values` (`cases.locks.case_for_update`)."""
+    values, and bind each call's `values` (`bound_queries`)."""
 
     shape: Hashable
     values: tuple[Any, ...]
@@ -65,9 +56,12 @@ class BoundColumns(NamedTuple):
 
 
 def case_perms_bound_columns(user: Any) -> BoundColumns | None:
-    """`case_perms_columns` as `BoundColumns` (None: no columns, the user holds no case rows):
-    its values are the user's id, then `Principal.group_reach_values` (the whole groups, the scoped
-    groups, their starts)."""
+    """Columns that answer `case_perms` for the user, to add to a statement that loads one case (the
+    transition's lock, `cases.locks.case_for_update`; the history read, `audit.selectors.case_for_history`):
+    one boolean per codename, the same rows `case_perms` reads (the group rows within
+    `Principal.group_reach`, the user's own rows), as `BoundColumns` (None: no columns, the user holds
+    no case rows). Its values are the user's id, then `Principal.group_reach_values` (the whole groups,
+    the scoped groups, their starts). Then `case_perms_from_columns`."""
     p = principal(user)
     if p.user_id is None or not p.is_staff_member:
         return None
@@ -106,63 +100,8 @@ def _case_perms_columns(user_id: int, whole: Any, scoped: Any, perms: Any) -> di
     return columns
 
 
-def case_perms_sql(user: Any, case_pk: str) -> dict[str, tuple[str, tuple[Any, ...]]]:
-    """`case_perms_columns` as SQL for a hand-written statement (`audit.selectors.case_for_history`):
-    per codename, (an SQL boolean, its parameters) — two EXISTS on the tables' indexes, the same rows
-    (the group rows within `Principal.group_reach`, the user's own rows). `case_pk`: the quoted
-    column of the case's id in that statement. Issue 23: building these as ORM subqueries and
-    compiling them cost more Python than the read they save. Then `case_perms_from_columns`."""
-    p = principal(user)
-    if p.user_id is None or not p.is_staff_member:
-        return {}
-    from referral_engine.access.models import CaseGroupObjectPermission, CaseUserObjectPermission
-    from referral_engine.access.permissions import permission_ids
-
-    by_group, by_user = _perm_table(CaseGroupObjectPermission), _perm_table(CaseUserObjectPermission)
-    whole, scoped = p.group_reach_values()
-    parts, reach_params = [], []
-    if whole:
-        parts.append(f"{by_group['group_id']} IN ({', '.join(['%s'] * len(whole))})")
-        reach_params += whole
-    for group_id, since in scoped:
-        parts.append(f"({by_group['group_id']} = %s AND {by_group['granted_at']} >= %s)")
-        reach_params += [group_id, since]
-    reach = "(" + " OR ".join(parts) + ")" if parts else "(1 = 0)"
-    found = {}
-    for code in CASE_CODENAMES:
-        perms = permission_ids("case", code)
-        if not perms:
-            continue  # no column: `case_perms_from_columns` leaves the answer to `case_perms`
-        marks = ", ".join(["%s"] * len(perms))
-        sql = (
-            f"EXISTS (SELECT 1 FROM {by_group['table']} WHERE {by_group['content_object_id']} = {case_pk} "  # noqa: S608
-            f"AND {by_group['permission_id']} IN ({marks}) AND {reach}) "
-            f"OR EXISTS (SELECT 1 FROM {by_user['table']} WHERE {by_user['content_object_id']} = {case_pk} "
-            f"AND {by_user['permission_id']} IN ({marks}) AND {by_user['user_id']} = %s)"
-        )
-        found[_PERM_COLUMN.format(code)] = (sql, (*perms, *reach_params, *perms, p.user_id))
-    return found
-
-
-def _perm_table(model: Any) -> dict[str, str]:
-    """The quoted table and columns of a guardian model (by the table's own name)."""
-    from django.core.exceptions import FieldDoesNotExist
-    from django.db import connection
-
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    found = {"table": table}
-    for name in ("content_object", "permission", "group", "user", "granted_at"):
-        try:
-            field = model._meta.get_field(name)
-        except FieldDoesNotExist:  # a user's table has no group, a group's table no user nor granted_at
-            continue
-        found[name if name == "granted_at" else f"{name}_id"] = f"{table}.{quote(field.column)}"
-    return found
-
-
 def case_perms_from_columns(user: Any, case: Case) -> None:
-    """Cache what the columns of `case_perms_columns` said (nothing when the case came without them)."""
+    """Cache what the columns of `case_perms_bound_columns` said (nothing when the case came without them)."""
     p = principal(user)
     names = [_PERM_COLUMN.format(code) for code in CASE_CODENAMES]
     if p.user_id is None or not all(hasattr(case, name) for name in names):
