@@ -20,7 +20,11 @@ Users: `cases.locks.case_for_update` (the case and the actor's permissions in th
 
 `bound_insert(obj)` is `obj.save(force_insert=True)` for a new row the same way: the INSERT written
 once per model and connection, the same signals, each field's own `pre_save` and database value, the
-primary key read back. Users: every history row (`audit.records`), the access log, case events."""
+primary key read back. Users: every history row (`audit.records`), the access log, case events.
+
+`BoundUpdates` (a model mixin) does the same for `save(update_fields=...)`: the UPDATE of those columns
+written once per (model, columns, which are NULL, conditions) and connection. Users: the case, the
+referral and every model with `TimestampedModel`'s dates, and the clocks (`timers.Timer`)."""
 
 from __future__ import annotations
 
@@ -31,7 +35,10 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import DatabaseError, connections, router, transaction
 from django.db.models import DateTimeField, Model, signals
+from django.db.models.expressions import Col
+from django.db.models.lookups import Exact
 from django.db.models.query import get_related_populators
+from django.db.models.sql.where import AND
 from django.db.transaction import TransactionManagementError
 
 # Per connection (each thread has its own): {key: (compiler, sql, slots, converters) or None}. `slots`:
@@ -233,3 +240,68 @@ def _insert_statement(connection: Any, model: type[Model]) -> tuple[str, list[An
             sql = f"{sql} {returning}"
         cache[key] = (sql, fields)
     return cache[key]
+
+
+# --- Updates ------------------------------------------------------------------------------------
+
+
+class BoundUpdates:
+    """Model mixin: `save(update_fields=...)` sends an UPDATE written once per shape and connection
+    (`bound_update`) instead of building and compiling an UpdateQuery for every save (~0.3 ms of CPU
+    in a transition, which saves the case and its stall clock). Everything else about the save —
+    signals, `pre_save` of each field, django-fsm's check that the state did not move (its condition
+    arrives in `base_qs`), the answer "no row matched" — is the ORM's."""
+
+    def _do_update(
+        self, base_qs: Any, using: str, pk_val: Any, values: Any, update_fields: Any, forced_update: bool
+    ) -> bool:
+        if update_fields is not None and values and not self._meta.select_on_save:  # type: ignore[attr-defined]
+            matched = bound_update(base_qs, using, pk_val, values)
+            if matched is not None:
+                return matched > 0
+        return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)  # type: ignore[misc]
+
+
+def bound_update(base_qs: Any, using: str, pk_val: Any, values: Any) -> int | None:
+    """`base_qs.filter(pk=pk_val)._update(values)` with the statement written once: the rows matched,
+    or None when the update is not one this can write (a value that is an expression or has its own
+    placeholder, a condition other than column = value) — the caller then runs the ORM's."""
+    query = base_qs.query
+    model = query.model
+    meta = model._meta
+    if query.where.connector != AND or query.where.negated or query.alias_map.keys() - {meta.db_table}:
+        return None
+    conditions = []
+    for child in query.where.children:
+        if not (
+            isinstance(child, Exact)
+            and isinstance(child.lhs, Col)
+            and child.lhs.alias == meta.db_table
+            and not hasattr(child.rhs, "resolve_expression")
+        ):
+            return None
+        conditions.append((child.lhs.target, child.rhs))
+    connection = connections[using]
+    sets, params = [], []
+    for field, _model, value in values:
+        if hasattr(value, "resolve_expression") or hasattr(value, "prepare_database_save"):
+            return None
+        prepped = field.get_db_prep_save(value, connection)
+        if hasattr(field, "get_placeholder") or hasattr(prepped, "as_sql"):
+            return None
+        sets.append((field.column, prepped is None))
+        if prepped is not None:
+            params.append(prepped)
+    params.append(meta.pk.get_db_prep_value(pk_val, connection))
+    # A lookup's value is prepared when the lookup is made (`Lookup.get_prep_lookup`).
+    params.extend(field.get_db_prep_value(value, connection, prepared=True) for field, value in conditions)
+    key = ("update", model, tuple(sets), tuple(field.column for field, _value in conditions))
+    cache = connection.__dict__.setdefault(_STATEMENTS, {})
+    if key not in cache:
+        quote, table = connection.ops.quote_name, connection.ops.quote_name(meta.db_table)
+        assignments = ", ".join(f"{quote(column)} = {'NULL' if null else '%s'}" for column, null in sets)
+        where = " AND ".join(f"{table}.{quote(f.column)} = %s" for f in (meta.pk, *(f for f, _v in conditions)))
+        cache[key] = f"UPDATE {table} SET {assignments} WHERE {where}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(cache[key], params)
+        return cursor.rowcount

@@ -189,3 +189,83 @@ def test_every_historied_model_declares_the_engines_historical_records():
         manager = getattr(model, model._meta.simple_history_manager_attribute)
         assert issubclass(history_model_for(model), HistoryRow), model
         assert isinstance(manager, HistoryManager), model
+
+
+# --- Updates ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def orm_updates(monkeypatch):
+    """The UpdateQuery compilations the ORM runs (none when the bound update writes the statement)."""
+    from django.db.models.sql.compiler import SQLUpdateCompiler
+
+    compiled = []
+    real = SQLUpdateCompiler.as_sql
+
+    def as_sql(self, *args, **kwargs):
+        compiled.append(self.query.model.__name__)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLUpdateCompiler, "as_sql", as_sql)
+    return compiled
+
+
+def _updates(ctx):
+    return [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE")]
+
+
+def test_an_update_writes_the_columns_asked_and_none_other(users, open_case, orm_updates):
+    from referral_engine.cases.models import Case
+
+    case = open_case("worker_welfare")
+    other = Case.objects.get(pk=case.pk)
+    other.summary = "別の画面での書き換え"  # a column the next save does not name keeps this value
+    other.save(update_fields=["summary"])
+    case.closure_reason, case.lead_worker, case.needs = "", None, ["isolation", "poverty"]
+    with CaptureQueriesContext(connection) as ctx:
+        case.save(update_fields=["closure_reason", "lead_worker", "needs"])
+    (sql,) = _updates(ctx)
+    assert '"lead_worker_id" = NULL' in sql and '"summary"' not in sql and '"state" = ' in sql  # fsm's condition
+    assert orm_updates == []  # neither save compiled an UpdateQuery
+    again = Case.objects.get(pk=case.pk)
+    assert (again.summary, again.lead_worker_id, again.needs, again.updated_at) == (
+        "別の画面での書き換え",
+        None,
+        ["isolation", "poverty"],
+        case.updated_at,  # auto_now: the field's own pre_save, as the ORM's update
+    )
+
+
+def test_a_state_moved_by_another_save_is_a_concurrent_transition(users, open_case):
+    from django_fsm import ConcurrentTransition
+
+    from referral_engine.cases.models import Case
+
+    case = open_case("worker_welfare")
+    Case.objects.filter(pk=case.pk).update(state="assessing")  # behind the loaded copy's back
+    case.summary = "古い状態のまま保存"
+    with pytest.raises(ConcurrentTransition), transaction.atomic():
+        case.save(update_fields=["summary"])
+    assert Case.objects.get(pk=case.pk).summary != "古い状態のまま保存"
+
+
+def test_a_row_that_is_gone_is_reported_as_the_orm_reports_it(users, open_case, orm_updates):
+    from django.db import DatabaseError
+
+    timer = Timer.objects.get(case=open_case("worker_welfare"))
+    Timer.objects.filter(pk=timer.pk).delete()
+    timer.cycle = 2
+    with pytest.raises(DatabaseError, match="did not affect any rows"), transaction.atomic():
+        timer.save(update_fields=["cycle"])
+    assert orm_updates == []
+
+
+def test_an_expression_in_an_update_is_the_orms(users, open_case, orm_updates):
+    from django.db.models import F
+
+    timer = Timer.objects.get(case=open_case("worker_welfare"))
+    cycle = timer.cycle
+    timer.cycle = F("cycle") + 4
+    timer.skip_history_when_saving = True  # simple-history cannot copy an expression into its row
+    timer.save(update_fields=["cycle"])
+    assert orm_updates == ["Timer"] and Timer.objects.get(pk=timer.pk).cycle == cycle + 4
