@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from referral_engine.access import policy
 from referral_engine.api.model_serializer import ModelSerializer
-from referral_engine.api.parsing import validated
+from referral_engine.api.parsing import validated_data
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.api.serializers import IdField, StrictCharField, code, code_of, text, user_ref
 from referral_engine.api.views import ApiListView, ApiView, _case
@@ -134,7 +134,7 @@ class CaseWatchRequestsView(ApiListView):
         tags=["watch-requests"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = validated(WatchRequestCreateSerializer, request.data).validated_data
+        data = validated_data(WatchRequestCreateSerializer, request.data)
         watch = watch_request_create(
             case_id=id,
             actor=request.user,
@@ -172,7 +172,7 @@ class WatchReportCreateView(ApiView):
         tags=["watch-requests"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data: dict[str, Any] = validated(WatchReportCreateSerializer, request.data).validated_data
+        data: dict[str, Any] = validated_data(WatchReportCreateSerializer, request.data)
         report = watch_report_add(
             watch_request_id=id,
             actor=request.user,
@@ -192,7 +192,7 @@ class WatchRequestCloseView(ApiView):
         tags=["watch-requests"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = validated(WatchCloseSerializer, request.data).validated_data
+        data = validated_data(WatchCloseSerializer, request.data)
         watch = watch_request_close(watch_request_id=id, actor=request.user, reason=data["reason"])
         return Response(
             WatchRequestDetailSerializer(watch, context={"request": request}).data, status=status.HTTP_200_OK
@@ -245,7 +245,7 @@ class EvacuationPlanListView(ApiListView):
         tags=["evacuation-plans"],
     )
     def get(self, request: Request) -> Response:
-        query = validated(EvacuationPlanQuerySerializer, request.query_params.dict()).validated_data
+        query = validated_data(EvacuationPlanQuerySerializer, request.query_params.dict())
         if not policy.can_view_evacuation_plans(request.user):
             raise Forbidden(_("個別避難計画は防災・コミュニティ班の職員が見られます。"))
         plans = selectors.evacuation_plans_list(

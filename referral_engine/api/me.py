@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from referral_engine.accounts.models import DateStyle, MailPreference
 from referral_engine.accounts.preferences import user_preferences, user_preferences_set
 from referral_engine.api.model_serializer import ModelSerializer
-from referral_engine.api.parsing import validated
+from referral_engine.api.parsing import validated_data
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.api.views import ApiListView, ApiView
 from referral_engine.cases.selectors import cases_visible_to
@@ -102,6 +102,6 @@ class MyPreferencesView(ApiView):
         tags=["me"],
     )
     def patch(self, request: Request) -> Response:
-        data = validated(PreferencesSerializer, request.data).validated_data
+        data = validated_data(PreferencesSerializer, request.data)
         user = user_preferences_set(user=request.user, actor=request.user, **data)
         return Response(PreferencesSerializer(user_preferences(user)).data)

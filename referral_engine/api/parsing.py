@@ -16,13 +16,15 @@ bodies and OPTIONS (issue 16 §4).
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.metadata import BaseMetadata
 from rest_framework.parsers import JSONParser
+from rest_framework.serializers import BaseSerializer
 
 
 def validated(serializer_class: type, data: Any, **context: Any) -> Any:
@@ -32,10 +34,39 @@ def validated(serializer_class: type, data: Any, **context: Any) -> Any:
     return serializer
 
 
+_pool = threading.local()
+_NESTED = object()  # in the pool: the class has a nested serializer, so each call makes its own
+
+
+def validated_data(serializer_class: type, data: Any, **context: Any) -> dict[str, Any]:
+    """`validated_data(...)`, from one bound serializer per class and thread (issue 23, as
+    `api.representation.represent` for output): DRF deep-copies and binds a serializer's fields for
+    every instance, and validating reads nothing of the instance but its fields and context. A class
+    with a nested serializer (whose validation may keep state on the child), or a call made while the
+    class is validating on this thread, gets a fresh serializer, as DRF would make it."""
+    pool = _pool.__dict__.setdefault("serializers", {})
+    serializer = pool.pop(serializer_class, None)
+    if serializer is None:
+        serializer = serializer_class(context={})
+        if any(isinstance(field, BaseSerializer) for field in serializer.fields.values()):
+            serializer = _NESTED
+    if serializer is _NESTED:
+        pool[serializer_class] = _NESTED
+        return validated(serializer_class, data, **context).validated_data
+    serializer._context = context
+    try:
+        return serializer.run_validation(data)
+    except ValidationError as exc:
+        raise ValidationError(exc.detail) from None  # the detail `is_valid(raise_exception=True)` raises
+    finally:
+        serializer._context = {}
+        pool[serializer_class] = serializer
+
+
 def query_data(serializer_class: type, request: Any) -> dict[str, Any]:
     """A query string's validated values as a plain dict: DRF reads a missing boolean in a QueryDict
     as False, which would filter silently."""
-    return dict(validated(serializer_class, request.query_params.dict()).validated_data)
+    return dict(validated_data(serializer_class, request.query_params.dict()))
 
 
 DEFAULT_MAX_DEPTH = 32

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from referral_engine.api import serializers as s
 from referral_engine.api import upkeep_serializers as us
-from referral_engine.api.parsing import validated
+from referral_engine.api.parsing import validated_data
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.api.views import ApiView, _case_response
 from referral_engine.cases import selectors
@@ -47,7 +47,7 @@ class CaseReassessView(ApiView):
         tags=["cases"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = validated(ReassessSerializer, request.data).validated_data
+        data = validated_data(ReassessSerializer, request.data)
         case = case_reassess(
             case_id=id,
             actor=request.user,
@@ -73,7 +73,7 @@ class SlipLinkView(ApiView):
         tags=["community-slips"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = validated(us.SlipLinkSerializer, request.data).validated_data
+        data = validated_data(us.SlipLinkSerializer, request.data)
         slip = slip_link(slip_id=id, actor=request.user, person_id=data["person_id"])
         return Response(us.SlipTriagedSerializer(slip).data)
 
@@ -105,7 +105,7 @@ class PersonMergeView(ApiView):
         tags=["persons"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = validated(us.PersonMergeSerializer, request.data).validated_data
+        data = validated_data(us.PersonMergeSerializer, request.data)
         merge = person_merge(person_id=id, into_id=data["into"], actor=request.user, reason=data["reason"])
         return Response(
             {"id": merge.person.pk, "merged_into": merge.into.pk, "moved_cases": [c.pk for c in merge.cases]}
@@ -128,7 +128,7 @@ class HouseholdCreateView(ApiView):
         tags=["persons"],
     )
     def post(self, request: Request) -> Response:
-        data = validated(us.HouseholdInputSerializer, request.data).validated_data
+        data = validated_data(us.HouseholdInputSerializer, request.data)
         household = household_create(actor=request.user, members=_members(data), reason=data["reason"])
         body = selectors.household_get_for_user(request.user, household.pk, log=False)
         return Response(us.HouseholdSerializer(body).data, status=status.HTTP_201_CREATED)
@@ -154,7 +154,7 @@ class HouseholdDetailView(ApiView):
         tags=["persons"],
     )
     def patch(self, request: Request, id: int) -> Response:
-        data = validated(us.HouseholdUpdateSerializer, request.data).validated_data
+        data = validated_data(us.HouseholdUpdateSerializer, request.data)
         household = household_update(
             household_id=id,
             actor=request.user,

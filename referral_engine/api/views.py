@@ -26,7 +26,7 @@ from referral_engine.api import dashboard_serializers as ds
 from referral_engine.api import serializers as s
 from referral_engine.api import upkeep_serializers as us
 from referral_engine.api.pagination import ApiPagination
-from referral_engine.api.parsing import query_data, validated
+from referral_engine.api.parsing import query_data, validated, validated_data
 from referral_engine.api.representation import represent
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.audit.services import access_log_search
@@ -103,7 +103,7 @@ class TokenObtainView(ApiView):
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
-        data = validated(s.TokenRequestSerializer, request.data).validated_data
+        data = validated_data(s.TokenRequestSerializer, request.data)
         token, key = auth.token_obtain(
             request=request, username=data["username"], password=data["password"], otp_token=data.get("otp_token")
         )
@@ -278,7 +278,7 @@ class CaseTransitionView(PreparedStatementsMixin, ApiView):
         tags=["cases"],
     )
     def post(self, request: Request, id: int, name: str) -> Response:
-        data = validated(s.CaseTransitionSerializer, request.data).validated_data
+        data = validated_data(s.CaseTransitionSerializer, request.data)
         case = case_transition(
             case_id=id,
             name=name,
@@ -312,7 +312,7 @@ class CaseReferralsView(ApiListView):
         tags=["referrals"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = validated(s.ReferralCreateSerializer, request.data).validated_data
+        data = validated_data(s.ReferralCreateSerializer, request.data)
         referral = referral_create(
             case_id=id,
             actor=request.user,
@@ -350,7 +350,7 @@ class CaseActivitiesView(ApiListView):
         tags=["cases"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = validated(s.ActivityCreateSerializer, request.data).validated_data
+        data = validated_data(s.ActivityCreateSerializer, request.data)
         activity = activity_add(
             case_id=id,
             actor=request.user,
@@ -381,7 +381,7 @@ class CaseConsentsView(ApiListView):
         tags=["consents"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = validated(s.ConsentInputSerializer, request.data).validated_data
+        data = validated_data(s.ConsentInputSerializer, request.data)
         consent = consent_record(
             case_id=id,
             actor=request.user,
@@ -404,7 +404,7 @@ class ConsentWithdrawView(ApiView):
         tags=["consents"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = validated(s.ConsentWithdrawSerializer, request.data).validated_data
+        data = validated_data(s.ConsentWithdrawSerializer, request.data)
         consent = consent_withdraw(consent_id=id, actor=request.user, note=data["note"])
         return Response(s.ConsentSerializer(consent, context={"request": request}).data)
 
@@ -470,7 +470,7 @@ class ReferralTransitionView(ApiView):
         tags=["referrals"],
     )
     def post(self, request: Request, id: int, name: str) -> Response:
-        data = validated(s.ReferralTransitionSerializer, request.data).validated_data
+        data = validated_data(s.ReferralTransitionSerializer, request.data)
         referral = referral_transition(
             referral_id=id, name=name, actor=request.user, reason=data["reason"], assign_to=data["assign_to"] or None
         )
@@ -491,7 +491,7 @@ class ReferralAssignView(ApiView):
         tags=["referrals"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = validated(s.ReferralAssignSerializer, request.data).validated_data
+        data = validated_data(s.ReferralAssignSerializer, request.data)
         referral = referral_assign(referral_id=id, actor=request.user, worker_username=data["worker"])
         _fresh_principal(request)
         referral = selectors.referral_get_for_user(request.user, referral.pk)
@@ -505,7 +505,7 @@ class ReferralRecordView(ApiView):
         referral = selectors.referral_get_for_user(request.user, id)
         workflow = workflow_registry.get(referral.to_department.code)
         form = workflow.record_form if workflow else None
-        data = validated(s.StageRecordInputSerializer, request.data, record_form=form).validated_data
+        data = validated_data(s.StageRecordInputSerializer, request.data, record_form=form)
         record = stage_record_update(referral_id=referral.pk, actor=request.user, data=data)
         return Response(s.StageRecordSerializer(record).data)
 
@@ -600,7 +600,7 @@ class EscalationAcknowledgeView(ApiView):
         tags=["escalations"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = validated(ds.EscalationAcknowledgeSerializer, request.data).validated_data
+        data = validated_data(ds.EscalationAcknowledgeSerializer, request.data)
         escalation = timer_services.escalation_acknowledge(escalation_id=id, actor=request.user, note=data["note"])
         return Response(ds.EscalationSerializer(escalation, context={"request": request}).data)
 

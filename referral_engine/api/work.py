@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from referral_engine.access import policy
 from referral_engine.api import work_serializers as ws
-from referral_engine.api.parsing import query_data, validated
+from referral_engine.api.parsing import query_data, validated_data
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.api.views import ApiListView, ApiView, _case, _require_staff_or_auditor
 from referral_engine.cases import selectors
@@ -38,7 +38,7 @@ class CaseFollowUpsView(ApiListView):
         tags=["follow-ups"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = validated(ws.FollowUpCreateSerializer, request.data).validated_data
+        data = validated_data(ws.FollowUpCreateSerializer, request.data)
         followup = followup_create(
             case_id=id, actor=request.user, due_on=data["due_on"], note=data["note"], assignee=data["assignee"]
         )
@@ -74,7 +74,7 @@ class FollowUpDoneView(ApiView):
         tags=["follow-ups"],
     )
     def post(self, request: Request, id: int) -> Response:
-        data = validated(ws.FollowUpDoneSerializer, request.data).validated_data
+        data = validated_data(ws.FollowUpDoneSerializer, request.data)
         followup = followup_done(followup_id=id, actor=request.user, note=data["note"])
         return Response(ws.FollowUpSerializer(followup, context={"request": request}).data)
 

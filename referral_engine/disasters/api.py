@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from referral_engine.api.model_serializer import ModelSerializer
-from referral_engine.api.parsing import query_data, validated
+from referral_engine.api.parsing import query_data, validated_data
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.api.views import ApiListView, ApiView
 from referral_engine.audit.models import AccessLog
@@ -108,7 +108,7 @@ class DisasterListView(ApiListView):
         tags=["disasters"],
     )
     def post(self, request: Request) -> Response:
-        data = dict(validated(DisasterOpenSerializer, request.data).validated_data)
+        data = dict(validated_data(DisasterOpenSerializer, request.data))
         disaster = services.disaster_open(
             actor=request.user, name=data["name"], kind=data["kind"], district_codes=data["districts"]
         )
@@ -177,6 +177,6 @@ class SafetyCheckView(ApiView):
         tags=["disasters"],
     )
     def patch(self, request: Request, id: int) -> Response:
-        data = dict(validated(SafetyCheckUpdateSerializer, request.data).validated_data)
+        data = dict(validated_data(SafetyCheckUpdateSerializer, request.data))
         check = services.safety_check_update(actor=request.user, check_id=id, status=data["status"], note=data["note"])
         return Response(SafetyCheckSerializer(check).data)
