@@ -355,8 +355,8 @@ class CaseOpenSerializer(serializers.Serializer):
             raise serializers.ValidationError({"person": [_("person_id か person のどちらか一方を指定してください。")]})
         return attrs
 
-    def service_kwargs(self) -> dict[str, Any]:
-        data = dict(self.validated_data)
+    @staticmethod
+    def service_kwargs(data: dict[str, Any]) -> dict[str, Any]:
         return {
             "person_id": data.get("person_id"),
             "person_choice": data.get("person_choice") or "",
@@ -750,8 +750,8 @@ class SlipCreateSerializer(serializers.Serializer):
     urgency = serializers.ChoiceField(choices=SlipUrgency.choices, default=SlipUrgency.NORMAL)
     person_agreed_to_contact = StrictBooleanField(default=False)
 
-    def service_kwargs(self) -> dict[str, Any]:
-        data = dict(self.validated_data)
+    @staticmethod
+    def service_kwargs(data: dict[str, Any]) -> dict[str, Any]:
         data["district"] = data["district"] or None
         return data
 

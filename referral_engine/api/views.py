@@ -26,7 +26,7 @@ from referral_engine.api import dashboard_serializers as ds
 from referral_engine.api import serializers as s
 from referral_engine.api import upkeep_serializers as us
 from referral_engine.api.pagination import ApiPagination
-from referral_engine.api.parsing import query_data, validated, validated_data
+from referral_engine.api.parsing import query_data, validated_data
 from referral_engine.api.representation import represent
 from referral_engine.api.schema import READ, WRITE, responses
 from referral_engine.audit.services import access_log_search
@@ -213,11 +213,11 @@ class CaseListView(PreparedStatementsMixin, ApiListView):
         tags=["cases"],
     )
     def post(self, request: Request) -> Response:
-        serializer = validated(s.CaseOpenSerializer, request.data)
+        data = validated_data(s.CaseOpenSerializer, request.data)
         case = case_open(
             actor=request.user,
             idempotency_key=request.headers.get("Idempotency-Key") or None,
-            **serializer.service_kwargs(),
+            **s.CaseOpenSerializer.service_kwargs(data),
         )
         # No _fresh_principal: an intake changes no membership, and its grants are on the new case
         # only, which `case_open` told the policy about (`policy.case_perms_granted`) as it wrote them.
@@ -571,8 +571,8 @@ class SlipListView(ApiListView):
         tags=["community-slips"],
     )
     def post(self, request: Request) -> Response:
-        serializer = validated(s.SlipCreateSerializer, request.data)
-        slip = slip_submit(actor=request.user, **serializer.service_kwargs())
+        data = validated_data(s.SlipCreateSerializer, request.data)
+        slip = slip_submit(actor=request.user, **s.SlipCreateSerializer.service_kwargs(data))
         return Response(s.SlipSerializer(slip, context={"request": request}).data, status=201)
 
 
