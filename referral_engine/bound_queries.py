@@ -22,12 +22,13 @@ Users: `cases.locks.case_for_update` (the case and the actor's permissions in th
 once per model and connection, the same signals, each field's own `pre_save` and database value, the
 primary key read back. Users: every history row (`audit.records`), the access log, case events.
 
-`BoundUpdates` (a model mixin) does the same for `save(update_fields=...)`: the UPDATE of those columns
+`BoundSaves` (a model mixin) does the same for `save(update_fields=...)`: the UPDATE of those columns
 written once per (model, columns, which are NULL, conditions) and connection. Users: the case, the
 referral and every model with `TimestampedModel`'s dates, and the clocks (`timers.Timer`)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -195,62 +196,141 @@ def bound_insert(obj: Model) -> Model:
         return obj
     db = router.db_for_write(model, instance=obj)
     connection = connections[db]
-    statement = _insert_statement(connection, model)
-    if statement is None:
-        obj.save(force_insert=True)
-        return obj
-    sql, fields = statement
-    if any(hasattr(obj.__dict__.get(field.attname), "resolve_expression") for field in fields):
-        obj.save(force_insert=True)  # an expression for a value: the ORM compiles it
+    fields = _insertable(model)
+    if _insert_sql(connection, model, fields, 1, returning=(meta.pk,)) is None or _expression_in(obj, fields):
+        obj.save(force_insert=True)  # a placeholder or an expression for a value: the ORM compiles it
         return obj
     signals.pre_save.send(sender=model, instance=obj, raw=False, using=db, update_fields=None)
-    values = [field.pre_save(obj, True) for field in fields]
-    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)]
-    with transaction.mark_for_rollback_on_error(db), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if connection.features.can_return_columns_from_insert:
-            pk = cursor.fetchone()[0]
-        else:
-            pk = connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column)
-    obj.pk = pk
+    with transaction.mark_for_rollback_on_error(db):
+        (obj.pk,) = _insert_row(obj, connection, fields, returning=(meta.pk,))
     obj._state.adding = False
     obj._state.db = db
     signals.post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False, using=db)
     return obj
 
 
-def _insert_statement(connection: Any, model: type[Model]) -> tuple[str, list[Any]] | None:
-    """The INSERT of a row's every column but its auto key, or None for a model with a field whose
-    placeholder is not a plain parameter."""
+def bound_bulk_insert(objs: list[Model]) -> None:
+    """`Model.objects.bulk_create(objs)` for new rows of one model whose keys nobody reads back (the
+    access rows of `access.grants`): one INSERT of them all, written once per model, number of rows and
+    connection, no signals (as `bulk_create`); the objects keep no key. Rows with a key or a value that
+    is an expression go to `bulk_create`."""
+    if not objs:
+        return
+    model = type(objs[0])
+    meta = model._meta
+    db = router.db_for_write(model)
+    connection = connections[db]
+    fields = _insertable(model)
+    sql = _insert_sql(connection, model, fields, len(objs), returning=())
+    if (
+        sql is None
+        or meta.parents
+        or any(type(obj) is not model or obj.pk is not None or _expression_in(obj, fields) for obj in objs)
+    ):
+        model._base_manager.using(db).bulk_create(objs)
+        return
+    params = []
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")
+        params += [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    with transaction.mark_for_rollback_on_error(db), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = db
+
+
+@functools.cache
+def _insertable(model: type[Model]) -> list[Any]:
+    """The columns of a new row whose key the database makes (as `Model._save_table` lists them)."""
+    meta = model._meta
+    return [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+
+
+def _expression_in(obj: Model, fields: list[Any]) -> bool:
+    return any(hasattr(obj.__dict__.get(field.attname), "resolve_expression") for field in fields)
+
+
+def _insert_row(obj: Model, connection: Any, fields: list[Any], *, returning: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Insert one row (each field's `pre_save` and database value); the `returning` columns' values."""
+    meta = obj._meta
+    sql = _insert_sql(connection, type(obj), fields, 1, returning=returning)
+    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if not returning:
+            return ()
+        if connection.features.can_return_columns_from_insert:
+            return tuple(cursor.fetchone())
+        return (connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column),)
+
+
+def _plain_returning(connection: Any, model: type[Model], returning: tuple[Any, ...]) -> bool:
+    """Whether the columns an insert reads back can be taken as the database gives them: the key, or
+    (where the database can return columns) columns with no converter of the field or the backend."""
+    if returning in ((), (model._meta.pk,)):
+        return True
+    if not connection.features.can_return_columns_from_insert:
+        return False
+    return not any(
+        connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        for col in (field.get_col(model._meta.db_table) for field in returning)
+    )
+
+
+def _insert_sql(
+    connection: Any, model: type[Model], fields: list[Any], rows: int, *, returning: tuple[Any, ...]
+) -> str | None:
+    """The INSERT of `rows` rows of these columns, reading back the `returning` columns, written once
+    per model, columns, rows and connection; None when a field's placeholder is not a plain parameter.
+    The columns of a model's insert are always the same list (all, or all but the auto key): their
+    count tells them apart."""
     cache = connection.__dict__.setdefault(_STATEMENTS, {})
-    key = ("insert", model)
+    key = ("insert", model, len(fields), rows, returning)
     if key not in cache:
         meta = model._meta
         quote = connection.ops.quote_name
-        fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
         if any(hasattr(f, "get_placeholder") for f in fields):
             cache[key] = None
             return None
+        row = f"({', '.join(['%s'] * len(fields))})"
         sql = (
             f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-            f"VALUES ({', '.join(['%s'] * len(fields))})"
+            f"VALUES {', '.join([row] * rows)}"
         )
-        if connection.features.can_return_columns_from_insert:
-            returning, _params = connection.ops.return_insert_columns([meta.pk])
-            sql = f"{sql} {returning}"
-        cache[key] = (sql, fields)
+        if returning and connection.features.can_return_columns_from_insert:
+            returning_sql, _params = connection.ops.return_insert_columns(list(returning))
+            sql = f"{sql} {returning_sql}"
+        cache[key] = sql
     return cache[key]
 
 
 # --- Updates ------------------------------------------------------------------------------------
 
 
-class BoundUpdates:
-    """Model mixin: `save(update_fields=...)` sends an UPDATE written once per shape and connection
-    (`bound_update`) instead of building and compiling an UpdateQuery for every save (~0.3 ms of CPU
-    in a transition, which saves the case and its stall clock). Everything else about the save —
+class BoundSaves:
+    """Model mixin: `save()` of a new row sends an INSERT, and `save(update_fields=...)` an UPDATE,
+    written once per shape and connection (`_insert_row`, `bound_update`) instead of building and
+    compiling an InsertQuery or an UpdateQuery for every save (a transition updates the case and its
+    stall clock; an intake inserts the person, the case and the clock). Everything else about the save —
     signals, `pre_save` of each field, django-fsm's check that the state did not move (its condition
-    arrives in `base_qs`), the answer "no row matched" — is the ORM's."""
+    arrives in `base_qs`), the answer "no row matched", expressions — is the ORM's."""
+
+    def _do_insert(self, manager: Any, using: str, fields: Any, returning_fields: Any, raw: bool) -> Any:
+        model = type(self)
+        connection = connections[using]
+        returning = tuple(returning_fields or ())
+        if (
+            not raw
+            and not model._meta.parents  # type: ignore[attr-defined]
+            and len(fields) == len(_insertable(model))  # type: ignore[arg-type]  # the key is the database's
+            and _plain_returning(connection, model, returning)  # type: ignore[arg-type]
+            and not _expression_in(self, fields)  # type: ignore[arg-type]
+            and _insert_sql(connection, model, fields, 1, returning=returning) is not None  # type: ignore[arg-type]
+        ):
+            row = _insert_row(self, connection, fields, returning=returning)  # type: ignore[arg-type]
+            return [row] if returning else []
+        return super()._do_insert(manager, using, fields, returning_fields, raw)  # type: ignore[misc]
 
     def _do_update(
         self, base_qs: Any, using: str, pk_val: Any, values: Any, update_fields: Any, forced_update: bool

@@ -269,3 +269,87 @@ def test_an_expression_in_an_update_is_the_orms(users, open_case, orm_updates):
     timer.skip_history_when_saving = True  # simple-history cannot copy an expression into its row
     timer.save(update_fields=["cycle"])
     assert orm_updates == ["Timer"] and Timer.objects.get(pk=timer.pk).cycle == cycle + 4
+
+
+@pytest.fixture
+def orm_inserts(monkeypatch):
+    """The InsertQuery compilations the ORM runs, by model (none when the row's INSERT is bound)."""
+    from django.db.models.sql.compiler import SQLInsertCompiler
+
+    compiled = []
+    real = SQLInsertCompiler.as_sql
+
+    def as_sql(self, *args, **kwargs):
+        compiled.append(self.query.model.__name__)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLInsertCompiler, "as_sql", as_sql)
+    return compiled
+
+
+def _person(**fields):
+    from referral_engine.cases.models import Person
+
+    return Person(
+        family_name="津久見", given_name="花子", family_name_kana="ツクミ", given_name_kana="ハナコ", **fields
+    )
+
+
+def test_a_new_rows_save_writes_what_the_orms_insert_writes(users, orm_inserts):
+    from referral_engine.cases.models import Person
+
+    ours = _person(phone="0972-00-0000")
+    ours.save()
+    assert orm_inserts == []  # the person's INSERT and its history row's are bound
+    theirs = _person(phone="0972-00-0000")
+    Person._base_manager.bulk_create([theirs])  # the ORM's own INSERT of the same values
+    assert "Person" in orm_inserts
+    skip = {"id", "created_at", "updated_at"}
+    stored = [
+        {k: v for k, v in row.items() if k not in skip}
+        for row in Person.objects.filter(pk__in=[ours.pk, theirs.pk]).values()
+    ]
+    assert ours.pk is not None and not ours._state.adding and stored[0] == stored[1]
+    assert Person.objects.get(pk=ours.pk).created_at == ours.created_at  # auto_now_add: the field's pre_save
+
+
+def test_a_row_with_its_key_set_is_inserted_the_orms_way(users, orm_inserts):
+    from referral_engine.cases.models import Person
+
+    taken = Person.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    person = _person(pk=taken + 1000)
+    person.save(force_insert=True)
+    assert "Person" in orm_inserts and Person.objects.filter(pk=taken + 1000).exists()
+
+
+def test_bulk_rows_are_one_statement_with_what_bulk_create_writes(users, open_case, orm_inserts):
+    from django.contrib.auth.models import Group
+
+    from referral_engine.access.models import CaseGroupObjectPermission
+    from referral_engine.access.permissions import permission_id
+
+    case = open_case("worker_welfare")
+    assert orm_inserts == ["CaseNumberSequence"]  # the case, its person, clock, event and rows: all bound
+    orm_inserts.clear()
+    groups = list(Group.objects.order_by("pk")[:3])
+    CaseGroupObjectPermission.objects.filter(content_object=case).delete()
+    now = timezone.now()
+
+    def rows(code):
+        perm = permission_id("case", code)
+        return [
+            CaseGroupObjectPermission(group=g, permission_id=perm, content_object=case, granted_at=now) for g in groups
+        ]
+
+    with CaptureQueriesContext(connection) as ctx:
+        bound_queries.bound_bulk_insert(rows("view_case_limited"))
+    assert len(ctx.captured_queries) == 1 and orm_inserts == []
+    CaseGroupObjectPermission.objects.bulk_create(rows("work_case"))
+    stored = CaseGroupObjectPermission.objects.filter(content_object=case).values_list(
+        "group_id", "permission__codename", "granted_at"
+    )
+    assert (
+        sorted((g, t) for g, code, t in stored if code == "view_case_limited")
+        == sorted((g, t) for g, code, t in stored if code == "work_case")
+        == sorted((g.pk, now) for g in groups)
+    )

@@ -36,6 +36,7 @@ from referral_engine.access.models import (
     ReferralUserObjectPermission,
 )
 from referral_engine.access.permissions import permission_id
+from referral_engine.bound_queries import bound_bulk_insert
 from referral_engine.cases.choices import ReferralState
 from referral_engine.cases.models import Referral
 
@@ -206,14 +207,8 @@ def case_grants_create(*, case: Any, referrals: Sequence[Any] = ()) -> tuple[Des
             for user, codes in r_users.items()
             for code in sorted(codes)
         ]
-    for model, rows in (
-        (CaseGroupObjectPermission, case_groups),
-        (CaseUserObjectPermission, case_users),
-        (ReferralGroupObjectPermission, referral_groups),
-        (ReferralUserObjectPermission, referral_users),
-    ):
-        if rows:
-            model.objects.bulk_create(rows)
+    for rows in (case_groups, case_users, referral_groups, referral_users):
+        bound_bulk_insert(rows)  # one INSERT per table that gets rows, written once per number of rows
     return desired, now
 
 

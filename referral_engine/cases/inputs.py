@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from referral_engine.accounts.models import District
+from referral_engine.bound_queries import bound_rows
 from referral_engine.cases import normalize
 from referral_engine.cases.choices import Need, PersonFlag, Sex
 from referral_engine.errors import InvalidInput
@@ -218,6 +219,10 @@ class PersonInput:
     flags: list[str]
 
 
+def _district_by_code(code: str) -> Any:
+    return District.objects.filter(code=code).order_by("pk")[:1]
+
+
 def person_input(data: dict[str, Any]) -> PersonInput:
     """A new person's fields, cleaned: the kana in katakana, the district looked up by its code."""
     if not isinstance(data, dict):
@@ -226,7 +231,8 @@ def person_input(data: dict[str, Any]) -> PersonInput:
         )
     district = None
     if data.get("district"):
-        district = District.objects.filter(code=clean_code(data["district"])).first()
+        found = bound_rows(District, _district_by_code, (clean_code(data["district"]),))
+        district = found[0] if found else None
         if district is None:
             raise InvalidInput(
                 _("地区が見つかりません。"),

@@ -12,7 +12,7 @@ from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transi
 from referral_engine.access import policy
 from referral_engine.accounts.models import Department, District
 from referral_engine.audit.records import HistoricalRecords
-from referral_engine.bound_queries import BoundUpdates
+from referral_engine.bound_queries import BoundSaves
 from referral_engine.cases.choices import (
     ActivityKind,
     Basis,
@@ -37,7 +37,7 @@ HOLDABLE_STATES = [CaseState.ASSESSING, CaseState.IN_SUPPORT, CaseState.MONITORI
 OPEN_CASE_STATES = [s for s in CaseState.values if s != CaseState.CLOSED]
 
 
-class TimestampedModel(BoundUpdates, models.Model):
+class TimestampedModel(BoundSaves, models.Model):
     created_at = models.DateTimeField(_("作成日時"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
 

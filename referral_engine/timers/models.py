@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from referral_engine.audit.records import HistoricalRecords
-from referral_engine.bound_queries import BoundUpdates
+from referral_engine.bound_queries import BoundSaves
 
 
 class ClosedDay(models.Model):
@@ -118,7 +118,7 @@ class Escalation(models.Model):
         return self.state == self.State.OPEN
 
 
-class Timer(BoundUpdates, models.Model):
+class Timer(BoundSaves, models.Model):
     """One running clock of a watched object (DESIGN §7): a handoff awaiting acceptance, a case's
     stall clock, a referral's stage clock. `next_fire_at` is the time of the next level to fire;
     the sweep claims rows whose `next_fire_at` has passed. Kept in step with the case and referral
