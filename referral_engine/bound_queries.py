@@ -22,9 +22,11 @@ Users: `cases.locks.case_for_update` (the case and the actor's permissions in th
 once per model and connection, the same signals, each field's own `pre_save` and database value, the
 primary key read back. Users: every history row (`audit.records`), the access log, case events.
 
-`BoundSaves` (a model mixin) does the same for `save(update_fields=...)`: the UPDATE of those columns
-written once per (model, columns, which are NULL, conditions) and connection. Users: the case, the
-referral and every model with `TimestampedModel`'s dates, and the clocks (`timers.Timer`)."""
+`BoundSaves` (a model mixin) does the same for `save()`: a new row's INSERT written once per model,
+columns and what it reads back, `save(update_fields=...)`'s UPDATE once per (model, columns, which are
+NULL, conditions), each per connection. Users: the case, the referral and every model with
+`TimestampedModel`'s dates, and the clocks (`timers.Timer`). `bound_bulk_insert(objs)`: the intake's
+access rows, one INSERT per table."""
 
 from __future__ import annotations
 
@@ -305,7 +307,7 @@ def _insert_sql(
     return cache[key]
 
 
-# --- Updates ------------------------------------------------------------------------------------
+# --- Saves of a model's own rows ------------------------------------------------------------------
 
 
 class BoundSaves:
