@@ -353,3 +353,34 @@ def test_bulk_rows_are_one_statement_with_what_bulk_create_writes(users, open_ca
         == sorted((g, t) for g, code, t in stored if code == "work_case")
         == sorted((g.pk, now) for g in groups)
     )
+
+
+def test_a_departments_members_are_the_querysets_for_any_roles(users):
+    from referral_engine.accounts.models import Department, User
+    from referral_engine.accounts.roles import Role
+    from referral_engine.cases.services.departments import department_by_code, department_members
+    from referral_engine.errors import InvalidInput
+
+    role_sets = [
+        (Role.SUPERVISOR,),
+        (Role.CASEWORKER, Role.SUPERVISOR),
+        (Role.FRONT_DESK, Role.CASEWORKER, Role.SUPERVISOR),
+    ]
+    seen = set()
+    for department in Department.objects.filter(is_active=True).order_by("pk"):
+        assert department_by_code(department.code, field="department") == department
+        for roles in role_sets:
+            expected = User.objects.filter(
+                memberships__department=department,
+                memberships__role__in=roles,
+                memberships__ended_at__isnull=True,
+                is_active=True,
+            ).distinct()
+            got = department_members(department.pk, roles)
+            assert sorted(u.username for u in got) == sorted(u.username for u in expected)
+            seen |= {u.username for u in got}
+    assert {"chief_welfare", "worker_welfare", "desk_welfare"} <= seen
+    closed = Department.objects.filter(is_active=True).order_by("pk").first()
+    Department.objects.filter(pk=closed.pk).update(is_active=False)
+    with pytest.raises(InvalidInput):
+        department_by_code(closed.code, field="department")

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from referral_engine.access import policy
 from referral_engine.accounts.models import Department, User
 from referral_engine.accounts.roles import Role
+from referral_engine.bound_queries import bound_rows
 from referral_engine.cases.choices import ReferralState
 from referral_engine.cases.inputs import clean_code
 from referral_engine.cases.models import Case
@@ -18,7 +19,8 @@ from referral_engine.errors import Forbidden, InvalidInput
 
 
 def department_by_code(code: Any, *, field: str) -> Department:
-    department = Department.objects.filter(code=clean_code(code), is_active=True).first()
+    found = bound_rows(Department, _active_department, (clean_code(code),))  # compiled once: every referral asks
+    department = found[0] if found else None
     if department is None:
         raise InvalidInput(
             _("部署が見つかりません。"), fields={field: [_("「%(v)s」という部署はありません。") % {"v": code}]}
@@ -58,15 +60,24 @@ def requesting_department(actor: User, case: Case, code: str | None) -> Departme
     return actor_department(actor)
 
 
+def _active_department(code: str) -> Any:
+    return Department.objects.filter(code=code, is_active=True).order_by("pk")[:1]
+
+
 def department_members(department_id: int, roles: Iterable[str]) -> list[User]:
-    return list(
-        User.objects.filter(
-            memberships__department_id=department_id,
-            memberships__role__in=list(roles),
-            memberships__ended_at__isnull=True,
-            is_active=True,
-        ).distinct()
-    )
+    """The department's active users in these roles (compiled once per number of roles: a referral's
+    notification asks for its receiving department's)."""
+    roles = [str(role) for role in roles]  # plain strings: a choice is a str and an Enum
+    return bound_rows(User, _members, (int(department_id), *roles), shape=len(roles))
+
+
+def _members(department_id: int, *roles: str) -> Any:
+    return User.objects.filter(
+        memberships__department_id=department_id,
+        memberships__role__in=roles,
+        memberships__ended_at__isnull=True,
+        is_active=True,
+    ).distinct()
 
 
 def lead_recipients(case: Case) -> list[User]:
