@@ -42,6 +42,10 @@ from referral_engine.cases.services.case_state import CASE_TRANSITIONS
 BLANK = [("", "---------")]
 GENERIC_INVALID = _("入力内容を確認してください。")  # already the error summary's heading
 
+# A row's key is a 64-bit integer: an id past it is a field error, not a database's overflow (SQLite
+# refused 2**64 with an OverflowError: a 500 that test_hostile_forms found).
+MAX_ID = 2**63 - 1
+
 
 class CheckboxList(forms.CheckboxSelectMultiple):
     """Checkboxes laid out as a wrapping grid of large targets (CSS class `choice-grid`)."""
@@ -100,7 +104,7 @@ class IntakeForm(DomainErrorsMixin, forms.Form):
     }
 
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=IntakeInputs.idempotency_key.max_length)
-    person_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    person_id = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1, max_value=MAX_ID)
 
     # Required: a person found by the search, or a family name (checked in clean()).
     family_name = forms.CharField(
@@ -549,7 +553,7 @@ class SlipForm(DomainErrorsMixin, forms.Form):
 
 
 class NotificationReadForm(forms.Form):
-    notification_id = forms.IntegerField(required=False)
+    notification_id = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
 
 class PreferencesForm(DomainErrorsMixin, forms.Form):

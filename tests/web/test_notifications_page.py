@@ -41,6 +41,12 @@ def test_mark_one_then_all_read(as_user, users, django_capture_on_commit_callbac
     assert response.status_code == 302 and response["Location"] == "/notifications/"
     assert Notification.objects.filter(recipient=me, read_at__isnull=True).count() == 2
 
+    # An id that is not one marks nothing (it is not "all"), whatever the database: 2**64 overflowed SQLite.
+    for bad in ("abc", "0", "-3", str(2**63), str(2**64)):
+        response = client.post("/notifications/read/", {"notification_id": bad}, follow=True)
+        assert response.status_code == 200 and "通知の指定が正しくありません。" in response.content.decode(), bad
+        assert Notification.objects.filter(recipient=me, read_at__isnull=True).count() == 2, bad
+
     # Someone else's id changes nothing.
     as_user("worker_health").post("/notifications/read/", {"notification_id": rows[1].pk})
     assert Notification.objects.get(pk=rows[1].pk).read_at is None

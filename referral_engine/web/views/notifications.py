@@ -33,9 +33,13 @@ def notification_list(request):
 
 @require_POST
 def notification_read(request):
-    """Mark one (notification_id) or all as read; `open=1` then follows the notification's link."""
+    """Mark one (notification_id) or all as read; `open=1` then follows the notification's link. An id
+    that is not one (text, zero, past a key's range) marks nothing: it is not "all"."""
     form = NotificationReadForm(request.POST)
-    notification_id = form.cleaned_data["notification_id"] if form.is_valid() else None
+    if not form.is_valid():
+        messages.error(request, _("通知の指定が正しくありません。"))
+        return redirect("notifications")
+    notification_id = form.cleaned_data["notification_id"]
     ids = [notification_id] if notification_id else None
     count = notifications_mark_read(user=request.user, notification_ids=ids)
     target = request.POST.get("url", "")
