@@ -355,32 +355,43 @@ def test_bulk_rows_are_one_statement_with_what_bulk_create_writes(users, open_ca
     )
 
 
-def test_a_departments_members_are_the_querysets_for_any_roles(users):
+def test_a_referral_finds_its_department_and_tells_its_supervisors_as_the_queryset_would(users, open_case, fresh):
+    """The receiving department (by code) and its members (the notification's recipients) are bound
+    statements (`cases.services.departments`): the same people as the queryset, an inactive
+    department refused."""
     from referral_engine.accounts.models import Department, User
     from referral_engine.accounts.roles import Role
-    from referral_engine.cases.services.departments import department_by_code, department_members
+    from referral_engine.cases.models import Referral
+    from referral_engine.cases.services.referrals import referral_create
     from referral_engine.errors import InvalidInput
+    from referral_engine.notifications.models import Notification
 
-    role_sets = [
-        (Role.SUPERVISOR,),
-        (Role.CASEWORKER, Role.SUPERVISOR),
-        (Role.FRONT_DESK, Role.CASEWORKER, Role.SUPERVISOR),
-    ]
-    seen = set()
-    for department in Department.objects.filter(is_active=True).order_by("pk"):
-        assert department_by_code(department.code, field="department") == department
-        for roles in role_sets:
-            expected = User.objects.filter(
-                memberships__department=department,
-                memberships__role__in=roles,
-                memberships__ended_at__isnull=True,
-                is_active=True,
-            ).distinct()
-            got = department_members(department.pk, roles)
-            assert sorted(u.username for u in got) == sorted(u.username for u in expected)
-            seen |= {u.username for u in got}
-    assert {"chief_welfare", "worker_welfare", "desk_welfare"} <= seen
-    closed = Department.objects.filter(is_active=True).order_by("pk").first()
-    Department.objects.filter(pk=closed.pk).update(is_active=False)
-    with pytest.raises(InvalidInput):
-        department_by_code(closed.code, field="department")
+    worker = users["worker_welfare"]
+    told = set()
+    for code in ("health_promotion", "longevity_support"):
+        case = open_case("worker_welfare")
+        referral = referral_create(
+            case_id=case.pk, actor=fresh(worker), to_department=code, basis="internal_use", reason="支援の依頼"
+        )
+        expected = User.objects.filter(
+            memberships__department__code=code,
+            memberships__role=Role.SUPERVISOR,
+            memberships__ended_at__isnull=True,
+            is_active=True,
+        ).distinct()
+        recipients = Notification.objects.filter(referral_id=referral.pk).values_list("recipient__username", flat=True)
+        assert referral.to_department.code == code
+        assert sorted(recipients) == sorted(u.username for u in expected) != []
+        told |= set(recipients)
+    assert len(told) >= 2
+    Department.objects.filter(code="longevity_support").update(is_active=False)
+    before = Referral.objects.count()
+    with pytest.raises(InvalidInput) as refused:
+        referral_create(
+            case_id=open_case("worker_welfare").pk,
+            actor=fresh(worker),
+            to_department="longevity_support",
+            basis="internal_use",
+            reason="支援の依頼",
+        )
+    assert "to_department" in refused.value.fields and Referral.objects.count() == before
