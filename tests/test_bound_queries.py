@@ -194,20 +194,26 @@ def test_every_historied_model_declares_the_engines_historical_records():
 # --- Updates ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def orm_updates(monkeypatch):
-    """The UpdateQuery compilations the ORM runs (none when the bound update writes the statement)."""
-    from django.db.models.sql.compiler import SQLUpdateCompiler
-
+def _compilations(monkeypatch, compiler_class):
+    """The models whose statements `compiler_class` compiles from now on (none when a bound statement
+    is sent instead)."""
     compiled = []
-    real = SQLUpdateCompiler.as_sql
+    real = compiler_class.as_sql
 
     def as_sql(self, *args, **kwargs):
         compiled.append(self.query.model.__name__)
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(SQLUpdateCompiler, "as_sql", as_sql)
+    monkeypatch.setattr(compiler_class, "as_sql", as_sql)
     return compiled
+
+
+@pytest.fixture
+def orm_updates(monkeypatch):
+    """The UpdateQuery compilations the ORM runs."""
+    from django.db.models.sql.compiler import SQLUpdateCompiler
+
+    return _compilations(monkeypatch, SQLUpdateCompiler)
 
 
 def _updates(ctx):
@@ -273,18 +279,10 @@ def test_an_expression_in_an_update_is_the_orms(users, open_case, orm_updates):
 
 @pytest.fixture
 def orm_inserts(monkeypatch):
-    """The InsertQuery compilations the ORM runs, by model (none when the row's INSERT is bound)."""
+    """The InsertQuery compilations the ORM runs, by model."""
     from django.db.models.sql.compiler import SQLInsertCompiler
 
-    compiled = []
-    real = SQLInsertCompiler.as_sql
-
-    def as_sql(self, *args, **kwargs):
-        compiled.append(self.query.model.__name__)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLInsertCompiler, "as_sql", as_sql)
-    return compiled
+    return _compilations(monkeypatch, SQLInsertCompiler)
 
 
 def _person(**fields):
