@@ -193,14 +193,11 @@ def bound_insert(obj: Model) -> Model:
     parents, a key already set or a value that is an expression saves the ORM's way."""
     model = type(obj)
     meta = model._meta
-    if meta.parents or obj.pk is not None or meta.auto_field is None:
-        obj.save(force_insert=True)
-        return obj
     db = router.db_for_write(model, instance=obj)
     connection = connections[db]
     fields = _insertable(model)
-    if _insert_sql(connection, model, fields, 1, returning=(meta.pk,)) is None or _expression_in(obj, fields):
-        obj.save(force_insert=True)  # a placeholder or an expression for a value: the ORM compiles it
+    if obj.pk is not None or meta.auto_field is None or not _bindable(obj, connection, fields, (meta.pk,)):
+        obj.save(force_insert=True)  # a key, parents, a placeholder or an expression: the ORM's insert
         return obj
     signals.pre_save.send(sender=model, instance=obj, raw=False, using=db, update_fields=None)
     with transaction.mark_for_rollback_on_error(db):
@@ -247,6 +244,20 @@ def _insertable(model: type[Model]) -> list[Any]:
     """The columns of a new row whose key the database makes (as `Model._save_table` lists them)."""
     meta = model._meta
     return [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+
+
+def _bindable(obj: Model, connection: Any, fields: list[Any], returning: tuple[Any, ...]) -> bool:
+    """Whether one new row of `obj` can be inserted by a statement written once: no parent tables, the
+    key the database's (the columns all but the auto key), columns read back as the database gives
+    them, no value an expression, every placeholder a plain parameter."""
+    model = type(obj)
+    return (
+        not model._meta.parents
+        and len(fields) == len(_insertable(model))
+        and _plain_returning(connection, model, returning)
+        and not _expression_in(obj, fields)
+        and _insert_sql(connection, model, fields, 1, returning=returning) is not None
+    )
 
 
 def _expression_in(obj: Model, fields: list[Any]) -> bool:
@@ -319,17 +330,9 @@ class BoundSaves:
     arrives in `base_qs`), the answer "no row matched", expressions — is the ORM's."""
 
     def _do_insert(self, manager: Any, using: str, fields: Any, returning_fields: Any, raw: bool) -> Any:
-        model = type(self)
         connection = connections[using]
         returning = tuple(returning_fields or ())
-        if (
-            not raw
-            and not model._meta.parents  # type: ignore[attr-defined]
-            and len(fields) == len(_insertable(model))  # type: ignore[arg-type]  # the key is the database's
-            and _plain_returning(connection, model, returning)  # type: ignore[arg-type]
-            and not _expression_in(self, fields)  # type: ignore[arg-type]
-            and _insert_sql(connection, model, fields, 1, returning=returning) is not None  # type: ignore[arg-type]
-        ):
+        if not raw and _bindable(self, connection, fields, returning):  # type: ignore[arg-type]
             row = _insert_row(self, connection, fields, returning=returning)  # type: ignore[arg-type]
             return [row] if returning else []
         return super()._do_insert(manager, using, fields, returning_fields, raw)  # type: ignore[misc]
